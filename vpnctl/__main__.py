@@ -1,0 +1,3 @@
+from vpnctl.cli import main
+
+main()

@@ -1,0 +1,34 @@
+"""The ``vpnctl`` command: one module per command group, each a thin shell over the core."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from vpnctl import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vpnctl")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+def cli(debug: bool) -> None:
+    """Plan, build and watch VPC interconnects over OpenVPN gateways."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _register() -> None:
+    # One line per command module; each module defines exactly one click command or group.
+    from vpnctl.cli.plan import plan
+
+    cli.add_command(plan)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="vpnctl")

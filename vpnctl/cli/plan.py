@@ -1,0 +1,44 @@
+"""``vpnctl plan``: the designed network, from the topology alone. Never touches AWS."""
+
+from __future__ import annotations
+
+import click
+
+from vpnctl import pipeline, planview
+from vpnctl.cli.common import reports_errors
+
+
+@click.command()
+@click.argument("topology", type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "dot"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for scripts, dot for Graphviz.",
+)
+@click.option(
+    "--frozen", is_flag=True, help="Fail instead of writing a changed lock file (for CI pipelines)."
+)
+@click.option(
+    "--release",
+    "releases",
+    multiple=True,
+    metavar="VPC",
+    help="Give up VPC's recorded addresses so it is allocated afresh (repeatable).",
+)
+@click.option("--prune", is_flag=True, help="Release lock entries the topology no longer has.")
+@reports_errors
+def plan(topology: str, fmt: str, frozen: bool, releases: tuple[str, ...], prune: bool) -> None:
+    """Show the designed network of TOPOLOGY and record its allocations in the lock file."""
+    planned = pipeline.plan(topology, releases=releases, prune=prune)
+    written = pipeline.record(planned, frozen)
+    if fmt == "json":
+        click.echo(planview.to_json(planned.design, planned.notes), nl=False)
+    elif fmt == "dot":
+        click.echo(planview.to_dot(planned.design), nl=False)
+    else:
+        click.echo(planview.to_text(planned.design, planned.notes), nl=False)
+    if written:
+        click.echo(f"wrote {planned.lock_path}", err=True)

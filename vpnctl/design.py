@@ -1,0 +1,381 @@
+"""The desired network, derived from the topology and its allocation. Pure.
+
+``design(topology, lock)`` says what should exist: per VPC its routing and gateway subnets, one
+gateway per AZ with a stable DNS name, the tunnels of every link with their /30s and ports, one
+route table per AZ for the routing subnets, the flows allowed to cross, and warnings a reviewer
+should read. Everything downstream (the plan, rendered configs, apply, the lab, the failover
+hook) reads this one model.
+
+Paths. A VPC reaches its linked VPCs directly, a transit entry's far end through its ``via``,
+and with ``links: {hub: H}`` every spoke reaches every other VPC through H. Each routing-subnet
+route table sends all of that to the gateway of its own AZ (``via``); ``gateways`` lists the
+others in the order failover would use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from ipaddress import IPv4Address, IPv4Network
+
+from vpnctl.ipam import AWS_RESERVED, DOCKER_BRIDGE, Lock
+from vpnctl.summary import Summariser, merge
+from vpnctl.topology import Flow, Topology, TunnelOptions, Vpc
+from vpnctl.tunnels import TunnelSpec, all_tunnels, az_suffix, gateway_name, pairing_note
+
+PSK_WARNING = (
+    "tunnel mode psk: OpenVPN 2.6 deprecates static keys and 2.7 refuses them unless told "
+    "allow-deprecated-insecure-static-crypto; the rendered configs say so and still start on "
+    "2.5 to 2.7, but plan a move to mode: fingerprint"
+)
+
+
+@dataclass(frozen=True)
+class Subnet:
+    az: str
+    cidr: IPv4Network
+
+
+@dataclass(frozen=True)
+class Gateway:
+    name: str
+    vpc: str
+    az: str
+    fqdn: str
+    subnet: IPv4Network  # its public gateway subnet
+    account: str
+    partition: str
+    region: str
+
+
+@dataclass(frozen=True)
+class TunnelEnd:
+    gateway: str
+    vpc: str
+    az: str
+    fqdn: str
+    inside_ip: IPv4Address
+    port: int
+    routes: tuple[IPv4Network, ...]  # destinations this end sends into the tunnel
+
+
+@dataclass(frozen=True)
+class Tunnel:
+    name: str
+    link: str
+    inside_cidr: IPv4Network
+    a: TunnelEnd
+    b: TunnelEnd
+    options: TunnelOptions
+
+    @property
+    def mode(self) -> str:
+        return self.options.mode
+
+    def ends(self) -> tuple[TunnelEnd, TunnelEnd]:
+        return self.a, self.b
+
+    def end(self, gateway: str) -> tuple[TunnelEnd, TunnelEnd]:
+        """(this end, the far end) as seen from ``gateway``."""
+        return (self.a, self.b) if self.a.gateway == gateway else (self.b, self.a)
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    name: str
+    vpc: str
+    az: str
+    subnet: IPv4Network  # the routing subnet it serves
+    destinations: tuple[IPv4Network, ...]
+    gateways: tuple[str, ...]  # preference order: same-AZ first, failover after
+
+    @property
+    def via(self) -> str:
+        return self.gateways[0]
+
+
+@dataclass(frozen=True)
+class AllowedFlow:
+    flow: Flow
+    sources: tuple[IPv4Network, ...]  # the routing subnets of flow.src
+    destinations: tuple[IPv4Network, ...]
+
+
+@dataclass(frozen=True)
+class VpcDesign:
+    name: str
+    account: str
+    partition: str
+    region: str
+    cidr: IPv4Network
+    vpc_id: str | None  # adopted, never created or deleted
+    routing_subnets: tuple[Subnet, ...]
+    gateway_subnets: tuple[Subnet, ...]
+    gateways: tuple[str, ...]
+    route_tables: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Design:
+    name: str
+    zone: str
+    ttl: int
+    route_quota: int
+    vpcs: Mapping[str, VpcDesign]
+    gateways: tuple[Gateway, ...]
+    tunnels: tuple[Tunnel, ...]
+    route_tables: tuple[RouteTable, ...]
+    flows: tuple[AllowedFlow, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def gateway_by_name(self) -> Mapping[str, Gateway]:
+        return {g.name: g for g in self.gateways}
+
+    @cached_property
+    def route_table_by_name(self) -> Mapping[str, RouteTable]:
+        return {t.name: t for t in self.route_tables}
+
+    @cached_property
+    def tunnels_by_gateway(self) -> Mapping[str, tuple[Tunnel, ...]]:
+        index: dict[str, list[Tunnel]] = {g.name: [] for g in self.gateways}
+        for tunnel in self.tunnels:
+            for end in tunnel.ends():
+                index[end.gateway].append(tunnel)
+        return {g: tuple(ts) for g, ts in index.items()}
+
+    def route_count(self) -> int:
+        return sum(len(t.destinations) for t in self.route_tables)
+
+
+def design(topology: Topology, lock: Lock) -> Design:
+    """The desired network for ``topology`` as allocated in ``lock`` (which must cover it)."""
+    return _Designer(topology, lock).run()
+
+
+class _Designer:
+    def __init__(self, topology: Topology, lock: Lock) -> None:
+        self.t = topology
+        self.lock = lock
+        self.hops = _next_hops(topology)
+        a = topology.addressing
+        cidrs = {n: lock.vpcs[n].cidr for n in topology.vpcs}
+        forbidden = [*a.reserved, *AWS_RESERVED, DOCKER_BRIDGE, a.tunnel_pool]
+        self.summariser = Summariser(cidrs, a.pool, forbidden)
+        self.specs = sorted(all_tunnels(topology), key=lambda s: s.name)
+        self.table_routes: dict[str, tuple[IPv4Network, ...]] = {}
+
+    def run(self) -> Design:
+        vpcs = {name: self.vpc(vpc) for name, vpc in sorted(self.t.vpcs.items())}
+        gateways = tuple(self.gateway(v, az) for v in self.sorted_vpcs() for az in sorted(v.azs))
+        tables = tuple(t for v in self.sorted_vpcs() for t in self.tables(v))
+        tunnels = self.tunnels()
+        return Design(
+            name=self.t.name,
+            zone=self.t.dns.zone,
+            ttl=self.t.dns.ttl,
+            route_quota=self.t.addressing.route_quota,
+            vpcs=vpcs,
+            gateways=gateways,
+            tunnels=tunnels,
+            route_tables=tables,
+            flows=tuple(self.flow(f) for f in self.t.allow),
+            warnings=self.warnings(tables, tunnels),
+        )
+
+    def sorted_vpcs(self) -> list[Vpc]:
+        return [self.t.vpcs[n] for n in sorted(self.t.vpcs)]
+
+    def routing(self, vpc: str) -> tuple[Subnet, ...]:
+        return tuple(
+            Subnet(az, a.routing)
+            for az, a in self.lock.vpcs[vpc].azs.items()
+            if az in self.t.vpcs[vpc].azs
+        )
+
+    def vpc(self, vpc: Vpc) -> VpcDesign:
+        alloc = self.lock.vpcs[vpc.name]
+        azs = sorted(vpc.azs)
+        return VpcDesign(
+            name=vpc.name,
+            account=vpc.account,
+            partition=self.t.partition(vpc.name),
+            region=vpc.region,
+            cidr=alloc.cidr,
+            vpc_id=vpc.vpc_id,
+            routing_subnets=self.routing(vpc.name),
+            gateway_subnets=tuple(Subnet(az, alloc.azs[az].gateway) for az in azs),
+            gateways=tuple(gateway_name(vpc, az) for az in azs),
+            route_tables=tuple(f"rt-{vpc.name}-{az_suffix(vpc, az)}" for az in azs),
+        )
+
+    def gateway(self, vpc: Vpc, az: str) -> Gateway:
+        name = gateway_name(vpc, az)
+        return Gateway(
+            name=name,
+            vpc=vpc.name,
+            az=az,
+            fqdn=f"{name}.{self.t.dns.zone}",
+            subnet=self.lock.vpcs[vpc.name].azs[az].gateway,
+            account=vpc.account,
+            partition=self.t.partition(vpc.name),
+            region=vpc.region,
+        )
+
+    # ----------------------------------------------------------------- route tables
+
+    def destinations(self, vpc: str) -> tuple[IPv4Network, ...]:
+        if vpc not in self.table_routes:
+            self.table_routes[vpc] = self._destinations(vpc)
+        return self.table_routes[vpc]
+
+    def _destinations(self, vpc: str) -> tuple[IPv4Network, ...]:
+        hops = self.hops[vpc]
+        if not self.t.addressing.summarise:
+            return merge(s.cidr for u in hops.reached(self.t.vpcs) for s in self.routing(u))
+        if hops.reaches_all(len(self.t.vpcs)):
+            return self.summariser.for_all_others(vpc)
+        return self.summariser.for_some(vpc, hops.reached(self.t.vpcs))
+
+    def tables(self, vpc: Vpc) -> list[RouteTable]:
+        azs = sorted(vpc.azs)
+        gateways = [gateway_name(vpc, az) for az in azs]
+        tables = []
+        for i, az in enumerate(azs):
+            order = (gateways[i], *gateways[:i], *gateways[i + 1 :])
+            tables.append(
+                RouteTable(
+                    name=f"rt-{vpc.name}-{az_suffix(vpc, az)}",
+                    vpc=vpc.name,
+                    az=az,
+                    subnet=self.lock.vpcs[vpc.name].azs[az].routing,
+                    destinations=self.destinations(vpc.name),
+                    gateways=order,
+                )
+            )
+        return tables
+
+    # ----------------------------------------------------------------- tunnels
+
+    def tunnels(self) -> tuple[Tunnel, ...]:
+        by_gateway: dict[str, list[TunnelSpec]] = {}
+        for spec in self.specs:
+            by_gateway.setdefault(spec.a_gateway, []).append(spec)
+            by_gateway.setdefault(spec.b_gateway, []).append(spec)
+        routes: dict[tuple[str, str], tuple[IPv4Network, ...]] = {}
+        for gw, specs in by_gateway.items():
+            routes.update(self.gateway_routes(gw, specs))
+        return tuple(self.tunnel(s, routes) for s in self.specs)
+
+    def tunnel(
+        self, spec: TunnelSpec, routes: Mapping[tuple[str, str], tuple[IPv4Network, ...]]
+    ) -> Tunnel:
+        alloc = self.lock.tunnels[spec.name]
+        hosts = list(alloc.inside.hosts())
+
+        def end(gw: str, vpc: str, az: str, ip: IPv4Address) -> TunnelEnd:
+            return TunnelEnd(
+                gw,
+                vpc,
+                az,
+                f"{gw}.{self.t.dns.zone}",
+                ip,
+                alloc.port,
+                routes.get((gw, spec.name), ()),
+            )
+
+        return Tunnel(
+            spec.name,
+            spec.link.name,
+            alloc.inside,
+            end(spec.a_gateway, spec.a_vpc, spec.a_az, hosts[0]),
+            end(spec.b_gateway, spec.b_vpc, spec.b_az, hosts[1]),
+            spec.link.tunnel,
+        )
+
+    def gateway_routes(
+        self, gateway: str, specs: list[TunnelSpec]
+    ) -> dict[tuple[str, str], tuple[IPv4Network, ...]]:
+        """What ``gateway`` sends into each of its tunnels.
+
+        A gateway with one tunnel sends it everything its VPC's tables send it: the same
+        summarised routes. A gateway with several sends each tunnel exactly the routing subnets
+        behind it, so that no aggregate steers one path's traffic into another's tunnel.
+        """
+        first = specs[0]
+        vpc = first.a_vpc if first.a_gateway == gateway else first.b_vpc
+        if len(specs) == 1:
+            return {(gateway, first.name): self.destinations(vpc)}
+        far = {
+            s.name: (s.b_vpc, s.b_az) if s.a_gateway == gateway else (s.a_vpc, s.a_az)
+            for s in specs
+        }
+        chosen: dict[str, list[IPv4Network]] = {s.name: [] for s in specs}
+        for dest in self.hops[vpc].reached(self.t.vpcs):
+            hop = self.hops[vpc].hop(dest)
+            candidates = [n for n, (v, _) in far.items() if v == hop]
+            for subnet in self.routing(dest):
+                same_az = [n for n in candidates if dest == hop and far[n][1] == subnet.az]
+                chosen[(same_az or candidates)[0]].append(subnet.cidr)
+        return {(gateway, name): merge(nets) for name, nets in chosen.items()}
+
+    # ----------------------------------------------------------------- flows and warnings
+
+    def flow(self, flow: Flow) -> AllowedFlow:
+        return AllowedFlow(
+            flow,
+            tuple(s.cidr for s in self.routing(flow.src)),
+            tuple(s.cidr for s in self.routing(flow.dst)),
+        )
+
+    def warnings(
+        self, tables: tuple[RouteTable, ...], tunnels: tuple[Tunnel, ...]
+    ) -> tuple[str, ...]:
+        found = [n for link in self.t.links if (n := pairing_note(self.t, link))]
+        quota = self.t.addressing.route_quota
+        over = [t for t in tables if len(t.destinations) > quota]
+        found += [
+            f"route table {t.name} needs {len(t.destinations)} routes, over the quota of "
+            f"{quota} (ask AWS for more, or set addressing.summarise: true)"
+            for t in over[:10]
+        ]
+        if len(over) > 10:
+            found.append(f"... and {len(over) - 10} more route tables over the quota")
+        if any(t.mode == "psk" for t in tunnels):
+            found.append(PSK_WARNING)
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class _Hops:
+    """Where one VPC's traffic for each other VPC goes first."""
+
+    direct: Mapping[str, str]  # destination VPC -> next-hop VPC
+    default: str | None = None  # hub spokes: every VPC not in ``direct`` goes through this one
+    vpc: str = ""
+
+    def hop(self, dest: str) -> str:
+        return self.direct.get(dest) or self.default or dest
+
+    def reaches_all(self, total: int) -> bool:
+        return self.default is not None or len(self.direct) == total - 1
+
+    def reached(self, vpcs: Mapping[str, Vpc]) -> list[str]:
+        if self.default is None:
+            return sorted(self.direct)
+        return [n for n in sorted(vpcs) if n != self.vpc]
+
+
+def _next_hops(topology: Topology) -> dict[str, _Hops]:
+    direct: dict[str, dict[str, str]] = {n: {} for n in topology.vpcs}
+    for link in topology.links:
+        direct[link.a][link.b] = link.b
+        direct[link.b][link.a] = link.a
+    for transit in topology.transit:
+        direct[transit.a].setdefault(transit.b, transit.via)
+        direct[transit.b].setdefault(transit.a, transit.via)
+    hub = topology.hub
+    return {
+        n: _Hops(d, hub if hub is not None and n != hub else None, n) for n, d in direct.items()
+    }

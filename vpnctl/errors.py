@@ -1,0 +1,69 @@
+"""Everything vpnctl raises on purpose, and the exit status each one means.
+
+    VpnctlError                 exit 1: something failed while working
+    ├── InputError              exit 2: the input is wrong; nothing was changed anywhere
+    │                           (carries every Problem found, not only the first)
+    ├── LockConflict            exit 1: the lock file would change under --frozen, or the
+    │                           topology's apply lock is held by someone else
+    └── AwsError                exit 1: AWS refused; names account, region and resource
+
+A ``Problem`` is the pure core's way of saying what is wrong with the input: it names the
+topology key (``vpcs.cn-north-1.cidr``) and the shell turns it into ``FILE:LINE: KEY: message``
+with the key's source line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input, located by its dotted topology key."""
+
+    key: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A problem placed in its file: what the user reads."""
+
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.key}: {self.message}"
+
+
+class VpnctlError(Exception):
+    exit_code = 1
+
+
+class InputError(VpnctlError):
+    """Bad input. ``diagnostics`` holds one line per problem, all of them."""
+
+    exit_code = 2
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class LockConflict(VpnctlError):
+    exit_code = 1
+
+
+class AwsError(VpnctlError):
+    """AWS said no. The message names account, region, resource and what to try."""
+
+    exit_code = 1
+
+    def __init__(self, account: str, region: str, resource: str, message: str) -> None:
+        self.account = account
+        self.region = region
+        self.resource = resource
+        super().__init__(f"account {account}, region {region}, {resource}: {message}")

@@ -1,0 +1,417 @@
+"""Address allocation: VPC CIDRs, routing and gateway subnets, tunnel /30s and ports.
+
+``allocate(topology, lock)`` is pure. It keeps every allocation the lock already records,
+exactly, and only adds what is new, so adding, removing or reordering VPCs, links or AZs never
+moves anything that was recorded. Removed entries stay reserved until ``release`` drops them.
+
+Allocation is hierarchical so that routes summarise: each region gets an aligned block of the
+pool, sized with room to grow (twice what it needs, where the pool allows), and its VPCs are
+carved from it. A region that outgrows its block gets another one. Inside a VPC the routing
+subnets are packed from the bottom (so a VPC's routing subnets are one aligned run) and the
+gateway subnets from the top, leaving the middle to the VPC's own private subnets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from ipaddress import IPv4Network
+
+from vpnctl.errors import Problem
+from vpnctl.space import Space
+from vpnctl.topology import DEFAULT_PORT, Topology, Vpc
+from vpnctl.tunnels import TunnelSpec, all_tunnels
+
+# Address space AWS keeps for itself: the instance metadata /24 and the /30s it reserves for
+# Site-to-Site VPN tunnel inside addresses.
+AWS_RESERVED = (
+    IPv4Network("169.254.169.0/24"),
+    *(IPv4Network(f"169.254.{i}.0/30") for i in range(6)),
+    IPv4Network("169.254.169.252/30"),
+)
+# Docker's default bridge: a VPC here breaks every container host in it. Refused unless pinned.
+DOCKER_BRIDGE = IPv4Network("172.17.0.0/16")
+MAX_PORT = 65535
+
+
+@dataclass(frozen=True)
+class AzAllocation:
+    routing: IPv4Network
+    gateway: IPv4Network
+
+
+@dataclass(frozen=True)
+class VpcAllocation:
+    cidr: IPv4Network
+    azs: Mapping[str, AzAllocation] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TunnelAllocation:
+    link: str
+    inside: IPv4Network
+    port: int
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Everything allocated for one topology: what ``NAME.lock.json`` holds. No secrets."""
+
+    name: str
+    blocks: Mapping[str, tuple[IPv4Network, ...]] = field(default_factory=dict)
+    vpcs: Mapping[str, VpcAllocation] = field(default_factory=dict)
+    tunnels: Mapping[str, TunnelAllocation] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    lock: Lock
+    notes: tuple[str, ...] = ()  # what a reviewer should know (stale entries, poor summarising)
+    problems: tuple[Problem, ...] = ()
+
+
+def release(lock: Lock, topology: Topology, names: Iterable[str] = (), prune: bool = False) -> Lock:
+    """Drop lock entries: the VPCs named (and their tunnels), and with ``prune`` every entry
+    the topology no longer has. The next ``allocate`` gives released things fresh addresses."""
+    drop = set(names)
+    if prune:
+        drop |= set(lock.vpcs) - set(topology.vpcs)
+    vpcs = {n: v for n, v in lock.vpcs.items() if n not in drop}
+    if prune:
+        vpcs = {n: _prune_azs(v, topology.vpcs[n]) for n, v in vpcs.items()}
+    live = {t.name for t in all_tunnels(topology)} if prune else None
+    tunnels = {
+        n: t
+        for n, t in lock.tunnels.items()
+        if not set(t.link.split("--")) & drop and (live is None or n in live)
+    }
+    regions = {v.region for v in topology.vpcs.values()} if prune else None
+    blocks = {r: b for r, b in lock.blocks.items() if regions is None or r in regions}
+    return Lock(lock.name, blocks, vpcs, tunnels)
+
+
+def _prune_azs(alloc: VpcAllocation, vpc: Vpc) -> VpcAllocation:
+    return replace(alloc, azs={az: a for az, a in alloc.azs.items() if az in vpc.azs})
+
+
+def allocate(topology: Topology, lock: Lock | None = None) -> Allocation:
+    """Allocate what ``lock`` lacks for ``topology``; never move what it records."""
+    allocator = _Allocator(topology, lock or Lock(topology.name))
+    return allocator.run()
+
+
+class _Allocator:
+    def __init__(self, topology: Topology, lock: Lock) -> None:
+        self.t = topology
+        self.lock = lock
+        self.a = topology.addressing
+        self.problems: list[Problem] = []
+        self.notes: list[str] = []
+        self.vpcs: dict[str, VpcAllocation] = {}
+        self.blocks: dict[str, list[IPv4Network]] = {r: list(b) for r, b in lock.blocks.items()}
+
+    def run(self) -> Allocation:
+        self.check_pins()
+        if not self.problems:
+            self.allocate_vpcs()
+        if not self.problems:
+            self.allocate_subnets()
+        tunnels = self.allocate_tunnels() if not self.problems else {}
+        self.note_stale()
+        result = Lock(
+            self.t.name,
+            {r: tuple(b) for r, b in sorted(self.blocks.items())},
+            dict(sorted(self.vpcs.items())),
+            dict(sorted(tunnels.items())),
+        )
+        return Allocation(result, tuple(self.notes), tuple(self.problems))
+
+    # ----------------------------------------------------------------- pins
+
+    def check_pins(self) -> None:
+        pins = sorted(
+            ((v.cidr, v.name) for v in self.t.vpcs.values() if v.cidr is not None),
+            key=lambda p: (int(p[0].network_address), p[1]),
+        )
+        for (net, name), (other, other_name) in _overlapping_pairs(pins):
+            self.problems.append(
+                Problem(
+                    f"vpcs.{other_name}.cidr",
+                    f"{other} overlaps {net}, pinned for VPC {name}; pinned CIDRs must be disjoint",
+                )
+            )
+        forbidden = [
+            *((r, f"addressing.reserved entry {r}") for r in self.a.reserved),
+            *((r, f"{r}, which AWS reserves") for r in AWS_RESERVED),
+            (self.a.tunnel_pool, f"addressing.tunnel_pool {self.a.tunnel_pool}"),
+        ]
+        for net, name in pins:
+            for bad, what in forbidden:
+                if net.overlaps(bad):
+                    self.problems.append(Problem(f"vpcs.{name}.cidr", f"{net} overlaps {what}"))
+
+    # ----------------------------------------------------------------- VPC CIDRs
+
+    def allocate_vpcs(self) -> None:
+        pinned = {v.name: v.cidr for v in self.t.vpcs.values() if v.cidr is not None}
+        for name, cidr in pinned.items():
+            self.vpcs[name] = self.kept_vpc(name, cidr)
+        recorded = {n: v for n, v in self.lock.vpcs.items() if n not in pinned}
+        free = Space.from_networks(
+            [self.a.pool],
+            [
+                *self.a.reserved,
+                *AWS_RESERVED,
+                DOCKER_BRIDGE,
+                self.a.tunnel_pool,
+                *pinned.values(),
+                *(v.cidr for v in recorded.values()),
+            ],
+        )
+        for name, alloc in recorded.items():
+            if name in self.t.vpcs:
+                self.check_recorded(name, alloc.cidr)
+                self.vpcs[name] = alloc
+        unclaimed = free.copy()
+        for blocks in self.blocks.values():
+            for block in blocks:
+                unclaimed.remove(block)
+        todo: dict[str, list[Vpc]] = {}
+        for vpc in sorted(self.t.vpcs.values(), key=lambda v: v.name):
+            if vpc.name not in self.vpcs:
+                todo.setdefault(vpc.region, []).append(vpc)
+        missing = 0
+        for region in sorted(todo, key=lambda r: (-_need(todo[r]), r)):
+            missing += self.allocate_region(region, todo[region], free, unclaimed)
+        if missing:
+            self.problems.append(Problem("addressing.pool", self.pool_too_small(missing, free)))
+
+    def kept_vpc(self, name: str, cidr: IPv4Network) -> VpcAllocation:
+        recorded = self.lock.vpcs.get(name)
+        if recorded is None or recorded.cidr == cidr:
+            return recorded or VpcAllocation(cidr)
+        self.notes.append(
+            f"VPC {name} is pinned to {cidr}; its recorded {recorded.cidr} and "
+            "its subnets are given up"
+        )
+        return VpcAllocation(cidr)
+
+    def check_recorded(self, name: str, cidr: IPv4Network) -> None:
+        for bad in (*self.a.reserved, *(v.cidr for v in self.t.vpcs.values() if v.cidr)):
+            if cidr.overlaps(bad):
+                self.problems.append(
+                    Problem(
+                        f"vpcs.{name}",
+                        f"its recorded CIDR {cidr} (lock file) now overlaps {bad}; "
+                        f"re-plan with --release {name} to give it a new one",
+                    )
+                )
+
+    def allocate_region(self, region: str, vpcs: list[Vpc], free: Space, unclaimed: Space) -> int:
+        """Place ``vpcs`` in ``region``'s blocks, growing them; return how many did not fit."""
+        vpcs = sorted(vpcs, key=lambda v: (v.prefix, v.name))  # largest first packs aligned
+        left = [v for v in vpcs if not self.place(v, free, self.blocks.get(region, []))]
+        if left:
+            block = self.new_block(left, unclaimed)
+            if block is not None:
+                self.blocks.setdefault(region, []).append(block)
+                left = [v for v in left if not self.place(v, free, [block])]
+        if left:
+            self.notes.append(
+                f"region {region}: no aligned block left in the pool; "
+                f"{', '.join(v.name for v in left)} placed wherever there was room, "
+                "so routes to them summarise less"
+            )
+            left = [v for v in left if not self.place(v, free, [None], unclaimed)]
+        return len(left)
+
+    def place(
+        self, vpc: Vpc, free: Space, within: Sequence[IPv4Network | None], prefer: Space | None = None
+    ) -> bool:
+        for block in within:
+            cidr = (prefer.find(vpc.prefix, block) if prefer else None) or free.find(
+                vpc.prefix, block
+            )
+            if cidr is not None:
+                free.remove(cidr)
+                if prefer:
+                    prefer.remove(cidr)
+                self.vpcs[vpc.name] = VpcAllocation(cidr)
+                return True
+        return False
+
+    def new_block(self, vpcs: list[Vpc], unclaimed: Space) -> IPv4Network | None:
+        need = _need(vpcs)
+        for headroom in (2, 1):
+            size = 1 << max(need * headroom - 1, 0).bit_length()
+            prefixlen = 32 - size.bit_length() + 1
+            if prefixlen < self.a.pool.prefixlen:
+                continue
+            block = unclaimed.take(prefixlen)
+            if block is not None:
+                return block
+        return None
+
+    def pool_too_small(self, missing: int, free: Space) -> str:
+        need = sum(_size(v.prefix) for v in self.t.vpcs.values() if v.name not in self.vpcs)
+        have = free.size()
+        short = max(need - have, 0)
+        what = (
+            f"{short} addresses short (need {need}, {have} free)"
+            if short
+            else f"{have} addresses are free but too fragmented for {need} in aligned blocks"
+        )
+        return (
+            f"pool {self.a.pool} has no room for {missing} more VPC(s): {what}; use a larger "
+            "pool or a smaller VPC size (vpc_prefix)"
+        )
+
+    # ----------------------------------------------------------------- subnets
+
+    def allocate_subnets(self) -> None:
+        for name, alloc in list(self.vpcs.items()):
+            vpc = self.t.vpcs.get(name)
+            if vpc is not None:
+                self.vpcs[name] = self.vpc_subnets(vpc, alloc)
+
+    def vpc_subnets(self, vpc: Vpc, alloc: VpcAllocation) -> VpcAllocation:
+        space = Space.from_networks(
+            [alloc.cidr], [n for a in alloc.azs.values() for n in (a.routing, a.gateway)]
+        )
+        azs = dict(alloc.azs)
+        for az in sorted(vpc.azs):
+            if az in azs:
+                continue
+            routing = space.take(self.a.routing_prefix)
+            gateway = space.take(self.a.gateway_prefix, from_top=True)
+            if routing is None or gateway is None:
+                self.problems.append(
+                    Problem(
+                        f"vpcs.{vpc.name}.azs",
+                        f"{alloc.cidr} has no room for a /{self.a.routing_prefix} routing subnet and "
+                        f"a /{self.a.gateway_prefix} gateway subnet in each of its {len(vpc.azs)} "
+                        "AZs; use a larger VPC or smaller routing_prefix/gateway_prefix",
+                    )
+                )
+                break
+            azs[az] = AzAllocation(routing, gateway)
+        return replace(alloc, azs=dict(sorted(azs.items())))
+
+    # ----------------------------------------------------------------- tunnels
+
+    def allocate_tunnels(self) -> dict[str, TunnelAllocation]:
+        specs = sorted(all_tunnels(self.t), key=lambda s: s.name)
+        ports = _PortBook()
+        kept: dict[str, TunnelAllocation] = {}
+        for name, alloc in self.lock.tunnels.items():  # recorded, even if no longer in use
+            kept[name] = alloc
+        self.pin_ports(specs, ports)
+        for spec in specs:
+            recorded = kept.get(spec.name)
+            if recorded and spec.link.port is None:
+                ports.hold((spec.a_gateway, spec.b_gateway), recorded.port)
+        space = Space.from_networks(
+            [self.a.tunnel_pool],
+            [*AWS_RESERVED, *self.a.reserved, *(t.inside for t in kept.values())],
+        )
+        result = dict(kept)
+        missing = 0
+        for spec in specs:
+            recorded = kept.get(spec.name)
+            port = spec.link.port or (recorded.port if recorded else ports.next_free(spec))
+            if port > MAX_PORT:
+                self.problems.append(
+                    Problem(spec.link.origin, f"no UDP port left on {spec.a_gateway}")
+                )
+                continue
+            inside = recorded.inside if recorded else space.take(30)
+            if inside is None:
+                missing += 1
+                continue
+            result[spec.name] = TunnelAllocation(spec.link.name, inside, port)
+        if missing:
+            self.problems.append(
+                Problem(
+                    "addressing.tunnel_pool",
+                    f"{self.a.tunnel_pool} has no /30 left for {missing} tunnel(s); use a larger "
+                    "tunnel_pool",
+                )
+            )
+        return result
+
+    def pin_ports(self, specs: list[TunnelSpec], ports: _PortBook) -> None:
+        owners: dict[tuple[str, int], str] = {}
+        for spec in specs:
+            if spec.link.port is None:
+                continue
+            for gateway in (spec.a_gateway, spec.b_gateway):
+                first = owners.setdefault((gateway, spec.link.port), spec.name)
+                if first != spec.name:
+                    self.problems.append(
+                        Problem(
+                            f"{spec.link.origin}.port",
+                            f"port {spec.link.port} is pinned twice on {gateway} (tunnels {first} and"
+                            f" {spec.name}); a gateway needs a distinct port per tunnel, so drop the"
+                            " pin or give each link its own",
+                        )
+                    )
+            ports.hold((spec.a_gateway, spec.b_gateway), spec.link.port)
+
+    def note_stale(self) -> None:
+        stale = sorted(set(self.lock.vpcs) - set(self.t.vpcs))
+        if stale:
+            self.notes.append(
+                f"the lock file still reserves {len(stale)} VPC(s) no longer in the "
+                f"topology ({', '.join(stale[:5])}{'...' if len(stale) > 5 else ''}); "
+                "`vpnctl plan --prune` releases them"
+            )
+
+
+class _PortBook:
+    """Ports in use per gateway, with a low-water mark so the next free one is found fast."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, set[int]] = {}
+        self.low: dict[str, int] = {}
+
+    def hold(self, gateways: tuple[str, str], port: int) -> None:
+        for gateway in gateways:
+            self.used.setdefault(gateway, set()).add(port)
+
+    def next_free(self, spec: TunnelSpec) -> int:
+        gws = (spec.a_gateway, spec.b_gateway)
+        port = max(self._low(g) for g in gws)
+        while any(port in self.used.get(g, ()) for g in gws):
+            port += 1
+        self.hold(gws, port)
+        return port
+
+    def _low(self, gateway: str) -> int:
+        used = self.used.get(gateway, set())
+        port = self.low.get(gateway, DEFAULT_PORT)
+        while port in used:
+            port += 1
+        self.low[gateway] = port
+        return port
+
+
+def _size(prefixlen: int) -> int:
+    return 1 << (32 - prefixlen)
+
+
+def _need(vpcs: list[Vpc]) -> int:
+    return sum(_size(v.prefix) for v in vpcs)
+
+
+def _overlapping_pairs(
+    nets: list[tuple[IPv4Network, str]],
+) -> list[tuple[tuple[IPv4Network, str], tuple[IPv4Network, str]]]:
+    """Pairs that overlap, from a list sorted by start address: one sweep, not n²."""
+    pairs = []
+    widest: tuple[IPv4Network, str] | None = None
+    for item in nets:
+        if widest is not None and widest[0].overlaps(item[0]):
+            pairs.append((widest, item))
+        if widest is None or int(item[0].broadcast_address) > int(widest[0].broadcast_address):
+            widest = item
+    return pairs

@@ -1,0 +1,75 @@
+"""The planning pipeline, end to end: read -> validate -> allocate -> design.
+
+Every command starts here. ``plan`` reads the topology and its lock file (the only I/O),
+runs the pure core, and returns what it made; ``record`` writes the lock when it changed,
+or refuses to under ``--frozen``. Apply, render, probe, the lab and the failover hook all take
+the ``Design`` this produces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vpnctl import lockfile, topology
+from vpnctl.design import Design, design
+from vpnctl.errors import LockConflict
+from vpnctl.ipam import Lock, allocate, release
+from vpnctl.source import Source
+from vpnctl.topology import Topology
+
+
+@dataclass(frozen=True)
+class Plan:
+    topology: Topology
+    source: Source
+    lock: Lock
+    lock_path: Path
+    lock_text: str
+    lock_changed: bool
+    design: Design
+    notes: tuple[str, ...]
+
+
+def plan(path: str | Path, *, releases: Iterable[str] = (), prune: bool = False) -> Plan:
+    """Plan the topology at ``path``; raise InputError (exit 2) for anything wrong with it."""
+    topo, src = topology.read(path)
+    lock_path = lockfile.path_for(path)
+    previous = lockfile.read(lock_path)
+    old_text = lockfile.dumps(previous) if previous else None
+    start = release(previous, topo, releases, prune) if previous else None
+    allocation = allocate(topo, start)
+    if allocation.problems:
+        raise src.fail(list(allocation.problems))
+    text = lockfile.dumps(allocation.lock)
+    return Plan(
+        topology=topo,
+        source=src,
+        lock=allocation.lock,
+        lock_path=lock_path,
+        lock_text=text,
+        lock_changed=text != old_text,
+        design=design(topo, allocation.lock),
+        notes=allocation.notes,
+    )
+
+
+def record(planned: Plan, frozen: bool) -> bool:
+    """Write the lock file if it changed; with ``frozen`` refuse instead. True if written."""
+    if not planned.lock_changed:
+        return False
+    if frozen:
+        raise LockConflict(
+            f"{planned.lock_path} would change, and --frozen forbids it: run `vpnctl plan "
+            f"{planned.source.file}` and commit the new lock file"
+        )
+    lockfile.write(planned.lock_path, planned.lock_text)
+    return True
+
+
+def design_for(path: str | Path, frozen: bool = True) -> Design:
+    """The design of the topology at ``path``, for commands that only read it."""
+    planned = plan(path)
+    record(planned, frozen)
+    return planned.design
