@@ -1,0 +1,88 @@
+"""Probe figures to CloudWatch, so alarms (and the failover hook behind them) can see them.
+
+Dimensions are deliberately few and bounded by the topology, never by time or by address:
+Topology, Link, Gateway. Several targets behind one link share those dimensions; CloudWatch
+then keeps their values as one statistic set, so the ``Maximum`` of ``LossPercent`` is the worst
+of them. Ad-hoc probes use the topology name ``adhoc`` and the target as the link.
+
+The boto3 client is passed in: this module never makes one, and is tested against moto.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from vpnctl.errors import AwsError
+from vpnctl.probe.report import Report, Result
+
+NAMESPACE = "vpnctl"
+MAX_DATUMS = 1000  # PutMetricData's limit per request (and far below its 1 MB payload limit)
+
+Datum = dict[str, Any]
+
+
+def datums(report: Report, topology: str, prober: str) -> list[Datum]:
+    """Every metric datum of a report, stamped with the run's start time."""
+    at = datetime.fromtimestamp(report.started_at, UTC)
+    found: list[Datum] = []
+    for result in report.results:
+        dims = _dimensions(result, topology, prober)
+        found += [
+            {"MetricName": n, "Dimensions": dims, "Timestamp": at, "Value": v, "Unit": u}
+            for n, v, u in _figures(result)
+        ]
+    return found
+
+
+def _dimensions(result: Result, topology: str, prober: str) -> list[dict[str, str]]:
+    target = result.target
+    return [
+        {"Name": "Topology", "Value": topology},
+        {"Name": "Link", "Value": target.link or target.label},
+        {"Name": "Gateway", "Value": target.gateway or prober},
+    ]
+
+
+def _figures(result: Result) -> Iterator[tuple[str, float, str]]:
+    yield "Status", float(result.status.value), "None"
+    if result.health is not None:
+        yield "Up", 1.0 if result.health.state == "UP" else 0.0, "None"
+    s = result.stats
+    if s is None or s.sent == 0:
+        return
+    yield "LossPercent", s.loss_pct, "Percent"
+    yield "LateReplies", float(s.late), "Count"
+    yield "DuplicateReplies", float(s.duplicates), "Count"
+    if s.rtt is not None:
+        yield "RttMedian", s.rtt.median, "Milliseconds"
+        yield "RttP95", s.rtt.p95, "Milliseconds"
+        yield "RttMax", s.rtt.max, "Milliseconds"
+    if s.jitter is not None:
+        yield "JitterMdev", s.jitter.mdev, "Milliseconds"
+
+
+def batches(items: Sequence[Datum], size: int = MAX_DATUMS) -> Iterator[Sequence[Datum]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def publish(client: Any, report: Report, topology: str, prober: str) -> int:
+    """PutMetricData for the whole report; returns how many requests it took."""
+    calls = 0
+    for batch in batches(datums(report, topology, prober)):
+        try:
+            client.put_metric_data(Namespace=NAMESPACE, MetricData=list(batch))
+        except (ClientError, BotoCoreError) as exc:
+            region = getattr(getattr(client, "meta", None), "region_name", None) or "?"
+            raise AwsError(
+                "default",
+                region,
+                f"CloudWatch PutMetricData ({NAMESPACE})",
+                f"{exc}; check the credentials allow cloudwatch:PutMetricData",
+            ) from exc
+        calls += 1
+    return calls
