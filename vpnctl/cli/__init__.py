@@ -23,8 +23,10 @@ def cli(debug: bool) -> None:
 def _register() -> None:
     # One line per command module; each module defines exactly one click command or group.
     from vpnctl.cli.plan import plan
+    from vpnctl.cli.probe import probe
 
     cli.add_command(plan)
+    cli.add_command(probe)
 
 
 _register()
