@@ -22,6 +22,11 @@ class Partition:
     nat_gateway_regions: frozenset[str]  # regions with managed NAT gateways
     route53: bool  # Route53 public hosted zones are offered here
     service_principal_suffix: str  # "amazonaws.com" or "amazonaws.com.cn"
+    global_region: str = "us-east-1"  # where the partition's global services (IAM, Route53) answer
+    ubuntu_owner: str = "099720109477"  # Canonical's image-owning account in this partition
+
+    def service_principal(self, service: str) -> str:
+        return f"{service}.{self.service_principal_suffix}"
 
     def arn(self, service: str, region: str, account: str, resource: str) -> str:
         return f"{self.arn_prefix}:{service}:{region}:{account}:{resource}"
@@ -94,6 +99,8 @@ PARTITIONS: Mapping[str, Partition] = MappingProxyType(
             nat_gateway_regions=_CN_REGIONS,
             route53=False,
             service_principal_suffix="amazonaws.com.cn",
+            global_region="cn-north-1",
+            ubuntu_owner="837727238323",
         ),
         "aws-us-gov": Partition(
             name="aws-us-gov",
@@ -104,6 +111,8 @@ PARTITIONS: Mapping[str, Partition] = MappingProxyType(
             nat_gateway_regions=_GOV_REGIONS,
             route53=True,
             service_principal_suffix="amazonaws.com",
+            global_region="us-gov-west-1",
+            ubuntu_owner="513442679011",
         ),
     }
 )
