@@ -15,7 +15,7 @@ from vpnctl.probe.atomic import write_atomically
 
 NAME = "vpnctl-probe"
 UNIT_DIR = Path("/etc/systemd/system")
-_PLAIN = re.compile(r"^[A-Za-z0-9_./:=,+@-]+$")
+_PLAIN = re.compile(r"^[A-Za-z0-9_./:=,+@%$-]+$")
 
 
 def quote(arg: str) -> str:
