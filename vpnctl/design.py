@@ -311,10 +311,14 @@ class _Designer:
             s.name: (s.b_vpc, s.b_az) if s.a_gateway == gateway else (s.a_vpc, s.a_az)
             for s in specs
         }
+        into: dict[str, list[str]] = {}  # next-hop VPC -> this gateway's tunnels to it
+        for name, (far_vpc, _) in far.items():
+            into.setdefault(far_vpc, []).append(name)
         chosen: dict[str, list[IPv4Network]] = {s.name: [] for s in specs}
-        for dest in self.hops[vpc].reached(self.t.vpcs):
-            hop = self.hops[vpc].hop(dest)
-            candidates = [n for n, (v, _) in far.items() if v == hop]
+        hops = self.hops[vpc]
+        for dest in hops.reached(self.t.vpcs):
+            hop = hops.hop(dest)
+            candidates = into[hop]
             for subnet in self.routing(dest):
                 same_az = [n for n in candidates if dest == hop and far[n][1] == subnet.az]
                 chosen[(same_az or candidates)[0]].append(subnet.cidr)

@@ -168,10 +168,10 @@ class _Allocator:
                 *(v.cidr for v in recorded.values()),
             ],
         )
-        for name, alloc in recorded.items():
+        for name, alloc in recorded.items():  # kept even when no longer in the topology
             if name in self.t.vpcs:
                 self.check_recorded(name, alloc.cidr)
-                self.vpcs[name] = alloc
+            self.vpcs[name] = alloc
         unclaimed = free.copy()
         for blocks in self.blocks.values():
             for block in blocks:
@@ -180,11 +180,12 @@ class _Allocator:
         for vpc in sorted(self.t.vpcs.values(), key=lambda v: v.name):
             if vpc.name not in self.vpcs:
                 todo.setdefault(vpc.region, []).append(vpc)
+        need, have = sum(_need(v) for v in todo.values()), free.size()
         missing = 0
         for region in sorted(todo, key=lambda r: (-_need(todo[r]), r)):
             missing += self.allocate_region(region, todo[region], free, unclaimed)
         if missing:
-            self.problems.append(Problem("addressing.pool", self.pool_too_small(missing, free)))
+            self.problems.append(Problem("addressing.pool", self.pool_too_small(missing, need, have)))
 
     def kept_vpc(self, name: str, cidr: IPv4Network) -> VpcAllocation:
         recorded = self.lock.vpcs.get(name)
@@ -252,13 +253,11 @@ class _Allocator:
                 return block
         return None
 
-    def pool_too_small(self, missing: int, free: Space) -> str:
-        need = sum(_size(v.prefix) for v in self.t.vpcs.values() if v.name not in self.vpcs)
-        have = free.size()
-        short = max(need - have, 0)
+    def pool_too_small(self, missing: int, need: int, have: int) -> str:
+        short = need - have
         what = (
             f"{short} addresses short (need {need}, {have} free)"
-            if short
+            if short > 0
             else f"{have} addresses are free but too fragmented for {need} in aligned blocks"
         )
         return (
@@ -275,9 +274,10 @@ class _Allocator:
                 self.vpcs[name] = self.vpc_subnets(vpc, alloc)
 
     def vpc_subnets(self, vpc: Vpc, alloc: VpcAllocation) -> VpcAllocation:
-        space = Space.from_networks(
-            [alloc.cidr], [n for a in alloc.azs.values() for n in (a.routing, a.gateway)]
-        )
+        space = Space.of(alloc.cidr)
+        for used in alloc.azs.values():
+            space.remove(used.routing)
+            space.remove(used.gateway)
         azs = dict(alloc.azs)
         for az in sorted(vpc.azs):
             if az in azs:

@@ -90,13 +90,18 @@ def _tunnel(raw: dict[str, Any]) -> TunnelAllocation:
     return TunnelAllocation(raw["link"], IPv4Network(raw["inside"]), int(raw["port"]))
 
 
-def read(path: Path) -> Lock | None:
-    """The lock at ``path``, or None when there is none yet."""
+def read_text(path: Path) -> str | None:
+    """The lock file's text, or None when there is none yet."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    return loads(text, str(path))
+
+
+def read(path: Path) -> Lock | None:
+    """The lock at ``path``, or None when there is none yet."""
+    text = read_text(path)
+    return None if text is None else loads(text, str(path))
 
 
 def write(path: Path, text: str) -> None:

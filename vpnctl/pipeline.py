@@ -36,8 +36,8 @@ def plan(path: str | Path, *, releases: Iterable[str] = (), prune: bool = False)
     """Plan the topology at ``path``; raise InputError (exit 2) for anything wrong with it."""
     topo, src = topology.read(path)
     lock_path = lockfile.path_for(path)
-    previous = lockfile.read(lock_path)
-    old_text = lockfile.dumps(previous) if previous else None
+    old_text = lockfile.read_text(lock_path)
+    previous = lockfile.loads(old_text, str(lock_path)) if old_text is not None else None
     start = release(previous, topo, releases, prune) if previous else None
     allocation = allocate(topo, start)
     if allocation.problems:

@@ -18,7 +18,7 @@ import netaddr
 
 def _bounds(net: IPv4Network) -> tuple[int, int]:
     start = int(net.network_address)
-    return start, start + net.num_addresses
+    return start, start + (1 << (32 - net.prefixlen))
 
 
 def _network(start: int, prefixlen: int) -> IPv4Network:
@@ -37,6 +37,10 @@ class Space:
             elif start < end:
                 self._starts.append(start)
                 self._ends.append(end)
+
+    @classmethod
+    def of(cls, net: IPv4Network) -> Space:
+        return cls([_bounds(net)])
 
     @classmethod
     def from_networks(
@@ -120,10 +124,16 @@ class Space:
 
         ``net`` itself is returned when even it is not wholly inside.
         """
-        best = net
+        start, end = _bounds(net)
+        i = bisect.bisect_right(self._starts, start) - 1
+        if i < 0 or self._ends[i] < end:
+            return net
+        lo, hi = self._starts[i], self._ends[i]  # the one interval any supernet must fit in
+        best = net.prefixlen
         for prefixlen in range(net.prefixlen - 1, limit - 1, -1):
-            candidate = net.supernet(new_prefix=prefixlen)
-            if not self.contains(candidate):
+            size = 1 << (32 - prefixlen)
+            first = start & ~(size - 1)
+            if first < lo or first + size > hi:
                 break
-            best = candidate
-        return best
+            best = prefixlen
+        return _network(start & ~((1 << (32 - best)) - 1), best)

@@ -16,16 +16,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from ipaddress import IPv4Network
-
-import netaddr
+from ipaddress import IPv4Network, collapse_addresses
 
 from vpnctl.space import Space
 
 
 def merge(nets: Iterable[IPv4Network]) -> tuple[IPv4Network, ...]:
     """Exact routes: ``nets`` with adjacent and nested prefixes merged, nothing added."""
-    return tuple(IPv4Network(str(n)) for n in netaddr.cidr_merge([str(n) for n in nets]))
+    nets = list(nets)
+    if len(nets) < 2:
+        return tuple(nets)
+    return tuple(collapse_addresses(nets))
 
 
 class Summariser:

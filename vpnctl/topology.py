@@ -206,6 +206,9 @@ class _Reader:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        # every VPC name the file declares, valid or not, so that a VPC with a bad body
+        # does not also make every link to it "unknown"
+        self.declared: set[str] = set()
 
     def problem(self, key: str, message: str) -> None:
         self.problems.append(Problem(key, message))
@@ -221,8 +224,9 @@ class _Reader:
             self.problem(key, f"must be a mapping, not {_kind(value)}")
             return None
         known = tuple(known)
+        allowed = frozenset(known)
         for name in value:
-            if name not in known:
+            if name not in allowed:
                 where = f"{key}.{name}" if key else name
                 hint = did_you_mean(name, known) or f" (known keys: {', '.join(known)})"
                 self.problem(where, f"unknown key{hint}")
@@ -519,6 +523,7 @@ class _Reader:
             return None
         if not raw:
             self.problem("vpcs", "needs at least one VPC")
+        self.declared = set(raw)
         result = {}
         for name, body in raw.items():
             vpc = self.vpc(name, body, accounts, default_prefix)
@@ -625,7 +630,7 @@ class _Reader:
     def links(
         self, raw: Any, vpcs: Mapping[str, Vpc] | None, tunnel: TunnelOptions
     ) -> tuple[tuple[Link, ...], str | None]:
-        names = sorted(vpcs or ())
+        names = sorted(self.declared)
         if raw == "mesh":
             return tuple(
                 Link(a, b, None, tunnel) for i, a in enumerate(names) for b in names[i + 1 :]
@@ -635,8 +640,9 @@ class _Reader:
             hub = spec and self.string(spec.get("hub", _MISSING), "links.hub")
             if not hub or vpcs is None:
                 return (), None
-            if hub not in vpcs:
-                self.problem("links.hub", f"unknown VPC {hub!r}{did_you_mean(hub, vpcs)}")
+            if hub not in self.declared:
+                hint = did_you_mean(hub, self.declared)
+                self.problem("links.hub", f"unknown VPC {hub!r}{hint}")
                 return (), None
             spokes = (sorted((hub, v)) for v in names if v != hub)
             return tuple(Link(a, b, None, tunnel, "links.hub") for a, b in spokes), hub
@@ -685,8 +691,8 @@ class _Reader:
         if not isinstance(name, str):
             self.problem(key, f"must be a VPC name, not {_kind(name)}")
             return False
-        if vpcs is not None and name not in vpcs:
-            self.problem(key, f"unknown VPC {name!r}{did_you_mean(name, vpcs)}")
+        if vpcs is not None and name not in self.declared:
+            self.problem(key, f"unknown VPC {name!r}{did_you_mean(name, self.declared)}")
             return False
         return True
 

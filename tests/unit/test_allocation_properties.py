@@ -1,0 +1,102 @@
+"""Properties of allocation and design over random topologies."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from ipaddress import IPv4Network
+from itertools import combinations
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.builders import parse
+from tests.strategies import growths, topologies
+from vpnctl.design import design
+from vpnctl.ipam import AWS_RESERVED, DOCKER_BRIDGE, Lock, allocate
+
+POOL = IPv4Network("10.64.0.0/12")
+TUNNEL_POOL = IPv4Network("169.254.64.0/18")
+
+
+def allocated(d: dict[str, Any], lock: Lock | None = None) -> Lock:
+    result = allocate(parse(d), lock)
+    assert not result.problems, result.problems
+    return result.lock
+
+
+def reserved(d: dict[str, Any]) -> list[IPv4Network]:
+    return [IPv4Network(r) for r in d["addressing"].get("reserved", [])]
+
+
+@settings(max_examples=60, deadline=None)
+@given(topologies())
+def test_allocations_are_disjoint_inside_their_pools_and_clear_of_reserved(d: dict) -> None:
+    lock = allocated(d)
+    cidrs = [v.cidr for v in lock.vpcs.values()]
+    assert not any(a.overlaps(b) for a, b in combinations(cidrs, 2))
+    forbidden = [*reserved(d), *AWS_RESERVED, DOCKER_BRIDGE]
+    for name, alloc in lock.vpcs.items():
+        pin = d["vpcs"][name].get("cidr")
+        assert alloc.cidr == IPv4Network(pin) if pin else alloc.cidr.subnet_of(POOL)
+        assert not any(alloc.cidr.overlaps(f) for f in forbidden)
+        subnets = [s for a in alloc.azs.values() for s in (a.routing, a.gateway)]
+        assert set(alloc.azs) == set(d["vpcs"][name]["azs"])
+        assert all(s.subnet_of(alloc.cidr) for s in subnets)
+        assert not any(a.overlaps(b) for a, b in combinations(subnets, 2))
+    insides = [t.inside for t in lock.tunnels.values()]
+    assert all(i.prefixlen == 30 and i.subnet_of(TUNNEL_POOL) for i in insides)
+    assert not any(a.overlaps(b) for a, b in combinations(insides, 2))
+    assert not any(i.overlaps(r) for i in insides for r in AWS_RESERVED)
+
+
+@settings(max_examples=60, deadline=None)
+@given(topologies())
+def test_ports_are_unique_on_every_gateway(d: dict) -> None:
+    topo = parse(d)
+    plan = design(topo, allocated(d))
+    ports = defaultdict(list)
+    for t in plan.tunnels:
+        for end in t.ends():
+            ports[end.gateway].append(end.port)
+    assert all(len(p) == len(set(p)) for p in ports.values())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_recorded_allocations_never_move(data: st.DataObject) -> None:
+    d = data.draw(topologies(max_vpcs=5))
+    before = allocated(d)
+    after = allocated(data.draw(growths(d)), before)
+    for name, alloc in before.vpcs.items():
+        assert after.vpcs[name].cidr == alloc.cidr
+        for az, sub in alloc.azs.items():
+            assert after.vpcs[name].azs[az] == sub
+    for name, tunnel in before.tunnels.items():
+        assert after.tunnels[name] == tunnel
+    for region, blocks in before.blocks.items():
+        assert after.blocks[region][: len(blocks)] == blocks
+    cidrs = [v.cidr for v in after.vpcs.values()]
+    assert not any(a.overlaps(b) for a, b in combinations(cidrs, 2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(topologies())
+def test_routes_reach_every_linked_vpc_and_nothing_forbidden(d: dict) -> None:
+    topo = parse(d)
+    plan = design(topo, allocated(d))
+    linked = defaultdict(set)
+    for link in topo.links:
+        linked[link.a].add(link.b)
+        linked[link.b].add(link.a)
+    forbidden = [*reserved(d), *AWS_RESERVED]
+    for table in plan.route_tables:
+        dests = table.destinations
+        assert IPv4Network("0.0.0.0/0") not in dests
+        assert not any(x.overlaps(f) for x in dests for f in forbidden)
+        for remote in linked[table.vpc]:
+            for subnet in plan.vpcs[remote].routing_subnets:
+                assert any(subnet.cidr.subnet_of(x) for x in dests)
+        for other, v in plan.vpcs.items():
+            if other not in linked[table.vpc] and other != table.vpc:
+                assert not any(x.overlaps(v.cidr) for x in dests)
