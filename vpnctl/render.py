@@ -1,0 +1,334 @@
+"""Gateway artifacts from the design: OpenVPN configs, firewall, and cloud-init user-data. Pure.
+
+One jinja2 ``Environment`` (StrictUndefined, so a missing value fails the render instead of
+writing an empty option) loads the OpenVPN template from ``vpnctl/templates`` and the gateway's
+cloud-init template, units and shell scripts from ``userdata/`` (the ``vpnctl.userdata``
+package). Everything here returns strings; the CLI writes files.
+
+Per gateway, what the instance gets (``gateway_files``) is also what ``gateway_userdata`` embeds
+with cloud-init's ``write_files`` (``launch_userdata`` gzips it when it would not fit 16 KB): one OpenVPN config per tunnel that points at key files (never
+the keys: the instance fetches them from SSM at boot), the forward firewall, sysctls, systemd
+units and the boot script. ``tunnel_config(..., keys=...)`` gives the self-contained variant
+with keys inline, for ``render --with-keys`` and the lab.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from ipaddress import IPv4Network
+from pathlib import Path, PurePosixPath
+
+import jinja2
+
+from vpnctl.design import AllowedFlow, Design, Gateway, Tunnel
+from vpnctl.keys import TunnelKeys, parameter_prefix
+from vpnctl.partitions import PARTITIONS, Partition
+from vpnctl.topology import Topology
+
+USERDATA_LIMIT = 16384  # bytes: EC2 refuses larger user-data
+
+# Where things live on a gateway instance.
+OPENVPN_DIR = PurePosixPath("/etc/openvpn/vpnctl")
+KEY_DIR = OPENVPN_DIR / "keys"
+LIB_DIR = PurePosixPath("/usr/local/lib/vpnctl")
+ETC_DIR = PurePosixPath("/etc/vpnctl")
+STATUS_DIR = PurePosixPath("/run/vpnctl")
+UNIT_DIR = PurePosixPath("/etc/systemd/system")
+
+# Static files copied verbatim from userdata/ onto the gateway: (name, destination, mode).
+STATIC_FILES = (
+    ("boot.sh", LIB_DIR / "boot.sh", "0755"),
+    ("probe-hook.sh", LIB_DIR / "probe-hook.sh", "0755"),
+    ("gateway_aws.py", LIB_DIR / "gateway_aws.py", "0755"),
+    ("vpnctl-boot.service", UNIT_DIR / "vpnctl-boot.service", "0644"),
+    ("vpnctl-openvpn@.service", UNIT_DIR / "vpnctl-openvpn@.service", "0644"),
+    ("vpnctl-probe.service", UNIT_DIR / "vpnctl-probe.service", "0644"),
+    ("vpnctl-probe.timer", UNIT_DIR / "vpnctl-probe.timer", "0644"),
+)
+SYSCTL_PATH = PurePosixPath("/etc/sysctl.d/90-vpnctl.conf")
+
+
+class RenderError(Exception):
+    """A template failed; the message names the template and line. A bug, not bad input."""
+
+
+@dataclass(frozen=True)
+class GatewayFile:
+    """One file the gateway's user-data writes."""
+
+    path: PurePosixPath
+    content: str
+    mode: str = "0644"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file ``vpnctl render`` writes under DIR; ``secret`` ones are written 0600."""
+
+    path: PurePosixPath  # relative to DIR
+    content: str | bytes
+    secret: bool = False
+
+
+def _userdata_dir() -> Path:
+    """The userdata/ templates: the installed ``vpnctl.userdata`` package, or the checkout's."""
+    try:
+        return Path(str(resources.files("vpnctl.userdata")))
+    except ModuleNotFoundError:  # an editable install made before vpnctl.userdata was mapped
+        return Path(__file__).resolve().parent.parent / "userdata"
+
+
+def _environment() -> jinja2.Environment:
+    loader = jinja2.ChoiceLoader(
+        [
+            jinja2.PackageLoader("vpnctl", "templates"),
+            jinja2.FileSystemLoader(str(_userdata_dir())),
+        ]
+    )
+    return jinja2.Environment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+ENV = _environment()
+
+
+def _render(template: str, **context: object) -> str:
+    try:
+        return ENV.get_template(template).render(**context)
+    except jinja2.TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{template}:{line}" if line else template
+        raise RenderError(f"{where}: {exc}") from exc
+
+
+def static_file(name: str) -> str:
+    """A file from userdata/ as it is (shell scripts, units): shellcheck-able on disk."""
+    return (_userdata_dir() / name).read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- OpenVPN
+
+
+def device_name(tunnel: Tunnel, gateway: str) -> str:
+    """``tun<port>``: ports are unique per gateway, so this is too, and fits IFNAMSIZ."""
+    here, _ = tunnel.end(gateway)
+    return f"tun{here.port}"
+
+
+def _tunnel(design: Design, gateway: str, tunnel: str) -> Tunnel:
+    for candidate in design.tunnels_by_gateway.get(gateway, ()):
+        if candidate.name == tunnel:
+            return candidate
+    raise KeyError(f"gateway {gateway} serves no tunnel {tunnel}")
+
+
+def tunnel_config(
+    topology: Topology,
+    design: Design,
+    gateway_name: str,
+    tunnel_name: str,
+    keys: TunnelKeys | None = None,
+) -> str:
+    """The OpenVPN config of one tunnel on one gateway; keys inline when ``keys`` is given."""
+    tunnel = _tunnel(design, gateway_name, tunnel_name)
+    here, far = tunnel.end(gateway_name)
+    if keys is not None and (keys.tunnel, keys.mode) != (tunnel.name, tunnel.mode):
+        raise ValueError(f"keys for {keys.tunnel} ({keys.mode}) do not fit tunnel {tunnel.name}")
+    return _render(
+        "openvpn/tunnel.conf.j2",
+        topology=topology.name,
+        tunnel=tunnel,
+        here=here,
+        far=far,
+        server=tunnel.a.gateway == gateway_name,
+        device=device_name(tunnel, gateway_name),
+        routes=[(str(r.network_address), str(r.netmask)) for r in here.routes],
+        status_path=STATUS_DIR / f"{tunnel.name}.status",
+        key_dir=KEY_DIR / tunnel.name,
+        keys_prefix=parameter_prefix(topology.name, tunnel.name),
+        keys=keys,
+    )
+
+
+# --------------------------------------------------------------------------- firewall
+
+
+@dataclass(frozen=True)
+class _Rule:
+    comment: str
+    forward: str  # nft match for the flow's own direction
+    reply: str  # nft match for its replies (stateless: they may come through another gateway)
+
+
+def _nets(nets: Iterable[IPv4Network]) -> str:
+    return "{ " + ", ".join(str(n) for n in nets) + " }"
+
+
+def _ports(flow: AllowedFlow) -> str:
+    ports = [str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in flow.flow.ports]
+    return "{ " + ", ".join(ports) + " }"
+
+
+def _flow_rule(allowed: AllowedFlow) -> _Rule:
+    flow = allowed.flow
+    there = f"ip saddr {_nets(allowed.sources)} ip daddr {_nets(allowed.destinations)}"
+    back = f"ip saddr {_nets(allowed.destinations)} ip daddr {_nets(allowed.sources)}"
+    comment = f"{flow.src} -> {flow.dst} {flow.proto} {flow.describe_ports()}"
+    if flow.proto == "icmp":
+        return _Rule(comment, f"{there} meta l4proto icmp", f"{back} icmp type echo-reply")
+    if flow.proto == "all":
+        return _Rule(comment, there, back)
+    port = f" {flow.proto} dport {_ports(allowed)}" if flow.ports else ""
+    sport = f" {flow.proto} sport {_ports(allowed)}" if flow.ports else ""
+    proto = f" meta l4proto {flow.proto}"
+    reply = f"{back}{proto}{sport}"
+    if flow.proto == "tcp":  # replies never open a connection: no bare SYN
+        reply += " tcp flags & (syn | ack) != syn"
+    return _Rule(comment, f"{there}{proto}{port}", reply)
+
+
+def routing_subnets(design: Design) -> tuple[IPv4Network, ...]:
+    return tuple(s.cidr for v in design.vpcs.values() for s in v.routing_subnets)
+
+
+def nat_instance(gateway: Gateway, partitions: Mapping[str, Partition] = PARTITIONS) -> bool:
+    """Whether this gateway also masquerades for its VPC: its region has no NAT gateway."""
+    return not partitions[gateway.partition].has_nat_gateway(gateway.region)
+
+
+def firewall(
+    design: Design, gateway_name: str, partitions: Mapping[str, Partition] = PARTITIONS
+) -> str:
+    """The gateway's nftables ruleset (``nft -f``): only ``allow`` flows are forwarded."""
+    gateway = design.gateway_by_name[gateway_name]
+    ports = sorted({t.end(gateway_name)[0].port for t in design.tunnels_by_gateway[gateway_name]})
+    return _render(
+        "firewall.nft.j2",
+        design=design,
+        gateway=gateway,
+        vpc=design.vpcs[gateway.vpc],
+        routing=_nets(routing_subnets(design)),
+        rules=[_flow_rule(f) for f in design.flows],
+        ports="{ " + ", ".join(str(p) for p in ports) + " }" if ports else "",
+        nat=nat_instance(gateway, partitions),
+    )
+
+
+# --------------------------------------------------------------------------- user-data
+
+
+def sysctl() -> str:
+    """Forwarding on, loose reverse-path filtering: the same on every gateway (and in the lab)."""
+    return _render("sysctl.conf.j2")
+
+
+def gateway_env(topology: Topology, design: Design, gateway_name: str) -> str:
+    """/etc/vpnctl/gateway.env: what the boot script and the AWS helper need to know."""
+    gateway = design.gateway_by_name[gateway_name]
+    tunnels = design.tunnels_by_gateway[gateway_name]
+    return _render(
+        "gateway.env.j2",
+        topology=topology.name,
+        gateway=gateway,
+        vpc=design.vpcs[gateway.vpc],
+        router=gateway.subnet.network_address + 1,  # the VPC router: the subnet's base + 1
+        tunnels=" ".join(f"{t.name}:{t.mode}" for t in tunnels),
+        prefix=f"/vpnctl/{topology.name}",
+    )
+
+
+def gateway_files(
+    topology: Topology,
+    design: Design,
+    gateway_name: str,
+    partitions: Mapping[str, Partition] = PARTITIONS,
+) -> tuple[GatewayFile, ...]:
+    """Every file the gateway's user-data writes, none of them holding key material."""
+    configs = [
+        GatewayFile(
+            OPENVPN_DIR / f"{t.name}.conf",
+            tunnel_config(topology, design, gateway_name, t.name),
+        )
+        for t in design.tunnels_by_gateway[gateway_name]
+    ]
+    return (
+        GatewayFile(ETC_DIR / "gateway.env", gateway_env(topology, design, gateway_name)),
+        GatewayFile(ETC_DIR / "firewall.nft", firewall(design, gateway_name, partitions)),
+        GatewayFile(SYSCTL_PATH, sysctl()),
+        *configs,
+        *(GatewayFile(dest, static_file(name), mode) for name, dest, mode in STATIC_FILES),
+    )
+
+
+def gateway_userdata(
+    topology: Topology,
+    design: Design,
+    gateway_name: str,
+    partitions: Mapping[str, Partition] = PARTITIONS,
+) -> str:
+    """The cloud-init user-data of one gateway, exactly what its launch template carries."""
+    gateway = design.gateway_by_name[gateway_name]
+    return _render(
+        "cloud-config.yaml.j2",
+        topology=topology.name,
+        gateway=gateway,
+        mirror=topology.gateways.mirrors.get(gateway.partition),
+        files=gateway_files(topology, design, gateway_name, partitions),
+    )
+
+
+def launch_userdata(
+    topology: Topology,
+    design: Design,
+    gateway_name: str,
+    partitions: Mapping[str, Partition] = PARTITIONS,
+) -> bytes:
+    """The bytes the launch template carries: ``gateway_userdata``, gzipped when it would not
+    fit EC2's 16 KB (cloud-init recognises and inflates gzip user-data by itself)."""
+    return fit_userdata(gateway_userdata(topology, design, gateway_name, partitions))
+
+
+def fit_userdata(text: str) -> bytes:
+    raw = text.encode()
+    if len(raw) <= USERDATA_LIMIT:
+        return raw
+    packed = gzip.compress(raw, compresslevel=9, mtime=0)  # mtime 0: same input, same bytes
+    if len(packed) > USERDATA_LIMIT:
+        raise RenderError(f"user-data is {len(packed)} bytes gzipped, over EC2's {USERDATA_LIMIT}")
+    return packed
+
+
+def read_userdata(payload: bytes) -> str:
+    """The cloud-config text of a payload from ``launch_userdata``, compressed or not."""
+    return (gzip.decompress(payload) if payload[:2] == b"\x1f\x8b" else payload).decode()
+
+
+# --------------------------------------------------------------------------- everything
+
+
+def artifacts(
+    topology: Topology,
+    design: Design,
+    keys: Mapping[str, TunnelKeys] | None = None,
+    partitions: Mapping[str, Partition] = PARTITIONS,
+) -> tuple[Artifact, ...]:
+    """What ``vpnctl render`` writes: per gateway its user-data and one config per tunnel."""
+    found = []
+    for gateway in design.gateways:
+        user_data = launch_userdata(topology, design, gateway.name, partitions)
+        found.append(Artifact(PurePosixPath(gateway.name, "user-data"), user_data))
+        for tunnel in design.tunnels_by_gateway[gateway.name]:
+            held = keys[tunnel.name] if keys is not None else None
+            text = tunnel_config(topology, design, gateway.name, tunnel.name, held)
+            path = PurePosixPath(gateway.name, "openvpn", f"{tunnel.name}.conf")
+            found.append(Artifact(path, text, secret=held is not None))
+    return tuple(found)
