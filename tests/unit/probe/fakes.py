@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address
 from pathlib import Path
 
-import pytest
-
 from vpnctl.probe.measure import Echo, summarise
 from vpnctl.probe.report import Report, Result, Target
 from vpnctl.probe.transport import Reply
@@ -83,11 +81,6 @@ class FakeNetwork:
 
 def constant(delay_s: float) -> Behaviour:
     return lambda _address, _seq: (delay_s,)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def echoes(rtts: Sequence[float | None], late_after: float = 1000.0) -> list[Echo]:

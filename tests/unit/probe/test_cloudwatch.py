@@ -3,11 +3,10 @@ from typing import Any
 
 import pytest
 
+from tests.unit.probe.fakes import report, result
 from vpnctl.errors import AwsError
 from vpnctl.probe.cloudwatch import batches, datums, publish
 from vpnctl.probe.health import Health
-
-from .conftest import report, result
 
 
 def test_dimensions_are_topology_link_gateway() -> None:

@@ -3,12 +3,11 @@ import re
 from dataclasses import replace
 from ipaddress import IPv4Address
 
+from tests.unit.probe.fakes import golden, report, result
 from vpnctl.probe import formats
 from vpnctl.probe.health import Health
 from vpnctl.probe.report import Target, unmeasured
 from vpnctl.probe.verdict import Status
-
-from .conftest import golden, report, result
 
 LINK = "ap-southeast-1--us-west-2"
 

@@ -5,9 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.unit.probe.fakes import echoes
 from vpnctl.probe.measure import Echo, jitter, percentile, summarise
-
-from .conftest import echoes
 
 
 def test_counts_loss_from_echoes_that_got_no_reply() -> None:

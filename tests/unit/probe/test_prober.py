@@ -1,12 +1,11 @@
 from ipaddress import IPv4Address
 
+from tests.unit.probe.fakes import CRIT, WARN, FakeClock, FakeNetwork
 from vpnctl.probe import prober
 from vpnctl.probe.report import Target
 from vpnctl.probe.session import Schedule
 from vpnctl.probe.transport import TransportUnavailable
 from vpnctl.probe.verdict import Status
-
-from .conftest import CRIT, WARN, FakeClock, FakeNetwork
 
 TARGETS = [Target(IPv4Address("10.0.0.1")), Target(IPv4Address("10.0.0.2"))]
 

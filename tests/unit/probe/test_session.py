@@ -3,12 +3,11 @@ from ipaddress import IPv4Address
 
 import pytest
 
+from tests.unit.probe.fakes import FakeClock, FakeNetwork, constant
 from vpnctl.probe import session
 from vpnctl.probe.measure import summarise
 from vpnctl.probe.session import Schedule
 from vpnctl.probe.transport import Reply
-
-from .conftest import FakeClock, FakeNetwork, constant
 
 A, B, C = (IPv4Address(f"10.0.0.{i}") for i in (1, 2, 3))
 

@@ -1,10 +1,9 @@
 import pytest
 
+from tests.unit.probe.fakes import CRIT, WARN, echoes
 from vpnctl.probe.measure import summarise
 from vpnctl.probe.verdict import Status, judge, parse_thresholds, worst
 from vpnctl.topology import Thresholds
-
-from .conftest import CRIT, WARN, echoes
 
 
 @pytest.mark.parametrize(
