@@ -25,9 +25,11 @@ def _register() -> None:
     # One line per command module; each module defines exactly one click command or group.
     from vpnctl.cli.plan import plan
     from vpnctl.cli.probe import probe
+    from vpnctl.cli.render import render_command
 
     cli.add_command(plan)
     cli.add_command(probe)
+    cli.add_command(render_command)
 
 
 _register()

@@ -1,0 +1,68 @@
+"""``vpnctl render``: every gateway's OpenVPN configs and user-data, as files. Never touches AWS."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from vpnctl import keys, pipeline, render
+from vpnctl.cli.common import reports_errors
+
+
+@click.command("render")
+@click.argument("topology", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write DIR/<gateway>/user-data and DIR/<gateway>/openvpn/<tunnel>.conf.",
+)
+@click.option(
+    "--with-keys",
+    is_flag=True,
+    help="Generate fresh keys and put them inline, so each config runs as it is (files 0600).",
+)
+@click.option(
+    "--frozen", is_flag=True, help="Fail instead of writing a changed lock file (for CI pipelines)."
+)
+@reports_errors
+def render_command(topology: str, out: str, with_keys: bool, frozen: bool) -> None:
+    """Write the gateway artifacts of TOPOLOGY into --out DIR.
+
+    Without --with-keys the configs name the key files each gateway fetches from SSM at boot,
+    and DIR holds no key material. --with-keys makes new keys (not the ones apply stores).
+    """
+    planned = pipeline.plan(topology)
+    written = pipeline.record(planned, frozen)
+    held = keys.generate_all(planned.design) if with_keys else None
+    made = render.artifacts(planned.topology, planned.design, held)
+    root = Path(out)
+    _remove_stale(root, made)
+    for artifact in made:
+        _write(root / artifact.path, artifact.content, secret=artifact.secret)
+    if written:
+        click.echo(f"wrote {planned.lock_path}", err=True)
+    gateways = len(planned.design.gateways)
+    click.echo(f"rendered {gateways} gateways, {len(made) - gateways} tunnel configs into {root}")
+
+
+def _write(path: Path, content: str | bytes, secret: bool) -> None:
+    """Write ``content``; a secret file is created 0600 before any byte is in it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode() if isinstance(content, str) else content
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(path, 0o600 if secret else 0o644)
+
+
+def _remove_stale(root: Path, made: tuple[render.Artifact, ...]) -> None:
+    """Configs of tunnels no longer in the design (and maybe holding keys) go."""
+    keep = {root / a.path for a in made}
+    for directory in {(root / a.path).parent for a in made if a.path.parent.name == "openvpn"}:
+        for old in directory.glob("*.conf") if directory.is_dir() else ():
+            if old not in keep:
+                old.unlink()
