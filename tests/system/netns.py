@@ -108,13 +108,14 @@ def nft(ns: Namespace, script: str) -> None:
 
 def drop_echo_requests(ns: Namespace, percent: int) -> None:
     """Drop ``percent`` % of incoming echo requests at random (nftables numgen)."""
+    chance = "" if percent >= 100 else f"numgen random mod 100 < {percent}"
     nft(
         ns,
         f"""
 table inet vpnctl_loss {{
   chain input {{
     type filter hook input priority 0; policy accept;
-    icmp type echo-request numgen random mod 100 < {percent} drop
+    icmp type echo-request {chance} drop
   }}
 }}
 """,
