@@ -3,6 +3,8 @@
     VpnctlError                 exit 1: something failed while working
     ├── InputError              exit 2: the input is wrong; nothing was changed anywhere
     │                           (carries every Problem found, not only the first)
+    ├── EventError              exit 2: the failover hook was given an event it does not
+    │                           handle; nothing was changed
     ├── LockConflict            exit 1: the lock file would change under --frozen, or the
     │                           topology's apply lock is held by someone else
     └── AwsError                exit 1: AWS refused; names account, region and resource
@@ -51,6 +53,12 @@ class InputError(VpnctlError):
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics = tuple(diagnostics)
         super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+class EventError(VpnctlError):
+    """An event the failover hook refuses: unknown kind, or missing what its kind needs."""
+
+    exit_code = 2
 
 
 class LockConflict(VpnctlError):

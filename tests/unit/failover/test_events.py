@@ -1,0 +1,81 @@
+"""Every event kind the hook handles, read from its real shape; everything else refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vpnctl.errors import EventError
+from vpnctl.failover import events
+
+EVENTS = Path(__file__).parents[2] / "events"
+
+
+def load(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def test_instance_state_change() -> None:
+    event = events.parse(load("ec2-state-terminated.json"))
+    assert event == events.InstanceStateChanged(
+        "us-west-2", "123456789012", "2026-11-26T10:00:00Z", "i-0abcdef1234567890", "terminated"
+    )
+
+
+def test_auto_scaling_launch() -> None:
+    event = events.parse(load("asg-launch-successful.json"))
+    assert isinstance(event, events.InstanceLaunched)
+    assert (event.instance_id, event.group) == ("i-0fedcba9876543210", "sproutling-gw-us-west-2-a")
+
+
+def test_terminate_lifecycle_action_keeps_its_token() -> None:
+    event = events.parse(load("asg-terminate-lifecycle.json"))
+    assert isinstance(event, events.InstanceTerminating)
+    assert event.token == "87654321-4321-4321-4321-210987654321"
+    assert event.hook == "vpnctl-drain"
+
+
+def test_alarm_from_eventbridge() -> None:
+    event = events.parse(load("cloudwatch-alarm.json"))
+    assert event == events.AlarmChanged(
+        "us-west-2", "123456789012", "2026-11-26T10:03:00Z",
+        "vpnctl-sproutling-gw-us-west-2-a", "ALARM", "OK",
+    )  # fmt: skip
+
+
+def test_alarm_wrapped_in_sns() -> None:
+    event = events.parse(load("sns-alarm.json"))
+    assert isinstance(event, events.AlarmChanged)
+    assert (event.alarm, event.state, event.previous) == (
+        "vpnctl-sproutling-gw-us-west-2-a", "OK", "ALARM",
+    )  # fmt: skip
+    assert (event.region, event.account) == ("us-west-2", "123456789012")
+
+
+def test_scheduled_event_is_a_reconcile() -> None:
+    assert isinstance(events.parse(load("scheduled.json")), events.Reconcile)
+
+
+def test_other_events_are_refused_by_name() -> None:
+    with pytest.raises(EventError, match=r"source 'aws\.s3', detail-type 'Object Created'"):
+        events.parse(load("s3-object-created.json"))
+    assert EventError.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ([], "must be a JSON object"),
+        ({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification"},
+         "has no detail"),
+        ({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification",
+          "detail": {"state": "running"}}, "lacks detail.instance-id"),
+        ({"Records": [{"Sns": {"Message": "hello"}}]}, "not JSON"),
+        ({"Records": []}, "exactly one record"),
+    ],
+)  # fmt: skip
+def test_malformed_events_say_what_is_missing(raw: object, message: str) -> None:
+    with pytest.raises(EventError, match=message):
+        events.parse(raw)
