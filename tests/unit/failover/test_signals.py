@@ -1,0 +1,60 @@
+"""Gateway states derived from instance states, probe results and the paths tunnels carry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.builders import designed, doc
+from vpnctl import pipeline
+from vpnctl.failover.signals import gateway_states
+
+TOPOLOGIES = Path(__file__).parents[3] / "topologies"
+
+
+def running(design, **overrides: str) -> dict[str, str]:
+    states = {g.name: "running" for g in design.gateways}
+    states.update({k.replace("_", "-"): v for k, v in overrides.items()})
+    return states
+
+
+def test_all_running_and_probed_up_is_all_healthy() -> None:
+    design = designed(doc())
+    states = gateway_states(design, running(design))
+    assert all(s.healthy for s in states.values())
+
+
+def test_a_dead_peer_takes_its_tunnels_down_at_once() -> None:
+    design = designed(doc())
+    states = gateway_states(design, running(design, gw_west_a="terminated"))
+    assert states["gw-east-a"].down_tunnels == {"east-a--west-a"}
+    assert not states["gw-east-a"].healthy
+    assert states["gw-east-b"].healthy
+
+
+def test_probe_down_marks_only_that_tunnel() -> None:
+    design = designed(doc())
+    states = gateway_states(design, running(design), probe_down=frozenset({"east-b--west-b"}))
+    assert [g for g, s in states.items() if not s.healthy] == ["gw-east-b", "gw-west-b"]
+
+
+def test_transit_breaks_beyond_the_hub() -> None:
+    design = pipeline.plan(TOPOLOGIES / "china-hub.yaml").design
+    states = gateway_states(design, running(design, gw_cn_north_1_a="terminated"))
+    unhealthy = sorted(g for g, s in states.items() if not s.healthy)
+    # the hub's AZ-a gateway lost cn-a; us-west-2-a routes cn through it, so it goes too
+    assert unhealthy == ["gw-ap-southeast-1-a", "gw-cn-north-1-a", "gw-us-west-2-a"]
+    assert states["gw-us-west-2-a"].down_tunnels == {"ap-southeast-1-a--us-west-2-a"}
+
+
+def test_alarms_terminating_and_since_are_carried() -> None:
+    design = designed(doc())
+    states = gateway_states(
+        design,
+        running(design),
+        alarms={"gw-east-a": "ALARM"},
+        healthy_since={"gw-east-b": 12.0},
+        terminating=frozenset({"gw-west-a"}),
+    )
+    assert states["gw-east-a"].alarm == "ALARM"
+    assert states["gw-east-b"].healthy_since == 12.0
+    assert states["gw-west-a"].terminating
