@@ -1,0 +1,691 @@
+"""One handler per change class, dispatched by type: the AWS calls that make each change.
+
+Every create tags its object in the same call (``TagSpecifications``), so nothing vpnctl made
+is ever untagged, even if the process dies right after. Creates that take an idempotency
+token get one; the others are never retried after a lost connection (see ``retry``). Answers
+that mean "already done" (a duplicate rule, an existing parameter) count as success, so an
+interrupted apply re-run converges.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import botocore.exceptions
+
+from vpnctl.aws import changes as c
+from vpnctl.aws.live import DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG
+from vpnctl.aws.policy import VPC_TAG
+from vpnctl.aws.session import Client, aws_errors, error_code
+from vpnctl.errors import AwsError
+
+if TYPE_CHECKING:
+    from vpnctl.aws.execute import Executor
+
+C = TypeVar("C", bound=c.Change)
+Handler = Callable[["Executor", Any], None]
+HANDLERS: dict[type[c.Change], Handler] = {}
+POLICY_NAME = "vpnctl-gateway"
+
+
+def handles(
+    kind: type[C],
+) -> Callable[[Callable[[Executor, C], None]], Callable[[Executor, C], None]]:
+    def register(fn: Callable[[Executor, C], None]) -> Callable[[Executor, C], None]:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def perform(ex: Executor, change: c.Change) -> None:
+    w = change.where
+    with aws_errors(w.account, w.region, change.describe()):
+        HANDLERS[type(change)](ex, change)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def ec2(ex: Executor, change: c.Change) -> Client:
+    return ex.sessions.client(change.where.account, change.where.region, "ec2")
+
+
+def call(
+    ex: Executor,
+    fn: Callable[..., Any],
+    *,
+    idempotent: bool = True,
+    ok: tuple[str, ...] = (),
+    **kw: Any,
+) -> Any:
+    """One AWS call with retries; error codes in ``ok`` mean it was done already (None)."""
+    try:
+        return ex.retry.call(lambda: fn(**kw), idempotent=idempotent)
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) in ok:
+            return None
+        raise
+
+
+def tag_list(ex: Executor, name: str, **extra: str) -> list[dict[str, str]]:
+    found = {
+        TOPOLOGY_TAG: ex.intent.topology,
+        NAME_TAG: name,
+        "Name": ex.intent.aws_name(name),
+        **extra,
+    }
+    return [{"Key": k, "Value": v} for k, v in found.items()]
+
+
+def tagged(ex: Executor, resource: str, name: str, **extra: str) -> list[dict[str, Any]]:
+    return [{"ResourceType": resource, "Tags": tag_list(ex, name, **extra)}]
+
+
+def token(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:64]
+
+
+def put(ex: Executor, kind: str, change: c.Change, name: str, value: str) -> None:
+    ex.registry.put(kind, change.where.account, change.where.region, name, value)
+
+
+def resolve(ex: Executor, ref: c.Ref) -> str:
+    found = ex.registry.get(ref)
+    if found is None and ref.kind in ("gateway-eni", "gateway-instance"):
+        found = wait_for_instance(ex, ref)
+    if found is None:
+        raise AwsError(ref.account, ref.region, f"{ref.kind} {ref.name}", "not made yet")
+    return found
+
+
+def wait_for_instance(ex: Executor, ref: c.Ref) -> str:
+    """The gateway's Auto Scaling group launches its instance; wait for it (bounded)."""
+    ec2c = ex.sessions.client(ref.account, ref.region, "ec2")
+    filters = [
+        {"Name": f"tag:{TOPOLOGY_TAG}", "Values": [ex.intent.topology]},
+        {"Name": f"tag:{NAME_TAG}", "Values": [ref.name]},
+        {"Name": "instance-state-name", "Values": ["pending", "running"]},
+    ]
+    deadline = ex.clock() + ex.wait_s
+    while True:
+        found = call(ex, ec2c.describe_instances, Filters=filters)
+        instances = [i for r in found["Reservations"] for i in r["Instances"]]
+        if instances:
+            instance = instances[0]
+            eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+            ex.registry.put(
+                "gateway-instance", ref.account, ref.region, ref.name, instance["InstanceId"]
+            )
+            ex.registry.put("gateway-eni", ref.account, ref.region, ref.name, eni)
+            return str(eni if ref.kind == "gateway-eni" else instance["InstanceId"])
+        if ex.clock() > deadline:
+            raise AwsError(
+                ref.account,
+                ref.region,
+                f"gateway {ref.name}",
+                f"no instance after {ex.wait_s:.0f}s (see the Auto Scaling group's activity; "
+                "apply again once it runs)",
+            )
+        ex.progress.waiting(f"the instance of {ref.name}")
+        ex.sleep(10.0)
+
+
+# ------------------------------------------------------------------ stage 0
+
+
+@handles(c.CreateVpc)
+def create_vpc(ex: Executor, ch: c.CreateVpc) -> None:
+    made = call(
+        ex,
+        ec2(ex, ch).create_vpc,
+        idempotent=False,
+        CidrBlock=ch.cidr,
+        TagSpecifications=tagged(ex, "vpc", ch.name),
+    )
+    put(ex, "vpc", ch, ch.name, made["Vpc"]["VpcId"])
+
+
+@handles(c.CreateHostedZone)
+def create_zone(ex: Executor, ch: c.CreateHostedZone) -> None:
+    r53 = ex.sessions.client(ch.where.account, ch.where.region, "route53")
+    reference = f"vpnctl-{ex.intent.topology}-{int(ex.clock() * 1000)}"
+    made = call(ex, r53.create_hosted_zone, Name=ch.zone, CallerReference=reference)
+    zone_id = made["HostedZone"]["Id"].split("/")[-1]
+    call(
+        ex,
+        r53.change_tags_for_resource,
+        ResourceType="hostedzone",
+        ResourceId=zone_id,
+        AddTags=tag_list(ex, ch.zone),
+    )
+    put(ex, "zone", ch, ch.zone, zone_id)
+
+
+@handles(c.CreateRole)
+def create_role(ex: Executor, ch: c.CreateRole) -> None:
+    iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
+    call(
+        ex,
+        iam.create_role,
+        ok=("EntityAlreadyExists",),
+        RoleName=ch.role_name,
+        Path=ch.path,
+        AssumeRolePolicyDocument=ch.trust,
+        Description=f"vpnctl gateway {ch.name}",
+        Tags=tag_list(ex, ch.name),
+    )
+
+
+@handles(c.PutKeys)
+def put_keys(ex: Executor, ch: c.PutKeys) -> None:
+    values = copied_keys(ex, ch) if ch.copy_from else ex.keys(ch.tunnel)
+    ssm = ex.sessions.client(ch.where.account, ch.where.region, "ssm")
+    for name in ch.names:
+        call(
+            ex,
+            ssm.put_parameter,
+            ok=("ParameterAlreadyExists",),
+            Name=name,
+            Value=values[name],
+            Type="SecureString",
+            Overwrite=False,
+            Tags=tag_list(ex, name, **{"vpnctl:tunnel": ch.tunnel}),
+        )
+
+
+def copied_keys(ex: Executor, ch: c.PutKeys) -> dict[str, str]:
+    assert ch.copy_from is not None
+    source = ex.sessions.client(ch.copy_from.account, ch.copy_from.region, "ssm")
+    found = call(ex, source.get_parameters, Names=list(ch.names), WithDecryption=True)
+    return {p["Name"]: p["Value"] for p in found["Parameters"]}
+
+
+@handles(c.AllocateAddress)
+def allocate_address(ex: Executor, ch: c.AllocateAddress) -> None:
+    made = call(
+        ex,
+        ec2(ex, ch).allocate_address,
+        idempotent=False,
+        Domain="vpc",
+        TagSpecifications=tagged(ex, "elastic-ip", ch.name),
+    )
+    put(ex, "eip", ch, ch.name, made["AllocationId"])
+    put(ex, "eip-ip", ch, ch.name, made["PublicIp"])
+
+
+# ------------------------------------------------------------------ stage 1
+
+
+@handles(c.CreateInternetGateway)
+def create_igw(ex: Executor, ch: c.CreateInternetGateway) -> None:
+    client = ec2(ex, ch)
+    made = call(
+        ex,
+        client.create_internet_gateway,
+        idempotent=False,
+        TagSpecifications=tagged(ex, "internet-gateway", ch.vpc.name),
+    )
+    igw = made["InternetGateway"]["InternetGatewayId"]
+    call(ex, client.attach_internet_gateway, InternetGatewayId=igw, VpcId=resolve(ex, ch.vpc))
+    put(ex, "igw", ch, ch.vpc.name, igw)
+
+
+@handles(c.AttachInternetGateway)
+def attach_igw(ex: Executor, ch: c.AttachInternetGateway) -> None:
+    call(
+        ex,
+        ec2(ex, ch).attach_internet_gateway,
+        InternetGatewayId=ch.gateway_id,
+        VpcId=resolve(ex, ch.vpc),
+    )
+    put(ex, "igw", ch, ch.vpc.name, ch.gateway_id)
+
+
+@handles(c.CreateSubnet)
+def create_subnet(ex: Executor, ch: c.CreateSubnet) -> None:
+    made = call(
+        ex,
+        ec2(ex, ch).create_subnet,
+        idempotent=False,
+        VpcId=resolve(ex, ch.vpc),
+        CidrBlock=ch.cidr,
+        AvailabilityZone=ch.az,
+        TagSpecifications=tagged(ex, "subnet", ch.name),
+    )
+    put(ex, "subnet", ch, ch.name, made["Subnet"]["SubnetId"])
+
+
+@handles(c.CreateSecurityGroup)
+def create_group(ex: Executor, ch: c.CreateSecurityGroup) -> None:
+    made = call(
+        ex,
+        ec2(ex, ch).create_security_group,
+        idempotent=False,
+        GroupName=ch.group_name,
+        Description=ch.description,
+        VpcId=resolve(ex, ch.vpc),
+        TagSpecifications=tagged(ex, "security-group", ch.name),
+    )
+    put(ex, "sg", ch, ch.name, made["GroupId"])
+
+
+@handles(c.CreateRouteTable)
+def create_table(ex: Executor, ch: c.CreateRouteTable) -> None:
+    vpc = resolve(ex, ch.vpc)
+    made = call(
+        ex,
+        ec2(ex, ch).create_route_table,
+        VpcId=vpc,
+        ClientToken=token(ex.intent.topology, ch.name, vpc),
+        TagSpecifications=tagged(ex, "route-table", ch.name, **{VPC_TAG: ch.where.vpc}),
+    )
+    put(ex, "route-table", ch, ch.name, made["RouteTable"]["RouteTableId"])
+
+
+@handles(c.CreateInstanceProfile)
+def create_profile(ex: Executor, ch: c.CreateInstanceProfile) -> None:
+    iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
+    call(
+        ex,
+        iam.create_instance_profile,
+        ok=("EntityAlreadyExists",),
+        InstanceProfileName=ch.profile_name,
+        Path=ch.path,
+        Tags=tag_list(ex, ch.name),
+    )
+    call(
+        ex,
+        iam.add_role_to_instance_profile,
+        ok=("LimitExceeded", "EntityAlreadyExists"),
+        InstanceProfileName=ch.profile_name,
+        RoleName=ch.role_name,
+    )
+
+
+@handles(c.PutRolePolicy)
+def put_policy(ex: Executor, ch: c.PutRolePolicy) -> None:
+    iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
+    call(
+        ex,
+        iam.put_role_policy,
+        RoleName=ch.role_name,
+        PolicyName=POLICY_NAME,
+        PolicyDocument=ch.policy,
+    )
+
+
+# ------------------------------------------------------------------ stage 2
+
+
+@handles(c.AssociateRouteTable)
+def associate_table(ex: Executor, ch: c.AssociateRouteTable) -> None:
+    table = resolve(ex, ch.table)
+    if ch.replaces:
+        call(
+            ex,
+            ec2(ex, ch).replace_route_table_association,
+            AssociationId=ch.replaces,
+            RouteTableId=table,
+        )
+        return
+    call(
+        ex,
+        ec2(ex, ch).associate_route_table,
+        ok=("Resource.AlreadyAssociated",),
+        RouteTableId=table,
+        SubnetId=resolve(ex, ch.subnet),
+    )
+
+
+def set_route(ex: Executor, ch: c.Change, table: str, destination: str, **target: str) -> None:
+    client = ec2(ex, ch)
+    args: dict[str, Any] = {"RouteTableId": table, "DestinationCidrBlock": destination, **target}
+    made = call(ex, client.create_route, ok=("RouteAlreadyExists",), **args)
+    if made is None:
+        call(ex, client.replace_route, **args)
+
+
+@handles(c.RouteToInternet)
+def route_to_internet(ex: Executor, ch: c.RouteToInternet) -> None:
+    igw = resolve(ex, ch.internet_gateway)
+    set_route(ex, ch, resolve(ex, ch.table), ch.destination, GatewayId=igw)
+
+
+@handles(c.AuthorizeIngress)
+def authorize(ex: Executor, ch: c.AuthorizeIngress) -> None:
+    permit = ch.permit
+    source = permit.source
+    cidr = source if isinstance(source, str) else f"{resolve(ex, source)}/32"
+    rule: dict[str, Any] = {
+        "IpProtocol": permit.protocol,
+        "IpRanges": [{"CidrIp": cidr, "Description": permit.why[:255]}],
+    }
+    if permit.protocol != "-1":
+        rule |= {"FromPort": permit.from_port, "ToPort": permit.to_port}
+    call(
+        ex,
+        ec2(ex, ch).authorize_security_group_ingress,
+        ok=("InvalidPermission.Duplicate",),
+        GroupId=resolve(ex, ch.group),
+        IpPermissions=[rule],
+    )
+
+
+@handles(c.RevokeIngress)
+def revoke(ex: Executor, ch: c.RevokeIngress) -> None:
+    r = ch.rule
+    rule: dict[str, Any] = {"IpProtocol": r.protocol, "IpRanges": [{"CidrIp": r.cidr}]}
+    if r.protocol != "-1":
+        rule |= {"FromPort": r.from_port, "ToPort": r.to_port}
+    call(
+        ex,
+        ec2(ex, ch).revoke_security_group_ingress,
+        ok=("InvalidPermission.NotFound",),
+        GroupId=resolve(ex, ch.group),
+        IpPermissions=[rule],
+    )
+
+
+def template_data(ex: Executor, name: str, data: c.LaunchTemplateData) -> dict[str, Any]:
+    userdata = ex.intent.userdata[name]
+    return {
+        "ImageId": data.image_id,
+        "InstanceType": data.instance_type,
+        "IamInstanceProfile": {"Name": data.profile_name},
+        "SecurityGroupIds": [resolve(ex, data.group)],
+        "UserData": base64.b64encode(userdata).decode(),
+        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+    }
+
+
+@handles(c.CreateLaunchTemplate)
+def create_template(ex: Executor, ch: c.CreateLaunchTemplate) -> None:
+    call(
+        ex,
+        ec2(ex, ch).create_launch_template,
+        ok=("InvalidLaunchTemplateName.AlreadyExistsException",),
+        LaunchTemplateName=ch.template_name,
+        ClientToken=token(ex.intent.topology, ch.template_name, ch.data.digest),
+        LaunchTemplateData=template_data(ex, ch.name, ch.data),
+        TagSpecifications=tagged(ex, "launch-template", ch.name, **{DIGEST_TAG: ch.data.digest}),
+    )
+
+
+@handles(c.UpdateLaunchTemplate)
+def update_template(ex: Executor, ch: c.UpdateLaunchTemplate) -> None:
+    client = ec2(ex, ch)
+    made = call(
+        ex,
+        client.create_launch_template_version,
+        LaunchTemplateId=ch.template_id,
+        ClientToken=token(ex.intent.topology, ch.template_name, ch.data.digest),
+        LaunchTemplateData=template_data(ex, ch.name, ch.data),
+    )
+    version = str(made["LaunchTemplateVersion"]["VersionNumber"])
+    call(ex, client.modify_launch_template, LaunchTemplateId=ch.template_id, DefaultVersion=version)
+    call(
+        ex,
+        client.create_tags,
+        Resources=[ch.template_id],
+        Tags=[{"Key": DIGEST_TAG, "Value": ch.data.digest}],
+    )
+
+
+# ------------------------------------------------------------------ stage 3
+
+
+@handles(c.CreateAutoScalingGroup)
+def create_scaling_group(ex: Executor, ch: c.CreateAutoScalingGroup) -> None:
+    client = ex.sessions.client(ch.where.account, ch.where.region, "autoscaling")
+    tags = [
+        {
+            **t,
+            "PropagateAtLaunch": True,
+            "ResourceId": ch.group_name,
+            "ResourceType": "auto-scaling-group",
+        }
+        for t in tag_list(ex, ch.name)
+    ]
+    call(
+        ex,
+        client.create_auto_scaling_group,
+        ok=("AlreadyExists",),
+        AutoScalingGroupName=ch.group_name,
+        LaunchTemplate={"LaunchTemplateName": ch.template_name, "Version": "$Default"},
+        MinSize=1,
+        MaxSize=1,
+        DesiredCapacity=1,
+        VPCZoneIdentifier=resolve(ex, ch.subnet),
+        HealthCheckType="EC2",
+        Tags=tags,
+    )
+
+
+# ------------------------------------------------------------------ stage 4
+
+
+@handles(c.RouteToGateway)
+def route_to_gateway(ex: Executor, ch: c.RouteToGateway) -> None:
+    eni = resolve(ex, ch.gateway)
+    set_route(ex, ch, resolve(ex, ch.table), ch.destination, NetworkInterfaceId=eni)
+
+
+@handles(c.AssociateAddress)
+def associate_address(ex: Executor, ch: c.AssociateAddress) -> None:
+    call(
+        ex,
+        ec2(ex, ch).associate_address,
+        AllocationId=resolve(ex, ch.address),
+        InstanceId=resolve(ex, ch.instance),
+        AllowReassociation=True,
+    )
+
+
+@handles(c.DisableSourceDestCheck)
+def disable_check(ex: Executor, ch: c.DisableSourceDestCheck) -> None:
+    call(
+        ex,
+        ec2(ex, ch).modify_instance_attribute,
+        InstanceId=resolve(ex, ch.instance),
+        SourceDestCheck={"Value": False},
+    )
+
+
+def zone_id(ex: Executor, ch: c.Change) -> str:
+    zone = ex.intent.design.zone
+    ref = c.Ref("zone", ch.where.account, ch.where.region, zone, ex.zone_id)
+    return resolve(ex, ref)
+
+
+def change_record(
+    ex: Executor, ch: c.Change, action: str, fqdn: str, ttl: int, values: tuple[str, ...]
+) -> None:
+    r53 = ex.sessions.client(ch.where.account, ch.where.region, "route53")
+    record = {
+        "Name": fqdn,
+        "Type": "A",
+        "TTL": ttl,
+        "ResourceRecords": [{"Value": v} for v in values],
+    }
+    call(
+        ex,
+        r53.change_resource_record_sets,
+        ok=("InvalidChangeBatch",) if action == "DELETE" else (),
+        HostedZoneId=zone_id(ex, ch),
+        ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": record}]},
+    )
+
+
+@handles(c.UpsertRecord)
+def upsert_record(ex: Executor, ch: c.UpsertRecord) -> None:
+    change_record(ex, ch, "UPSERT", ch.fqdn, ch.ttl, (resolve(ex, ch.address),))
+
+
+# ------------------------------------------------------------------ removals
+
+
+@handles(c.DeleteRecord)
+def delete_record(ex: Executor, ch: c.DeleteRecord) -> None:
+    change_record(ex, ch, "DELETE", ch.fqdn, ch.ttl, ch.values)
+
+
+@handles(c.DeleteAutoScalingGroup)
+def delete_scaling_group(ex: Executor, ch: c.DeleteAutoScalingGroup) -> None:
+    client = ex.sessions.client(ch.where.account, ch.where.region, "autoscaling")
+    call(
+        ex,
+        client.delete_auto_scaling_group,
+        ok=("ValidationError",),
+        AutoScalingGroupName=ch.group_name,
+        ForceDelete=True,
+    )
+    wait_terminated(ex, ch)
+
+
+def wait_terminated(ex: Executor, ch: c.DeleteAutoScalingGroup) -> None:
+    """Subnets, groups and addresses stay busy until the instance is gone."""
+    filters = [
+        {"Name": f"tag:{TOPOLOGY_TAG}", "Values": [ex.intent.topology]},
+        {"Name": f"tag:{NAME_TAG}", "Values": [ch.name]},
+        {
+            "Name": "instance-state-name",
+            "Values": ["pending", "running", "stopping", "stopped", "shutting-down"],
+        },
+    ]
+    client = ec2(ex, ch)
+    deadline = ex.clock() + ex.wait_s
+    while call(ex, client.describe_instances, Filters=filters)["Reservations"]:
+        if ex.clock() > deadline:
+            raise AwsError(
+                ch.where.account,
+                ch.where.region,
+                f"gateway {ch.name}",
+                "instance still terminating; destroy again later",
+            )
+        ex.progress.waiting(f"the instance of {ch.name} to terminate")
+        ex.sleep(10.0)
+
+
+@handles(c.DeleteRoute)
+def delete_route(ex: Executor, ch: c.DeleteRoute) -> None:
+    call(
+        ex,
+        ec2(ex, ch).delete_route,
+        ok=("InvalidRoute.NotFound",),
+        RouteTableId=ch.table_id,
+        DestinationCidrBlock=ch.destination,
+    )
+
+
+@handles(c.DeleteLaunchTemplate)
+def delete_template(ex: Executor, ch: c.DeleteLaunchTemplate) -> None:
+    call(
+        ex,
+        ec2(ex, ch).delete_launch_template,
+        ok=("InvalidLaunchTemplateId.NotFound",),
+        LaunchTemplateId=ch.template_id,
+    )
+
+
+@handles(c.DeleteRole)
+def delete_role(ex: Executor, ch: c.DeleteRole) -> None:
+    iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
+    gone = ("NoSuchEntity",)
+    for profile in ch.profiles:
+        call(
+            ex,
+            iam.remove_role_from_instance_profile,
+            ok=gone,
+            InstanceProfileName=profile,
+            RoleName=ch.role_name,
+        )
+        call(ex, iam.delete_instance_profile, ok=gone, InstanceProfileName=profile)
+    call(ex, iam.delete_role_policy, ok=gone, RoleName=ch.role_name, PolicyName=POLICY_NAME)
+    call(ex, iam.delete_role, ok=gone, RoleName=ch.role_name)
+
+
+@handles(c.DeleteParameters)
+def delete_parameters(ex: Executor, ch: c.DeleteParameters) -> None:
+    ssm = ex.sessions.client(ch.where.account, ch.where.region, "ssm")
+    for i in range(0, len(ch.names), 10):
+        call(ex, ssm.delete_parameters, Names=list(ch.names[i : i + 10]))
+
+
+@handles(c.ReleaseAddress)
+def release_address(ex: Executor, ch: c.ReleaseAddress) -> None:
+    client = ec2(ex, ch)
+    if ch.association_id:
+        call(
+            ex,
+            client.disassociate_address,
+            ok=("InvalidAssociationID.NotFound",),
+            AssociationId=ch.association_id,
+        )
+    call(
+        ex,
+        client.release_address,
+        ok=("InvalidAllocationID.NotFound",),
+        AllocationId=ch.allocation_id,
+    )
+
+
+@handles(c.DeleteSecurityGroup)
+def delete_group(ex: Executor, ch: c.DeleteSecurityGroup) -> None:
+    call(ex, ec2(ex, ch).delete_security_group, ok=("InvalidGroup.NotFound",), GroupId=ch.group_id)
+
+
+@handles(c.DeleteRouteTable)
+def delete_table(ex: Executor, ch: c.DeleteRouteTable) -> None:
+    client = ec2(ex, ch)
+    for association in ch.associations:
+        call(
+            ex,
+            client.disassociate_route_table,
+            ok=("InvalidAssociationID.NotFound",),
+            AssociationId=association,
+        )
+    call(
+        ex,
+        client.delete_route_table,
+        ok=("InvalidRouteTableID.NotFound",),
+        RouteTableId=ch.table_id,
+    )
+
+
+@handles(c.DeleteSubnet)
+def delete_subnet(ex: Executor, ch: c.DeleteSubnet) -> None:
+    call(ex, ec2(ex, ch).delete_subnet, ok=("InvalidSubnetID.NotFound",), SubnetId=ch.subnet_id)
+
+
+@handles(c.DeleteInternetGateway)
+def delete_igw(ex: Executor, ch: c.DeleteInternetGateway) -> None:
+    client = ec2(ex, ch)
+    if ch.vpc_id:
+        call(
+            ex,
+            client.detach_internet_gateway,
+            ok=("Gateway.NotAttached",),
+            InternetGatewayId=ch.gateway_id,
+            VpcId=ch.vpc_id,
+        )
+    call(
+        ex,
+        client.delete_internet_gateway,
+        ok=("InvalidInternetGatewayID.NotFound",),
+        InternetGatewayId=ch.gateway_id,
+    )
+
+
+@handles(c.DeleteVpc)
+def delete_vpc(ex: Executor, ch: c.DeleteVpc) -> None:
+    call(ex, ec2(ex, ch).delete_vpc, ok=("InvalidVpcID.NotFound",), VpcId=ch.vpc_id)
+
+
+@handles(c.DeleteHostedZone)
+def delete_zone(ex: Executor, ch: c.DeleteHostedZone) -> None:
+    r53 = ex.sessions.client(ch.where.account, ch.where.region, "route53")
+    call(ex, r53.delete_hosted_zone, ok=("NoSuchHostedZone",), Id=ch.zone_id)

@@ -1,0 +1,49 @@
+"""Where apply meets rendering and keys: the one place ``vpnctl.render`` and ``vpnctl.keys``
+plug into the AWS side.
+
+``intent(plan)`` renders every gateway's user-data (what its launch template carries) and
+collects the facts apply needs beside the design. ``KeyMaker`` generates a tunnel's keys the
+first time the executor asks, once per apply, so both ends' regions store the same keys.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from vpnctl import keys, render
+from vpnctl.aws.intent import Intent
+from vpnctl.design import Design
+from vpnctl.pipeline import Plan
+
+
+def intent(planned: Plan) -> Intent:
+    topology, design = planned.topology, planned.design
+    return Intent(
+        design=design,
+        instance_type=topology.gateways.instance_type,
+        images={n: v.image or topology.gateways.image for n, v in topology.vpcs.items()},
+        userdata={
+            g.name: render.launch_userdata(topology, design, g.name) for g in design.gateways
+        },
+        dns_account=topology.dns.account,
+        partitions={n: a.partition for n, a in topology.accounts.items()},
+    )
+
+
+@dataclass
+class KeyMaker:
+    """Fresh keys per tunnel, generated at most once per apply. Holds secrets: never print it."""
+
+    design: Design
+    _made: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __repr__(self) -> str:
+        return f"KeyMaker({self.design.name}, {len(self._made)} tunnels generated)"
+
+    def __call__(self, tunnel: str) -> dict[str, str]:
+        with self._lock:
+            if tunnel not in self._made:
+                self._made[tunnel] = keys.generate(self.design, tunnel).parameters()
+            return self._made[tunnel]

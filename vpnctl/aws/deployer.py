@@ -1,0 +1,105 @@
+"""Apply and destroy, end to end, as one short pipeline each.
+
+    plan -> intent -> lock -> observe -> diff (+ sweep) -> show -> confirm -> execute -> unlock
+
+Everything before ``execute`` only reads; ``--dry-run`` stops after ``show`` and takes no lock.
+``destroy`` is the same pipeline with ``sweep(everything=True)`` in place of the diff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from vpnctl.aws import artifacts, view
+from vpnctl.aws.applylock import ApplyLock
+from vpnctl.aws.changes import ChangeSet
+from vpnctl.aws.diff import diff
+from vpnctl.aws.execute import DisplayOnly, Executor
+from vpnctl.aws.factory import Factory
+from vpnctl.aws.intent import Intent
+from vpnctl.aws.live import Live
+from vpnctl.aws.observe import Scope, observe
+from vpnctl.aws.progress import Progress
+from vpnctl.aws.registry import Registry
+from vpnctl.aws.session import Sessions
+from vpnctl.aws.sweep import sweep
+from vpnctl.pipeline import Plan
+
+Confirm = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class Options:
+    dry_run: bool = False
+    yes: bool = False
+    fmt: str = "text"  # text | json
+
+
+@dataclass
+class Deployer:
+    factory: Factory
+    sessions: Sessions
+    out: TextIO
+    progress: Progress
+    confirm: Confirm
+
+    def apply(self, planned: Plan, options: Options) -> ChangeSet:
+        intent = artifacts.intent(planned)
+        return self.run(intent, options, lambda live: diff(intent, live))
+
+    def destroy(self, planned: Plan, options: Options) -> ChangeSet:
+        intent = artifacts.intent(planned)
+
+        def removals(live: Live) -> ChangeSet:
+            found = sweep(intent, live, everything=True)
+            return ChangeSet(intent.topology, tuple(found), live.fingerprint())
+
+        return self.run(intent, options, removals)
+
+    def run(
+        self, intent: Intent, options: Options, decide: Callable[[Live], ChangeSet]
+    ) -> ChangeSet:
+        if options.dry_run:
+            changes = decide(self.observe(intent))
+            self.show(changes, options)
+            return changes
+        lock = ApplyLock(
+            self.sessions,
+            intent.dns_account,
+            intent.topology,
+            self.factory.retry(),
+            self.factory.sleep,
+            self.factory.clock,
+            self.factory.lock_wait_s,
+        )
+        with lock.held():
+            live = self.observe(intent)
+            changes = decide(live)
+            self.show(changes, options)
+            if changes and (options.yes or self.confirm()):
+                self.executor(intent, live).run(changes)
+        return changes
+
+    def observe(self, intent: Intent) -> Live:
+        return observe(self.sessions, Scope.of(intent), self.factory.retry())
+
+    def show(self, changes: ChangeSet, options: Options) -> None:
+        if options.fmt == "json":
+            self.out.write(view.to_json(changes))
+        else:
+            DisplayOnly(self.out).run(changes)
+
+    def executor(self, intent: Intent, live: Live) -> Executor:
+        return Executor(
+            self.sessions,
+            intent,
+            Registry.seeded(live),
+            artifacts.KeyMaker(intent.design),
+            self.factory.retry(),
+            self.progress,
+            self.factory.sleep,
+            self.factory.clock,
+            zone_id=live.zone.id,
+        )

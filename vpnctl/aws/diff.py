@@ -1,0 +1,425 @@
+"""``diff(intent, live) -> ChangeSet``: what must change for AWS to match the design. Pure.
+
+It reads the snapshot ``observe`` took and decides everything; the executor only carries the
+changes out. Per VPC it walks the network in the order it must be built (VPC, internet gateway,
+subnets, route tables, security groups, Elastic IPs, IAM, keys, launch template, group, routes,
+DNS) and emits a change wherever the live object is missing or differs. Removals of what vpnctl
+owns but the design no longer has come from ``sweep`` (a separate pass), appended at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+from vpnctl.aws import changes as c
+from vpnctl.aws import live as lv
+from vpnctl.aws.intent import (
+    Intent,
+    gateway_group_name,
+    public_table_name,
+    routing_group_name,
+    subnet_name,
+    trust_policy,
+)
+from vpnctl.aws.policy import gateway_policy
+from vpnctl.aws.rules import gateway_permits, routing_permits, unresolved
+from vpnctl.aws.sweep import sweep
+from vpnctl.design import Gateway, RouteTable, VpcDesign
+from vpnctl.errors import AwsError
+from vpnctl.partitions import PARTITIONS
+
+INTERNET = "0.0.0.0/0"
+LIVE_STATES = ("pending", "running")
+
+
+def diff(intent: Intent, live: lv.Live) -> c.ChangeSet:
+    found = list(_Differ(intent, live).changes())
+    found.sort(key=lambda change: change.stage)  # stable: each stage keeps the walk's order
+    found += sweep(intent, live)
+    return c.ChangeSet(intent.topology, tuple(found), live.fingerprint())
+
+
+@dataclass(frozen=True)
+class _Differ:
+    intent: Intent
+    live: lv.Live
+
+    def changes(self) -> Iterator[c.Change]:
+        design = self.intent.design
+        yield from self.zone()
+        for vpc in design.vpcs.values():
+            yield from self.vpc(vpc)
+        for gateway in design.gateways:
+            yield from self.gateway(gateway)
+        for tunnel in design.tunnels:
+            yield from self.keys(tunnel.name)
+        for table in design.route_tables:
+            yield from self.routing_table(table)
+        for gateway in design.gateways:
+            yield from self.record(gateway)
+
+    # ------------------------------------------------------------------ lookups
+
+    def region(self, vpc: VpcDesign | Gateway) -> lv.Region:
+        return self.live.region(vpc.account, vpc.region)
+
+    def named(self, objects: tuple[lv.Vpc, ...], name: str) -> lv.Vpc | None:
+        return next((o for o in objects if o.owned and o.name == name), None)
+
+    def vpc_of(self, vpc: VpcDesign) -> lv.Vpc | None:
+        region = self.region(vpc)
+        if vpc.vpc_id is None:
+            return self.named(region.vpcs, vpc.name)
+        adopted = next((v for v in region.vpcs if v.id == vpc.vpc_id), None)
+        if adopted is None:
+            raise AwsError(
+                vpc.account,
+                vpc.region,
+                f"vpc {vpc.name} ({vpc.vpc_id})",
+                "the adopted vpc_id does not exist in this account and region "
+                f"(fix vpcs.{vpc.name}.vpc_id, or drop it to let vpnctl create the VPC)",
+            )
+        return adopted
+
+    def vpc_ref(self, vpc: VpcDesign) -> c.Ref:
+        found = self.vpc_of(vpc)
+        return c.Ref("vpc", vpc.account, vpc.region, vpc.name, found.id if found else None)
+
+    def ref(self, kind: str, owner: VpcDesign | Gateway, name: str, id_: str | None) -> c.Ref:
+        return c.Ref(kind, owner.account, owner.region, name, id_)
+
+    def where(self, vpc: VpcDesign | Gateway) -> c.Where:
+        name = vpc.name if isinstance(vpc, VpcDesign) else vpc.vpc
+        return c.Where(vpc.account, vpc.region, name)
+
+    @cached_property
+    def gateway_enis(self) -> dict[str, str]:
+        """ENI id -> gateway name, for every live gateway instance."""
+        return {
+            i.eni_id: i.name
+            for r in self.live.regions.values()
+            for i in r.instances
+            if i.eni_id and i.name and i.state in LIVE_STATES
+        }
+
+    def instance(self, gateway: Gateway) -> lv.Instance | None:
+        return next(
+            (
+                i
+                for i in self.region(gateway).instances
+                if i.name == gateway.name and i.state in LIVE_STATES
+            ),
+            None,
+        )
+
+    def address(self, gateway: Gateway) -> lv.Address | None:
+        return next((a for a in self.region(gateway).addresses if a.name == gateway.name), None)
+
+    def address_ip(self, gateway: Gateway) -> c.Ref:
+        found = self.address(gateway)
+        ip = found.public_ip if found else None
+        return self.ref("eip-ip", gateway, gateway.name, ip)
+
+    # ------------------------------------------------------------------ the zone
+
+    def zone(self) -> Iterator[c.Change]:
+        if self.live.zone.id is None:
+            design = self.intent.design
+            yield c.CreateHostedZone(self.zone_where(), design.zone)
+
+    def zone_where(self) -> c.Where:
+        account = self.intent.dns_account
+        region = PARTITIONS[self.intent.partitions[account]].global_region
+        return c.Where(account, region)
+
+    # ------------------------------------------------------------------ per VPC
+
+    def vpc(self, vpc: VpcDesign) -> Iterator[c.Change]:
+        found = self.vpc_of(vpc)
+        here = self.where(vpc)
+        if found is None:
+            yield c.CreateVpc(here, vpc.name, str(vpc.cidr))
+        elif found.cidr != str(vpc.cidr):
+            raise AwsError(
+                vpc.account,
+                vpc.region,
+                f"vpc {vpc.name} ({found.id})",
+                f"its CIDR is {found.cidr} but the design says {vpc.cidr} (pin vpcs."
+                f"{vpc.name}.cidr to the live CIDR, or adopt another VPC)",
+            )
+        vpc_ref = self.vpc_ref(vpc)
+        yield from self.internet_gateway(vpc, vpc_ref)
+        yield from self.subnets(vpc, vpc_ref)
+        yield from self.public_table(vpc, vpc_ref)
+        yield from self.group(vpc, routing_group_name(vpc.name), vpc_ref, "routing subnets")
+
+    def internet_gateway(self, vpc: VpcDesign, vpc_ref: c.Ref) -> Iterator[c.Change]:
+        if self.igw_of(vpc, vpc_ref) is not None:
+            return
+        stray = next(
+            (
+                g
+                for g in self.region(vpc).internet_gateways
+                if g.owned and g.name == vpc.name and g.vpc_id is None
+            ),
+            None,
+        )
+        if stray is not None:
+            yield c.AttachInternetGateway(self.where(vpc), stray.id, vpc_ref)
+        else:
+            yield c.CreateInternetGateway(self.where(vpc), vpc_ref)
+
+    def igw_of(self, vpc: VpcDesign, vpc_ref: c.Ref) -> lv.InternetGateway | None:
+        if vpc_ref.id is None:
+            return None
+        gateways = self.region(vpc).internet_gateways
+        return next((g for g in gateways if g.vpc_id == vpc_ref.id), None)
+
+    def igw_ref(self, vpc: VpcDesign) -> c.Ref:
+        vpc_ref = self.vpc_ref(vpc)
+        found = self.igw_of(vpc, vpc_ref)
+        return self.ref("igw", vpc, vpc.name, found.id if found else None)
+
+    def subnet_of(self, vpc: VpcDesign, name: str) -> lv.Subnet | None:
+        return next((s for s in self.region(vpc).subnets if s.owned and s.name == name), None)
+
+    def subnet_ref(self, vpc: VpcDesign, role: str, az: str) -> c.Ref:
+        name = subnet_name(vpc.name, role, az)
+        found = self.subnet_of(vpc, name)
+        return self.ref("subnet", vpc, name, found.id if found else None)
+
+    def subnets(self, vpc: VpcDesign, vpc_ref: c.Ref) -> Iterator[c.Change]:
+        wanted = [("routing", s) for s in vpc.routing_subnets]
+        wanted += [("gateway", s) for s in vpc.gateway_subnets]
+        for role, subnet in wanted:
+            name = subnet_name(vpc.name, role, subnet.az)
+            found = self.subnet_of(vpc, name)
+            if found is None:
+                yield c.CreateSubnet(self.where(vpc), name, vpc_ref, subnet.az, str(subnet.cidr))
+            elif found.cidr != str(subnet.cidr):
+                raise AwsError(
+                    vpc.account,
+                    vpc.region,
+                    f"subnet {name} ({found.id})",
+                    f"its CIDR is {found.cidr} but the design says {subnet.cidr} "
+                    "(delete the subnet, or restore the lock file that allocated it)",
+                )
+
+    def table_of(self, vpc: VpcDesign, name: str) -> lv.RouteTable | None:
+        tables = self.region(vpc).route_tables
+        return next((t for t in tables if t.owned and t.name == name), None)
+
+    def table_ref(self, vpc: VpcDesign, name: str) -> c.Ref:
+        found = self.table_of(vpc, name)
+        return self.ref("route-table", vpc, name, found.id if found else None)
+
+    def table(self, vpc: VpcDesign, name: str, subnets: list[c.Ref]) -> Iterator[c.Change]:
+        found = self.table_of(vpc, name)
+        table = self.table_ref(vpc, name)
+        if found is None:
+            yield c.CreateRouteTable(self.where(vpc), name, self.vpc_ref(vpc))
+        for subnet in subnets:
+            if found is not None and subnet.id in found.associations:
+                continue
+            replaces = self.association_elsewhere(vpc, subnet.id)
+            yield c.AssociateRouteTable(self.where(vpc), table, subnet, replaces)
+
+    def association_elsewhere(self, vpc: VpcDesign, subnet_id: str | None) -> str | None:
+        for table in self.region(vpc).route_tables:
+            if subnet_id is not None and subnet_id in table.associations:
+                return table.associations[subnet_id]
+        return None
+
+    def public_table(self, vpc: VpcDesign, vpc_ref: c.Ref) -> Iterator[c.Change]:
+        name = public_table_name(vpc.name)
+        subnets = [self.subnet_ref(vpc, "gateway", s.az) for s in vpc.gateway_subnets]
+        yield from self.table(vpc, name, subnets)
+        found = self.table_of(vpc, name)
+        route = found.route(INTERNET) if found else None
+        igw = self.igw_ref(vpc)
+        if route is None or route.target != igw.id or route.blackhole:
+            replaces = route.target if route else None
+            yield c.RouteToInternet(
+                self.where(vpc), self.table_ref(vpc, name), INTERNET, igw, replaces
+            )
+
+    # ------------------------------------------------------------------ security groups
+
+    def group_of(self, owner: VpcDesign | Gateway, name: str) -> lv.SecurityGroup | None:
+        groups = self.region(owner).security_groups
+        return next((g for g in groups if g.owned and g.name == name), None)
+
+    def group(self, vpc: VpcDesign, name: str, vpc_ref: c.Ref, what: str) -> Iterator[c.Change]:
+        found = self.group_of(vpc, name)
+        ref = self.ref("sg", vpc, name, found.id if found else None)
+        if found is None:
+            description = f"vpnctl {self.intent.topology}: {what}"
+            yield c.CreateSecurityGroup(
+                self.where(vpc), name, self.intent.aws_name(name), vpc_ref, description
+            )
+        wanted = (
+            routing_permits(self.intent.design, vpc.name)
+            if name == routing_group_name(vpc.name)
+            else gateway_permits(self.intent.design, name.removeprefix("sg-"), self.address_ip)
+        )
+        yield from self.rules(vpc, ref, found, wanted)
+
+    def rules(
+        self,
+        owner: VpcDesign,
+        ref: c.Ref,
+        found: lv.SecurityGroup | None,
+        wanted: tuple[c.Permit, ...],
+    ) -> Iterator[c.Change]:
+        have = found.ingress if found else frozenset()
+        resolved = {
+            lv.Rule(p.protocol, p.from_port, p.to_port, p.source): p
+            for p in wanted
+            if isinstance(p.source, str)
+        }
+        missing = [p for r, p in resolved.items() if r not in have] + unresolved(wanted)
+        for permit in missing:
+            yield c.AuthorizeIngress(self.where(owner), ref, permit)
+        for rule in sorted(have - set(resolved)):
+            yield c.RevokeIngress(self.where(owner), ref, rule)
+
+    # ------------------------------------------------------------------ per gateway
+
+    def gateway(self, gateway: Gateway) -> Iterator[c.Change]:
+        vpc = self.intent.design.vpcs[gateway.vpc]
+        here = self.where(gateway)
+        yield from self.group(
+            vpc, gateway_group_name(gateway.name), self.vpc_ref(vpc), f"gateway {gateway.name}"
+        )
+        if self.address(gateway) is None:
+            yield c.AllocateAddress(here, gateway.name)
+        yield from self.role(gateway)
+        yield from self.template(gateway, vpc)
+        yield from self.scaling_group(gateway, vpc)
+        yield from self.instance_settings(gateway)
+
+    def role(self, gateway: Gateway) -> Iterator[c.Change]:
+        intent = self.intent
+        account = self.live.accounts.get(gateway.account)
+        role_name = intent.aws_name(gateway.name)
+        region = PARTITIONS[gateway.partition].global_region
+        here = c.Where(gateway.account, region, gateway.vpc)
+        found = next((r for r in account.roles if r.name == role_name), None) if account else None
+        if found is None:
+            trust = trust_policy(gateway.partition)
+            yield c.CreateRole(here, gateway.name, role_name, intent.iam_path, trust)
+        account_id = account.account_id if account else ""
+        policy = gateway_policy(intent, gateway, account_id)
+        if found is None or found.policy != policy:
+            yield c.PutRolePolicy(here, gateway.name, role_name, policy, found is not None)
+        profiles = account.profiles if account else {}
+        if role_name not in profiles or role_name not in profiles[role_name]:
+            yield c.CreateInstanceProfile(here, gateway.name, role_name, intent.iam_path, role_name)
+
+    def image(self, gateway: Gateway, vpc: VpcDesign) -> str:
+        image = self.intent.images[vpc.name]
+        if image.startswith("ami-"):
+            return image
+        resolved = self.region(gateway).image_id
+        if resolved is None:
+            raise AwsError(
+                gateway.account,
+                gateway.region,
+                f"image {image}",
+                f"no such image found in this region (set vpcs.{vpc.name}.image to an ami- id)",
+            )
+        return resolved
+
+    def template(self, gateway: Gateway, vpc: VpcDesign) -> Iterator[c.Change]:
+        image = self.image(gateway, vpc)
+        group_name = gateway_group_name(gateway.name)
+        found_group = self.group_of(gateway, group_name)
+        data = c.LaunchTemplateData(
+            image,
+            self.intent.instance_type,
+            self.intent.aws_name(gateway.name),
+            self.ref("sg", gateway, group_name, found_group.id if found_group else None),
+            self.intent.template_digest(gateway, image),
+        )
+        name = self.intent.aws_name(gateway.name)
+        templates = self.region(gateway).launch_templates
+        found = next((t for t in templates if t.name == gateway.name), None)
+        if found is None:
+            yield c.CreateLaunchTemplate(self.where(gateway), gateway.name, name, data)
+        elif found.digest != data.digest:
+            yield c.UpdateLaunchTemplate(self.where(gateway), gateway.name, found.id, name, data)
+
+    def scaling_group(self, gateway: Gateway, vpc: VpcDesign) -> Iterator[c.Change]:
+        if any(g.name == gateway.name for g in self.region(gateway).groups):
+            return
+        name = self.intent.aws_name(gateway.name)
+        subnet = self.subnet_ref(vpc, "gateway", gateway.az)
+        yield c.CreateAutoScalingGroup(self.where(gateway), gateway.name, name, name, subnet)
+
+    def instance_ref(self, gateway: Gateway) -> c.Ref:
+        found = self.instance(gateway)
+        return self.ref("gateway-instance", gateway, gateway.name, found.id if found else None)
+
+    def instance_settings(self, gateway: Gateway) -> Iterator[c.Change]:
+        found = self.instance(gateway)
+        address = self.address(gateway)
+        here = self.where(gateway)
+        instance = self.instance_ref(gateway)
+        if found is None or address is None or address.instance_id != found.id:
+            eip = self.ref("eip", gateway, gateway.name, address.allocation_id if address else None)
+            yield c.AssociateAddress(here, gateway.name, eip, instance)
+        if found is None or found.source_dest_check:
+            yield c.DisableSourceDestCheck(here, gateway.name, instance)
+
+    # ------------------------------------------------------------------ keys
+
+    def keys(self, tunnel_name: str) -> Iterator[c.Change]:
+        tunnel = next(t for t in self.intent.design.tunnels if t.name == tunnel_name)
+        names = self.intent.parameters(tunnel)
+        places = sorted(
+            {self.where(self.intent.design.gateway_by_name[e.gateway]) for e in tunnel.ends()}
+        )
+        places = sorted({c.Where(p.account, p.region) for p in places})
+        have = {p: self.live.region(p.account, p.region).parameters for p in places}
+        complete = [p for p in places if set(names) <= have[p]]
+        for place in places:
+            if place in complete:
+                continue
+            if have[place] & set(names):
+                raise AwsError(
+                    place.account,
+                    place.region,
+                    f"ssm keys of tunnel {tunnel.name}",
+                    "only some of this tunnel's keys exist (an interrupted write); apply never "
+                    f"overwrites keys: run `vpnctl keys rotate --link {tunnel.link}`",
+                )
+            yield c.PutKeys(place, tunnel.name, names, complete[0] if complete else None)
+
+    # ------------------------------------------------------------------ routes and names
+
+    def routing_table(self, table: RouteTable) -> Iterator[c.Change]:
+        vpc = self.intent.design.vpcs[table.vpc]
+        subnet = self.subnet_ref(vpc, "routing", table.az)
+        yield from self.table(vpc, table.name, [subnet])
+        found = self.table_of(vpc, table.name)
+        via = self.intent.design.gateway_by_name[table.via]
+        current = self.instance(via)
+        eni = self.ref("gateway-eni", via, via.name, current.eni_id if current else None)
+        ref = self.table_ref(vpc, table.name)
+        for destination in map(str, table.destinations):
+            route = found.route(destination) if found else None
+            if route is None:
+                yield c.RouteToGateway(self.where(vpc), ref, destination, eni)
+            elif route.blackhole or self.gateway_enis.get(route.target) not in table.gateways:
+                yield c.RouteToGateway(self.where(vpc), ref, destination, eni, route.target)
+
+    def record(self, gateway: Gateway) -> Iterator[c.Change]:
+        ttl = self.intent.design.ttl
+        ip = self.address_ip(gateway)
+        found = self.live.zone.record(gateway.fqdn)
+        if found is not None and not found.alias and found.values == (ip.id,) and found.ttl == ttl:
+            return
+        was = None if found is None else found.values
+        yield c.UpsertRecord(self.zone_where(), gateway.fqdn, ip, ttl, was)

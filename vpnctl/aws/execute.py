@@ -1,0 +1,84 @@
+"""Carry out a change set. No decisions here: the diff made them all.
+
+Stages run in order; within a stage every account/region works in parallel, each doing its
+changes in the change set's order. A failure stops that region at once; the others finish the
+stage and then the apply stops with the first error. Whatever was made carries vpnctl's tags
+from its first moment, so the next apply sees it and carries on.
+
+``Executor`` talks to AWS through ``actions`` (one handler per change class, dispatched by
+type); ``DisplayOnly`` has the same ``run`` and only shows the change set (``--dry-run``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import TextIO
+
+from vpnctl.aws import actions
+from vpnctl.aws.changes import Change, ChangeSet
+from vpnctl.aws.intent import Intent
+from vpnctl.aws.progress import Progress, Quiet
+from vpnctl.aws.registry import Registry
+from vpnctl.aws.retry import Retry
+from vpnctl.aws.session import Sessions
+from vpnctl.aws.view import to_text
+from vpnctl.errors import VpnctlError
+
+KeySource = Callable[[str], dict[str, str]]  # tunnel -> {ssm name: secret value}
+
+
+@dataclass
+class Executor:
+    sessions: Sessions
+    intent: Intent
+    registry: Registry
+    keys: KeySource
+    retry: Retry = field(default_factory=Retry)
+    progress: Progress = field(default_factory=Quiet)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    wait_s: float = 900.0  # for a gateway instance to appear
+    zone_id: str | None = None  # the hosted zone, when it exists already
+
+    def run(self, changes: ChangeSet) -> None:
+        self.progress.begin(len(changes.changes))
+        try:
+            for _stage, items in groupby(changes.changes, key=lambda c: c.stage):
+                self.stage(list(items))
+        finally:
+            self.progress.end()
+
+    def stage(self, items: list[Change]) -> None:
+        by_region: dict[tuple[str, str], list[Change]] = {}
+        for change in items:
+            by_region.setdefault((change.where.account, change.where.region), []).append(change)
+        with ThreadPoolExecutor(max_workers=max(1, len(by_region))) as pool:
+            futures = [pool.submit(self.region, work) for work in by_region.values()]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            first = errors[0]
+            assert first is not None
+            raise first
+
+    def region(self, work: list[Change]) -> None:
+        for change in work:
+            actions.perform(self, change)
+            self.progress.done(change)
+
+
+@dataclass
+class DisplayOnly:
+    """The same ``run``, for --dry-run: shows what would be done, does nothing."""
+
+    out: TextIO
+
+    def run(self, changes: ChangeSet) -> None:
+        self.out.write(to_text(changes))
+
+
+class StaleChangeSet(VpnctlError):
+    exit_code = 1

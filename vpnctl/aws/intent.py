@@ -1,0 +1,88 @@
+"""What apply wants to exist, in AWS's terms: the design plus names, documents and digests.
+
+The design says "gateway gw-us-west-2-a"; AWS needs a launch template name, an IAM role name
+and path, a trust policy, user-data. ``Intent`` adds those to the design, purely, so the diff
+and the executor agree on every name. The rendered user-data comes from ``vpnctl.render`` via
+``vpnctl.aws.artifacts`` (the one place that plugs rendering and keys in).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from vpnctl.aws.live import canonical_json
+from vpnctl.design import Design, Gateway, Tunnel
+from vpnctl.keys import parameter_names
+from vpnctl.partitions import PARTITIONS
+
+
+@dataclass(frozen=True)
+class Intent:
+    design: Design
+    instance_type: str
+    images: Mapping[str, str]  # vpc -> image key ("ubuntu-22.04") or an ami- id
+    userdata: Mapping[str, bytes]  # gateway -> what its launch template carries
+    dns_account: str
+    partitions: Mapping[str, str]  # account -> partition
+
+    @property
+    def topology(self) -> str:
+        return self.design.name
+
+    def aws_name(self, name: str) -> str:
+        """The name AWS shows (Name tag, template, group, role): prefixed by the topology."""
+        return f"{self.topology}-{name}"[:64]
+
+    @property
+    def iam_path(self) -> str:
+        return f"/vpnctl/{self.topology}/"
+
+    def parameters(self, tunnel: Tunnel) -> tuple[str, ...]:
+        return parameter_names(self.topology, tunnel)
+
+    def gateway_parameters(self, gateway: str) -> tuple[str, ...]:
+        """The SSM names one gateway reads: its tunnels' shared keys and its own end's."""
+        found: list[str] = []
+        for tunnel in self.design.tunnels_by_gateway[gateway]:
+            far = tunnel.end(gateway)[1].gateway
+            found += [n for n in self.parameters(tunnel) if f"/{far}/" not in n]
+        return tuple(found)
+
+    def template_digest(self, gateway: Gateway, image_id: str) -> str:
+        text = "\n".join([image_id, self.instance_type, self.aws_name(gateway.name)])
+        digest = hashlib.sha256(text.encode() + b"\n" + self.userdata[gateway.name])
+        return digest.hexdigest()[:16]
+
+
+def subnet_name(vpc: str, role: str, az: str) -> str:
+    return f"{vpc}-{role}-{az}"
+
+
+def public_table_name(vpc: str) -> str:
+    return f"rt-{vpc}-public"
+
+
+def gateway_group_name(gateway: str) -> str:
+    return f"sg-{gateway}"
+
+
+def routing_group_name(vpc: str) -> str:
+    return f"sg-{vpc}-routing"
+
+
+def trust_policy(partition: str) -> str:
+    principal = PARTITIONS[partition].service_principal("ec2")
+    return canonical_json(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": principal},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )

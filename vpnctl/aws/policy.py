@@ -1,0 +1,66 @@
+"""The least-privilege inline policy of one gateway's instance role. Pure.
+
+A gateway may read its own keys (by exact SSM name), associate its own Elastic IP with itself,
+turn off its own source/destination check, and replace routes in its own VPC's vpnctl route
+tables. "Its own" is said with tags vpnctl put on those objects at creation
+(``vpnctl:topology``, ``vpnctl:name``, ``vpnctl:vpc``), so the policy is known before any of
+them exists. Describe calls cannot be scoped by resource in EC2, so they are allowed on ``*``.
+"""
+
+from __future__ import annotations
+
+from vpnctl.aws.intent import Intent
+from vpnctl.aws.live import NAME_TAG, TOPOLOGY_TAG, canonical_json
+from vpnctl.design import Gateway
+from vpnctl.partitions import PARTITIONS
+
+VPC_TAG = "vpnctl:vpc"
+
+
+def gateway_policy(intent: Intent, gateway: Gateway, account_id: str) -> str:
+    partition = PARTITIONS[gateway.partition]
+    region = gateway.region
+
+    def arn(service: str, resource: str) -> str:
+        return partition.arn(service, region, account_id, resource)
+
+    own = {f"aws:ResourceTag/{TOPOLOGY_TAG}": intent.topology}
+    keys = [arn("ssm", f"parameter{n}") for n in intent.gateway_parameters(gateway.name)]
+    statements = [
+        {"Sid": "ReadOwnKeys", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": keys},
+        {
+            "Sid": "Describe",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DescribeAddresses",
+                "ec2:DescribeInstances",
+                "ec2:DescribeRouteTables",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "OwnAddressAndInstance",
+            "Effect": "Allow",
+            "Action": ["ec2:AssociateAddress", "ec2:ModifyInstanceAttribute"],
+            "Resource": [arn("ec2", "elastic-ip/*"), arn("ec2", "instance/*")],
+            "Condition": {
+                "StringEquals": {**own, f"aws:ResourceTag/{NAME_TAG}": gateway.name},
+            },
+        },
+        {
+            "Sid": "OwnNetworkInterface",
+            "Effect": "Allow",
+            "Action": "ec2:AssociateAddress",
+            "Resource": arn("ec2", "network-interface/*"),
+        },
+        {
+            "Sid": "OwnVpcRoutes",
+            "Effect": "Allow",
+            "Action": "ec2:ReplaceRoute",
+            "Resource": arn("ec2", "route-table/*"),
+            "Condition": {"StringEquals": {**own, f"aws:ResourceTag/{VPC_TAG}": gateway.vpc}},
+        },
+    ]
+    if not keys:
+        statements = statements[1:]
+    return canonical_json({"Version": "2012-10-17", "Statement": statements})

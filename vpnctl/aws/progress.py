@@ -1,0 +1,104 @@
+"""How an apply reports progress: live on a terminal, one plain line per step otherwise."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol, TextIO
+
+from vpnctl.aws.changes import Change
+
+
+class Progress(Protocol):
+    def begin(self, total: int) -> None: ...
+    def done(self, change: Change) -> None: ...
+    def waiting(self, what: str) -> None: ...
+    def end(self) -> None: ...
+
+
+@dataclass
+class Quiet:
+    """Nothing at all (tests, --format json)."""
+
+    def begin(self, total: int) -> None:
+        pass
+
+    def done(self, change: Change) -> None:
+        pass
+
+    def waiting(self, what: str) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
+
+
+@dataclass
+class Lines:
+    """One line per change made, for logs and CI: greppable, no escape codes."""
+
+    out: TextIO = field(default_factory=lambda: sys.stderr)
+    total: int = 0
+    count: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def begin(self, total: int) -> None:
+        self.total = total
+
+    def done(self, change: Change) -> None:
+        with self._lock:
+            self.count += 1
+            w = change.where
+            print(
+                f"[{self.count}/{self.total}] {w.account}/{w.region}: "
+                f"{change.sign} {change.describe()}",
+                file=self.out,
+                flush=True,
+            )
+
+    def waiting(self, what: str) -> None:
+        print(f"waiting: {what}", file=self.out, flush=True)
+
+    def end(self) -> None:
+        pass
+
+
+@dataclass
+class Terminal:
+    """One status line rewritten in place: done of total, per account/region, what we wait for."""
+
+    out: TextIO = field(default_factory=lambda: sys.stderr)
+    total: int = 0
+    count: int = 0
+    by_region: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def begin(self, total: int) -> None:
+        self.total = total
+        self.show("starting")
+
+    def done(self, change: Change) -> None:
+        with self._lock:
+            self.count += 1
+            key = f"{change.where.account}/{change.where.region}"
+            self.by_region[key] = self.by_region.get(key, 0) + 1
+            self.show(f"{change.sign} {change.describe()}")
+
+    def waiting(self, what: str) -> None:
+        with self._lock:
+            self.show(f"waiting for {what}")
+
+    def show(self, what: str) -> None:
+        regions = " ".join(f"{k}:{v}" for k, v in sorted(self.by_region.items()))
+        line = f"[{self.count}/{self.total}] {regions} | {what}"
+        self.out.write("\r\x1b[2K" + line[:200])
+        self.out.flush()
+
+    def end(self) -> None:
+        self.out.write("\r\x1b[2K")
+        self.out.flush()
+
+
+def for_stream(stream: TextIO) -> Progress:
+    return Terminal(stream) if stream.isatty() else Lines(stream)

@@ -1,0 +1,175 @@
+"""Sessions and clients per account, partition and region: the one door to AWS.
+
+Each topology account gets its own boto3 session (its ``profile``, or the default credential
+chain) and clients are made per region on first use, never at import time. ``endpoint_url``
+sends every client to one AWS-compatible endpoint (a moto server, say); a sandbox passes its
+own. Every client reports each call to the ``CallLog`` (operation and whether it mutates), which
+is what tests and the benchmark count, and what a test's failure injector hooks into.
+
+``aws_errors`` is where botocore failures become ``AwsError`` naming account, region and
+resource; nothing else in vpnctl sees a ``ClientError``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from vpnctl.errors import AwsError
+from vpnctl.partitions import PARTITIONS, Partition
+from vpnctl.topology import Account
+
+Client = Any  # boto3 clients are untyped; this alias keeps ``Any`` at the adapter edge
+READ_PREFIXES = ("Describe", "List", "Get", "Head")
+
+# What each refusal means for the user, by error code; the rest show AWS's own message.
+ADVICE: Mapping[str, str] = {
+    "AuthFailure": "check this account's credentials (profile or environment)",
+    "UnrecognizedClientException": "check this account's credentials (profile or environment)",
+    "InvalidClientTokenId": "check this account's credentials (profile or environment)",
+    "ExpiredToken": "refresh this account's credentials",
+    "OptInRequired": "enable the region for this account, or remove it from the topology",
+    "UnauthorizedOperation": "the credentials lack permission for this call",
+    "AccessDenied": "the credentials lack permission for this call",
+    "AddressLimitExceeded": "release unused Elastic IPs or ask AWS for a higher EIP quota",
+    "VpcLimitExceeded": "ask AWS for a higher VPC quota in this region",
+    "RouteLimitExceeded": "summarise routes (addressing.summarise) or raise the route quota",
+    "LimitExceeded": "a quota was reached: ask AWS to raise it",
+    "RulesPerSecurityGroupLimitExceeded": "fewer allow flows, or raise the rules quota",
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    account: str
+    region: str
+    service: str
+    operation: str
+
+    @property
+    def mutating(self) -> bool:
+        return not self.operation.startswith(READ_PREFIXES)
+
+
+Hook = Callable[[Call], None]
+
+
+@dataclass
+class CallLog:
+    """Every AWS call made, in order; ``hooks`` run before each (a test may raise from one)."""
+
+    calls: list[Call] = field(default_factory=list)
+    hooks: list[Hook] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, call: Call) -> None:
+        for hook in self.hooks:
+            hook(call)
+        with self._lock:
+            self.calls.append(call)
+
+    def by_kind(self) -> Counter[str]:
+        return Counter(f"{c.service}:{c.operation}" for c in self.calls)
+
+    def mutating(self, *, except_services: tuple[str, ...] = ()) -> list[Call]:
+        return [c for c in self.calls if c.mutating and c.service not in except_services]
+
+
+@dataclass
+class Sessions:
+    """Clients per (account, region, service), made on first use and shared across threads."""
+
+    accounts: Mapping[str, Account]
+    endpoint_url: str | None = None
+    log: CallLog = field(default_factory=CallLog)
+    credentials: Mapping[str, str] | None = None  # explicit keys (the sandbox's), else the chain
+    _clients: dict[tuple[str, str, str], Client] = field(default_factory=dict, repr=False)
+    _sessions: dict[str, boto3.session.Session] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def emulated(self) -> bool:
+        return self.endpoint_url is not None
+
+    def partition(self, account: str) -> Partition:
+        return PARTITIONS[self.accounts[account].partition]
+
+    def client(self, account: str, region: str, service: str) -> Client:
+        key = (account, region, service)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._make(account, region, service)
+            return self._clients[key]
+
+    def global_client(self, account: str, service: str) -> Client:
+        """IAM, Route53 and the like answer in their partition's home region."""
+        return self.client(account, self.partition(account).global_region, service)
+
+    def _make(self, account: str, region: str, service: str) -> Client:
+        config = Config(
+            retries={"max_attempts": 1, "mode": "standard"},  # tenacity retries, not botocore
+            connect_timeout=10,
+            read_timeout=60,
+        )
+        with aws_errors(account, region, f"{service} client"):
+            client = self._session(account).client(
+                service, region_name=region, endpoint_url=self.endpoint_url, config=config
+            )
+        client.meta.events.register(
+            "before-call", lambda model, **_: self.log.record(_call(account, region, model))
+        )
+        return client
+
+    def _session(self, account: str) -> boto3.session.Session:
+        if account not in self._sessions:
+            if self.credentials is not None:
+                self._sessions[account] = boto3.session.Session(**self.credentials)
+            else:
+                profile = self.accounts[account].profile
+                with aws_errors(account, "-", f"profile {profile}"):
+                    self._sessions[account] = boto3.session.Session(profile_name=profile)
+        return self._sessions[account]
+
+
+def _call(account: str, region: str, model: Any) -> Call:
+    service = str(model.service_model.endpoint_prefix)
+    return Call(account, region, service, str(model.name))
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return type(exc).__name__
+
+
+@contextmanager
+def aws_errors(account: str, region: str, resource: str) -> Iterator[None]:
+    """Turn whatever botocore raises into an ``AwsError`` naming where it happened."""
+    try:
+        yield
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        advice = ADVICE.get(code)
+        message = f"{code}: {error.get('Message', '')}".rstrip(": ")
+        raise AwsError(
+            account, region, resource, f"{message} ({advice})" if advice else message
+        ) from exc
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise AwsError(
+            account, region, resource, f"{exc} (add the profile, or drop it from the topology)"
+        ) from exc
+    except botocore.exceptions.NoCredentialsError as exc:
+        raise AwsError(
+            account, region, resource, "no credentials found (set a profile or AWS_* variables)"
+        ) from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise AwsError(account, region, resource, str(exc)) from exc

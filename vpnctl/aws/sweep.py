@@ -1,0 +1,192 @@
+"""Removals: what vpnctl owns that the design no longer has. Pure; a pass of its own.
+
+``sweep(intent, live)`` finds owned objects the design does not name (a VPC dropped from the
+topology, a gateway of an AZ removed); ``sweep(intent, live, everything=True)`` is ``destroy``:
+every owned object goes, adopted VPCs and foreign objects stay. Routes are vpnctl's when their
+table is, or when they point at a vpnctl gateway; records are when they name a gateway of the
+design or point only at vpnctl's Elastic IPs. Stages order the removals (see ``changes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+from vpnctl.aws import changes as c
+from vpnctl.aws import live as lv
+from vpnctl.aws.intent import (
+    Intent,
+    gateway_group_name,
+    public_table_name,
+    routing_group_name,
+    subnet_name,
+)
+from vpnctl.partitions import PARTITIONS
+
+ZONE_OWN_TYPES = ("NS", "SOA")
+At = Callable[[str | None], c.Where]
+
+
+def sweep(intent: Intent, live: lv.Live, *, everything: bool = False) -> list[c.Change]:
+    sweeper = _Sweeper(intent, live, everything)
+    found: list[c.Change] = list(sweeper.records())
+    for region in live.regions.values():
+        found += sweeper.region(region)
+    found += sweeper.roles()
+    found += sweeper.zone()
+    return sorted(found, key=lambda ch: ch.stage)
+
+
+@dataclass(frozen=True)
+class _Sweeper:
+    intent: Intent
+    live: lv.Live
+    everything: bool
+
+    @cached_property
+    def keep(self) -> frozenset[str]:
+        """Every vpnctl:name the design wants (names are unique across kinds by their shape)."""
+        if self.everything:
+            return frozenset()
+        design = self.intent.design
+        names: set[str] = set()
+        for vpc in design.vpcs.values():
+            names |= {vpc.name, public_table_name(vpc.name), routing_group_name(vpc.name)}
+            names |= {subnet_name(vpc.name, "routing", s.az) for s in vpc.routing_subnets}
+            names |= {subnet_name(vpc.name, "gateway", s.az) for s in vpc.gateway_subnets}
+        for gateway in design.gateways:
+            names |= {gateway.name, gateway_group_name(gateway.name)}
+        names |= {t.name for t in design.route_tables}
+        return frozenset(names)
+
+    @cached_property
+    def keep_parameters(self) -> frozenset[str]:
+        if self.everything:
+            return frozenset()
+        return frozenset(n for t in self.intent.design.tunnels for n in self.intent.parameters(t))
+
+    @cached_property
+    def owned_ips(self) -> frozenset[str]:
+        return frozenset(a.public_ip for r in self.live.regions.values() for a in r.addresses)
+
+    @cached_property
+    def gateway_enis(self) -> frozenset[str]:
+        return frozenset(
+            i.eni_id for r in self.live.regions.values() for i in r.instances if i.eni_id
+        )
+
+    def gone(self, name: str | None) -> bool:
+        return name is not None and name not in self.keep
+
+    # ------------------------------------------------------------------ per region
+
+    def region(self, region: lv.Region) -> Iterator[c.Change]:
+        here = c.Where(region.account, region.region)
+        vpc_names = {v.id: v.name or v.id for v in region.vpcs}
+
+        def at(vpc_id: str | None) -> c.Where:
+            return c.Where(here.account, here.region, vpc_names.get(vpc_id or "", ""))
+
+        for group in region.groups:
+            if self.gone(group.name):
+                yield c.DeleteAutoScalingGroup(here, group.name or "", group.group_name)
+        for template in region.launch_templates:
+            if self.gone(template.name):
+                yield c.DeleteLaunchTemplate(
+                    here, template.name or "", template.id, template.template_name
+                )
+        stale = sorted(region.parameters - self.keep_parameters)
+        if stale:
+            yield c.DeleteParameters(here, tuple(stale))
+        for address in region.addresses:
+            if self.gone(address.name):
+                yield c.ReleaseAddress(
+                    here,
+                    address.name or "",
+                    address.allocation_id,
+                    address.public_ip,
+                    address.association_id,
+                )
+        yield from self.tables(region, at)
+        yield from self.network(region, at)
+
+    def tables(self, region: lv.Region, at: At) -> Iterator[c.Change]:
+        for table in region.route_tables:
+            if table.owned and self.gone(table.name):
+                yield c.DeleteRouteTable(
+                    at(table.vpc_id), table.name or "", table.id, tuple(table.associations.values())
+                )
+                continue
+            yield from self.routes(table, at(table.vpc_id))
+
+    def routes(self, table: lv.RouteTable, where: c.Where) -> Iterator[c.Change]:
+        """Routes to vpnctl gateways that nothing wants any more."""
+        wanted = self.wanted_routes(table)
+        for route in table.routes:
+            ours = route.target in self.gateway_enis or (
+                table.owned and route.blackhole and route.target.startswith("eni-")
+            )
+            if ours and route.destination not in wanted:
+                name = table.name or table.id
+                yield c.DeleteRoute(where, table.id, name, route.destination, route.target)
+
+    def wanted_routes(self, table: lv.RouteTable) -> frozenset[str]:
+        if self.everything or not table.owned:
+            return frozenset()
+        design = self.intent.design.route_table_by_name.get(table.name or "")
+        return frozenset(map(str, design.destinations)) if design else frozenset()
+
+    def network(self, region: lv.Region, at: At) -> Iterator[c.Change]:
+        for group in region.security_groups:
+            if group.owned and self.gone(group.name):
+                yield c.DeleteSecurityGroup(at(group.vpc_id), group.name or "", group.id)
+        for subnet in region.subnets:
+            if subnet.owned and self.gone(subnet.name):
+                yield c.DeleteSubnet(at(subnet.vpc_id), subnet.name or "", subnet.id, subnet.cidr)
+        for igw in region.internet_gateways:
+            if igw.owned and self.gone(igw.name):
+                yield c.DeleteInternetGateway(at(igw.vpc_id), igw.id, igw.vpc_id)
+        for vpc in region.vpcs:
+            if vpc.owned and self.gone(vpc.name):
+                yield c.DeleteVpc(at(vpc.id), vpc.name or "", vpc.id, vpc.cidr)
+
+    # ------------------------------------------------------------------ account-wide
+
+    def roles(self) -> Iterator[c.Change]:
+        wanted = {self.intent.aws_name(g.name) for g in self.intent.design.gateways}
+        for account in self.live.accounts.values():
+            partition = PARTITIONS[self.intent.partitions[account.account]]
+            here = c.Where(account.account, partition.global_region)
+            for role in account.roles:
+                if role.owned and (self.everything or role.name not in wanted):
+                    yield c.DeleteRole(here, role.name, role.name, role.profiles)
+
+    def records(self) -> Iterator[c.DeleteRecord]:
+        zone = self.live.zone
+        if zone.id is None:
+            return
+        here = self.zone_where()
+        design = self.intent.design
+        names = {g.fqdn for g in design.gateways}
+        for record in zone.records:
+            if record.type != "A" or record.alias or not record.values:
+                continue
+            ours = set(record.values) <= self.owned_ips or (
+                self.everything and record.name in names
+            )
+            if ours and (self.everything or record.name not in names):
+                yield c.DeleteRecord(here, record.name, record.ttl or 0, record.values)
+
+    def zone(self) -> Iterator[c.Change]:
+        zone = self.live.zone
+        if not (self.everything and zone.owned and zone.id):
+            return
+        removed = {ch.fqdn for ch in self.records()}
+        left = [r for r in zone.records if r.type not in ZONE_OWN_TYPES and r.name not in removed]
+        if not left:
+            yield c.DeleteHostedZone(self.zone_where(), zone.name, zone.id)
+
+    def zone_where(self) -> c.Where:
+        account = self.intent.dns_account
+        return c.Where(account, PARTITIONS[self.intent.partitions[account]].global_region)
