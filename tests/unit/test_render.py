@@ -1,0 +1,217 @@
+"""Rendered gateway artifacts: golden files for the example topologies, and their promises."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.builders import designed, doc, parse
+from vpnctl import keys, render
+from vpnctl.design import Design, design
+from vpnctl.ipam import allocate
+from vpnctl.partitions import PARTITIONS
+from vpnctl.topology import Topology
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "golden" / "render"
+EXAMPLES = ("demo", "china-hub", "mesh")
+NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+# mesh has 10 gateways; its largest and a 3-AZ one say enough (the rest is the same template)
+GOLDEN_GATEWAYS = {"mesh": ("gw-euw1-data-a", "gw-use1-data-c")}
+
+
+def example(name: str, **tunnel: object) -> tuple[Topology, Design]:
+    """An example topology, freshly allocated (no lock file), with tunnel options overridden."""
+    document = yaml.safe_load((ROOT / "topologies" / f"{name}.yaml").read_text())
+    if tunnel:
+        document["tunnel"] = {**(document.get("tunnel") or {}), **tunnel}
+    topology = parse(document, f"{name}.yaml")
+    return topology, design(topology, allocate(topology, None).lock)
+
+
+def golden(relative: str, text: str) -> None:
+    """Compare with tests/golden/render/RELATIVE; VPNCTL_UPDATE_GOLDEN=1 rewrites it instead."""
+    path = GOLDEN / relative
+    if os.environ.get("VPNCTL_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"{path} is missing: run with VPNCTL_UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text(encoding="utf-8"), f"{path} differs"
+
+
+# --------------------------------------------------------------------------- golden files
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_artifacts_match_their_golden_files(name: str) -> None:
+    topology, d = example(name)
+    chosen = GOLDEN_GATEWAYS.get(name)
+    for gateway in (g for g in d.gateways if chosen is None or g.name in chosen):
+        golden(
+            f"{name}/{gateway.name}/user-data", render.gateway_userdata(topology, d, gateway.name)
+        )
+        for tunnel in d.tunnels_by_gateway[gateway.name]:
+            text = render.tunnel_config(topology, d, gateway.name, tunnel.name)
+            golden(f"{name}/{gateway.name}/openvpn/{tunnel.name}.conf", text)
+
+
+@pytest.mark.parametrize("mode", ["psk", "fingerprint"])
+def test_configs_with_seeded_keys_match_their_golden_files(mode: str) -> None:
+    topology, d = example("demo", mode=mode)
+    tunnel = d.tunnels[0]
+    held = keys.generate(d, tunnel, random=keys.seeded(b"golden"), now=lambda: NOW)
+    for end in tunnel.ends():
+        text = render.tunnel_config(topology, d, end.gateway, tunnel.name, held)
+        golden(f"demo-with-keys-{mode}/{end.gateway}/{tunnel.name}.conf", text)
+
+
+# --------------------------------------------------------------------------- OpenVPN
+
+
+def test_psk_config_starts_on_2_5_to_2_7_with_opposite_key_directions() -> None:
+    topology, d = example("demo")
+    tunnel = d.tunnels[0]
+    a = render.tunnel_config(topology, d, tunnel.a.gateway, tunnel.name).splitlines()
+    b = render.tunnel_config(topology, d, tunnel.b.gateway, tunnel.name).splitlines()
+    ignore = a.index("ignore-unknown-option allow-deprecated-insecure-static-crypto")
+    assert ignore < a.index("allow-deprecated-insecure-static-crypto")
+    assert {"cipher AES-256-CBC", "auth SHA256", "key-direction 0"} <= set(a)
+    assert "key-direction 1" in b
+    assert f"secret /etc/openvpn/vpnctl/keys/{tunnel.name}/psk.key" in a
+
+
+def test_fingerprint_config_pins_the_far_end_and_inlines_keys_only_when_given() -> None:
+    topology, d = example("demo", mode="fingerprint")
+    tunnel = d.tunnels[0]
+    held = keys.generate(d, tunnel, random=keys.seeded(b"k"), now=lambda: NOW)
+    server = render.tunnel_config(topology, d, tunnel.a.gateway, tunnel.name, held).splitlines()
+    client = render.tunnel_config(topology, d, tunnel.b.gateway, tunnel.name, held).splitlines()
+    assert {"tls-server", "dh none"} <= set(server)
+    assert "tls-client" in client
+    assert "dh none" not in client
+    assert f"peer-fingerprint {held.end(tunnel.b.gateway).fingerprint}" in server
+    assert f"peer-fingerprint {held.end(tunnel.a.gateway).fingerprint}" in client
+    assert "<tls-crypt>" in server
+    assert "data-ciphers AES-256-GCM:CHACHA20-POLY1305" in server
+    bare = render.tunnel_config(topology, d, tunnel.a.gateway, tunnel.name)
+    assert "BEGIN" not in bare
+    assert f"config /etc/openvpn/vpnctl/keys/{tunnel.name}/peer.conf" in bare
+
+
+def explained(lines: list[str], index: int) -> bool:
+    """A comment precedes the line within its paragraph (options may share one reason)."""
+    for line in reversed(lines[:index]):
+        if not line.strip():
+            return False
+        if line.startswith("#"):
+            return True
+    return False
+
+
+def test_robust_p2p_options_each_with_its_reason() -> None:
+    topology, d = example("china-hub", keepalive=7, ping_restart=40)
+    tunnel = d.tunnels[0]
+    text = render.tunnel_config(topology, d, "gw-cn-north-1-a", tunnel.name)
+    lines = text.splitlines()
+    expected = [
+        "proto udp", "dev tun1194", "float", "resolv-retry infinite", "persist-tun",
+        "remote gw-ap-southeast-1-a.vpn.example.com 1194", "keepalive 7 40",
+        "ifconfig 169.254.64.2 169.254.64.1", "route 10.64.0.0 255.240.0.0",
+        "explicit-exit-notify 1", "user nobody", "tun-mtu 1380", "mssfix 1360",
+        f"status /run/vpnctl/{tunnel.name}.status 10",
+    ]  # fmt: skip
+    for option in expected:
+        assert option in lines
+        assert explained(lines, lines.index(option)), f"{option!r} has no comment saying why"
+    assert "fragment" not in {line.split()[0] for line in lines if line}
+
+
+def test_a_key_set_for_another_tunnel_is_refused() -> None:
+    topology, d = example("demo")
+    held = keys.generate(d, d.tunnels[1])
+    with pytest.raises(ValueError, match="do not fit"):
+        render.tunnel_config(topology, d, d.tunnels[0].a.gateway, d.tunnels[0].name, held)
+
+
+def test_a_render_failure_names_the_template() -> None:
+    with pytest.raises(render.RenderError, match=r"openvpn/tunnel.conf.j2"):
+        render._render("openvpn/tunnel.conf.j2")
+
+
+# --------------------------------------------------------------------------- user-data
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_user_data_fits_ec2s_16_kb_and_carries_every_file(name: str) -> None:
+    topology, d = example(name)
+    for gateway in d.gateways:
+        payload = render.launch_userdata(topology, d, gateway.name)
+        assert len(payload) <= render.USERDATA_LIMIT
+        text = render.read_userdata(payload)
+        assert text == render.gateway_userdata(topology, d, gateway.name)
+        assert text.startswith("#cloud-config\n")
+        written = {f["path"]: f for f in yaml.safe_load(text)["write_files"]}
+        for expected in render.gateway_files(topology, d, gateway.name):
+            assert written[str(expected.path)]["content"] == expected.content
+            assert written[str(expected.path)]["permissions"] == expected.mode
+        assert "BEGIN" not in text
+        assert "Static key" not in text
+
+
+def test_user_data_uses_the_partitions_mirror_and_keeps_its_vpc_via_the_router() -> None:
+    topology, d = example("china-hub")
+    china = render.gateway_userdata(topology, d, "gw-cn-north-1-a")
+    assert "uri: http://mirrors.aliyun.com/ubuntu" in china
+    assert "mirrors.aliyun.com" not in render.gateway_userdata(topology, d, "gw-us-west-2-a")
+    env = render.gateway_env(topology, d, "gw-cn-north-1-a")
+    # its tunnel route 10.64.0.0/12 covers its own 10.70.0.0/16: boot.sh routes that via the VPC
+    assert "VPNCTL_VPC_CIDR=10.70.0.0/16" in env
+    assert "VPNCTL_VPC_ROUTER=10.70.255.241" in env
+    assert 'VPNCTL_TUNNELS="ap-southeast-1-a--cn-north-1-a:psk"' in env
+
+
+def test_every_tunnel_gets_a_systemd_instance_started_by_the_boot_script() -> None:
+    topology, d = example("china-hub")
+    files = {
+        str(f.path): f.content for f in render.gateway_files(topology, d, "gw-ap-southeast-1-a")
+    }
+    unit = files["/etc/systemd/system/vpnctl-openvpn@.service"]
+    assert "Restart=always" in unit
+    assert "StartLimitIntervalSec=0" in unit
+    assert "Requires=vpnctl-boot.service" in unit
+    assert "vpnctl-openvpn@" in files["/usr/local/lib/vpnctl/boot.sh"]
+    for tunnel in d.tunnels_by_gateway["gw-ap-southeast-1-a"]:
+        assert f"/etc/openvpn/vpnctl/{tunnel.name}.conf" in files
+
+
+# --------------------------------------------------------------------------- firewall
+
+
+def test_firewall_forwards_only_allow_flows_statelessly() -> None:
+    d = designed(
+        doc(allow=[{"from": "east", "to": "west", "proto": "tcp", "ports": [443, "8300-8302"]}])
+    )
+    text = render.firewall(d, "gw-east-a")
+    assert "policy drop" in text
+    assert "ct state" not in text.split("chain forward")[1]
+    sources = " ".join(str(s.cidr) for s in d.vpcs["east"].routing_subnets)
+    forward = [line.strip() for line in text.splitlines() if "dport { 443, 8300-8302 }" in line]
+    assert len(forward) == 1
+    assert forward[0].startswith("ip saddr { " + sources.replace(" ", ", ") + " } ip daddr {")
+    assert "tcp sport { 443, 8300-8302 } tcp flags & (syn | ack) != syn accept" in text
+    assert "masquerade" not in text
+
+
+def test_gateway_masquerades_only_where_the_region_has_no_nat_gateway() -> None:
+    d = designed(doc())
+    no_nat = {"aws": replace(PARTITIONS["aws"], nat_gateway_regions=frozenset())}
+    assert render.nat_instance(d.gateway_by_name["gw-east-a"], no_nat)
+    text = render.firewall(d, "gw-east-a", no_nat)
+    assert "masquerade" in text
+    assert 'oifname != "tun*"' in text
+    assert not render.nat_instance(d.gateway_by_name["gw-east-a"])
