@@ -1,0 +1,111 @@
+"""What is live for a topology, beside what the design wants: the ``status`` report. Pure.
+
+Per VPC: each gateway's instance and state, its Elastic IP and what DNS answers for its name
+(flagged when that is not the Elastic IP), and which gateway each route table uses now (the
+preferred one, or another after a failover). The number of pending changes says how far AWS
+has drifted from the design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from vpnctl.aws import live as lv
+from vpnctl.aws.changes import ChangeSet
+from vpnctl.aws.dns import Answer
+from vpnctl.aws.intent import Intent
+from vpnctl.design import Gateway, RouteTable
+
+
+@dataclass(frozen=True)
+class Report:
+    lines: tuple[str, ...]
+    problems: int
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def report(
+    intent: Intent, live: lv.Live, answers: Mapping[str, Answer], pending: ChangeSet
+) -> Report:
+    lines: list[str] = []
+    problems = 0
+    design = intent.design
+    for vpc in design.vpcs.values():
+        lines.append(f"vpc {vpc.name} (account {vpc.account}, {vpc.region}):")
+        for name in vpc.gateways:
+            line, bad = _gateway(design.gateway_by_name[name], live, answers)
+            lines.append(line)
+            problems += bad
+        for name in vpc.route_tables:
+            line, bad = _table(design.route_table_by_name[name], live)
+            lines.append(line)
+            problems += bad
+    count = len(pending.changes)
+    lines.append(
+        f"drift: {count} change(s) pending (see `vpnctl apply --dry-run`)"
+        if count
+        else "drift: none; AWS matches the design"
+    )
+    return Report(tuple(lines), problems + (1 if count else 0))
+
+
+def _instances(live: lv.Live) -> Iterator[lv.Instance]:
+    for region in live.regions.values():
+        yield from (i for i in region.instances if i.state in ("pending", "running"))
+
+
+def _gateway(gateway: Gateway, live: lv.Live, answers: Mapping[str, Answer]) -> tuple[str, int]:
+    region = live.region(gateway.account, gateway.region)
+    instance = next((i for i in region.instances if i.name == gateway.name), None)
+    address = next((a for a in region.addresses if a.name == gateway.name), None)
+    flags: list[str] = []
+    state = f"{instance.id} {instance.state}" if instance else "no instance"
+    if instance is None or instance.state != "running":
+        flags.append("NOT RUNNING")
+    eip = address.public_ip if address else "none"
+    if address is None:
+        flags.append("NO ELASTIC IP")
+    elif instance is not None and address.instance_id != instance.id:
+        flags.append("EIP NOT ON INSTANCE")
+    answer = answers.get(gateway.fqdn)
+    if answer is None or answer.error:
+        dns = f"dns ? ({answer.error if answer else 'not asked'})"
+        flags.append("DNS UNANSWERED")
+    else:
+        dns = f"dns {','.join(answer.addresses)}"
+        if address is None or answer.addresses != (address.public_ip,):
+            flags.append("DNS MISMATCH")
+    flag = f"  <-- {', '.join(flags)}" if flags else ""
+    return f"  gateway {gateway.name}: {state}, eip {eip}, {dns}{flag}", int(bool(flags))
+
+
+def _table(table: RouteTable, live: lv.Live) -> tuple[str, int]:
+    vpc = table.vpc
+    enis = {i.eni_id: i.name for i in _instances(live) if i.eni_id and i.name}
+    found = next(
+        (
+            t
+            for r in live.regions.values()
+            for t in r.route_tables
+            if t.owned and t.name == table.name
+        ),
+        None,
+    )
+    if found is None:
+        return f"  route table {table.name}: missing  <-- NOT APPLIED", 1
+    used = sorted(
+        {
+            enis.get(r.target, f"{r.target} (not a live gateway)")
+            for r in found.routes
+            if r.destination in map(str, table.destinations)
+        }
+    )
+    if not used:
+        return f"  route table {table.name} ({vpc}): no routes  <-- NOT APPLIED", 1
+    note = "preferred" if used == [table.via] else f"preferred is {table.via}"
+    bad = any(u not in table.gateways for u in used)
+    flag = "  <-- ROUTES TO NO GATEWAY" if bad else ""
+    return f"  route table {table.name}: via {', '.join(used)} ({note}){flag}", int(bad)
