@@ -23,10 +23,12 @@ def cli(debug: bool) -> None:
 
 def _register() -> None:
     # One line per command module; each module defines exactly one click command or group.
+    from vpnctl.cli.lab import lab
     from vpnctl.cli.plan import plan
     from vpnctl.cli.probe import probe
     from vpnctl.cli.render import render_command
 
+    cli.add_command(lab)
     cli.add_command(plan)
     cli.add_command(probe)
     cli.add_command(render_command)

@@ -1,0 +1,116 @@
+"""``vpnctl lab``: the whole topology in network namespaces on this machine, with real OpenVPN."""
+
+from __future__ import annotations
+
+import click
+
+from vpnctl.cli.common import reports_errors
+from vpnctl.lab import lifecycle
+from vpnctl.lab.shell import LabError
+
+
+@click.group()
+def lab() -> None:
+    """Run the topology locally in network namespaces (needs root)."""
+
+
+@lab.command()
+@click.argument("topology", type=click.Path(dir_okay=False))
+@click.option(
+    "--impair",
+    multiple=True,
+    metavar="TARGET:loss=N%,delay=Nms",
+    help="Loss and delay on the links of a VPC, one link (a--b), or * (repeatable).",
+)
+@reports_errors
+def up(topology: str, impair: tuple[str, ...]) -> None:
+    """Build TOPOLOGY in namespaces and start its gateways."""
+    lifecycle.up(lifecycle.open_lab(topology), impair, say=click.echo)
+
+
+@lab.command()
+@click.argument("topology", type=click.Path(dir_okay=False))
+@reports_errors
+def down(topology: str) -> None:
+    """Remove every namespace, link, process and file of TOPOLOGY's lab."""
+    lifecycle.require_root()
+    found = lifecycle.open_lab(topology)
+    removed = lifecycle.down(found.layout.prefix)
+    click.echo(f"lab {found.layout.prefix} is down ({len(removed)} namespaces removed)")
+
+
+@lab.command("test")
+@click.argument("topology", type=click.Path(dir_okay=False))
+@click.option(
+    "--drill",
+    metavar="az=AZ",
+    help="Also kill an AZ's gateways under traffic and "
+    "measure the outage (they are revived afterwards).",
+)
+@click.option("--skip-matrix", is_flag=True, help="Only the drill (and the link probes).")
+@reports_errors
+def test_command(topology: str, drill: str | None, skip_matrix: bool) -> None:
+    """Check every allowed flow passes and others drop, probe every link, run a drill."""
+    from vpnctl.lab import checks
+    from vpnctl.lab import drill as drills
+
+    lifecycle.require_root()
+    found = _running(topology)
+    bad = 0
+    if not skip_matrix:
+        outcomes = checks.run_checks(checks.plan_checks(found))
+        click.echo(checks.describe(outcomes))
+        bad += sum(1 for o in outcomes if not o.expected)
+    links = checks.probe_links(found)
+    click.echo("\n" + checks.describe_links(links))
+    # a link that answers nothing is broken; one slow or lossy under --impair is only shown
+    bad += sum(
+        1 for _, report in links for r in report.results if r.stats is None or r.stats.received == 0
+    )
+    if drill:
+        kind, _, zone = drill.partition("=")
+        if kind != "az" or not zone:
+            raise click.BadParameter("use --drill az=AZ", param_hint="--drill")
+        outages = drills.az(found, zone, say=click.echo)
+        click.echo("\n" + drills.describe(outages))
+        bad += sum(1 for o in outages if o.seconds is None)
+    if bad:
+        raise SystemExit(1)
+
+
+@lab.command()
+@click.argument("topology", type=click.Path(dir_okay=False))
+@click.option("--gateway", help="One gateway, e.g. gw-cn-north-1-a.")
+@click.option("--az", help="Every gateway in this AZ (the destroy-an-AZ drill).")
+@reports_errors
+def kill(topology: str, gateway: str | None, az: str | None) -> None:
+    """Stop gateways as if their instances died."""
+    from vpnctl.lab import drill
+
+    found = _running(topology)
+    names = drill.gateways_in(found, gateway, az)
+    drill.kill(found, names)
+    click.echo(f"killed {', '.join(names)}")
+
+
+@lab.command()
+@click.argument("topology", type=click.Path(dir_okay=False))
+@click.option("--gateway", help="One gateway.")
+@click.option("--az", help="Every gateway in this AZ.")
+@reports_errors
+def revive(topology: str, gateway: str | None, az: str | None) -> None:
+    """Bring killed gateways back (routes fail back as the topology's failback says)."""
+    from vpnctl.lab import drill
+
+    found = _running(topology)
+    names = [n for n in drill.gateways_in(found, gateway, az) if n in drill.killed(found)]
+    drill.revive(found, names)
+    click.echo(f"revived {', '.join(names) or 'nothing (none of them was killed)'}")
+
+
+def _running(topology: str) -> lifecycle.Lab:
+    found = lifecycle.open_lab(topology)
+    if not found.path("journal.jsonl").exists():
+        raise LabError(f"no lab of {found.plan.topology.name} is up; run "
+                                       f"`vpnctl lab up {topology}` first")  # fmt: skip
+    return found

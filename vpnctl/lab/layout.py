@@ -1,0 +1,207 @@
+"""The lab's plan: which namespaces, links, addresses and routes stand in for a topology. Pure.
+
+    internet namespace  ── one routed /30 per gateway: the gateway's "public" address
+      │                    (198.18.0.0/15, the benchmarking range: never anyone's real address)
+    gateway namespaces  ── real openvpn on the rendered configs; the rendered firewall;
+      │                    the gateway subnet's base+4 towards the VPC router at base+1
+    router namespace    ── one per VPC: stands in for the VPC's route tables, one policy-routing
+      │                    table per routing subnet (``from <subnet> lookup <table>``), whose
+      │                    routes are the design's, via the gateway the failover decision picks
+    host namespaces     ── one per routing subnet (base+10), and one "private" host per VPC in a
+                           subnet that is not routed across, to prove it stays unreachable
+
+Names: every namespace starts with the lab's prefix (``vl-<topology>``), so ``lab down`` finds
+what a crashed ``lab up`` left even without its journal. Interface names are short and local to
+their namespace (IFNAMSIZ is 15).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+from vpnctl.design import Design
+from vpnctl.space import Space
+
+INTERNET = IPv4Network("198.18.0.0/16")  # gateway uplinks, /30 each
+RELAYS = IPv4Network("198.19.0.0/16")  # addresses the delay relays listen on
+ROUTER_OFFSET = 1  # AWS: the VPC router is the subnet's base + 1
+GATEWAY_OFFSET = 4  # AWS keeps base .. base+3; the first instance address is base+4
+HOST_OFFSET = 10
+TABLE_BASE = 100
+
+
+@dataclass(frozen=True)
+class Iface:
+    ns: str
+    name: str
+    address: IPv4Address
+    network: IPv4Network
+
+
+@dataclass(frozen=True)
+class Wire:
+    """A veth pair: ``a`` and ``b`` ends, each in its namespace with its address."""
+
+    a: Iface
+    b: Iface
+
+
+@dataclass(frozen=True)
+class GatewayNode:
+    name: str
+    vpc: str
+    az: str
+    ns: str
+    public: IPv4Address  # its address on the internet namespace
+    private: IPv4Address  # on the gateway subnet
+    router: IPv4Address  # the VPC router's address on the gateway subnet
+    vpc_cidr: IPv4Network
+
+
+@dataclass(frozen=True)
+class HostNode:
+    ns: str
+    vpc: str
+    az: str | None  # None for the private host
+    address: IPv4Address
+    router: IPv4Address
+    routed: bool  # in a routing subnet
+
+
+@dataclass(frozen=True)
+class TableNode:
+    """A route table in a router namespace: the design's RouteTable, as policy routing."""
+
+    name: str
+    vpc: str
+    ns: str
+    table_id: int
+    source: IPv4Network  # the routing subnet it serves
+    destinations: tuple[IPv4Network, ...]
+    local: IPv4Network  # the VPC itself: thrown back to the main table, like AWS's local route
+    gateways: tuple[str, ...]  # preference order
+
+
+@dataclass(frozen=True)
+class Layout:
+    prefix: str
+    internet: str
+    routers: dict[str, str]  # vpc -> namespace
+    gateways: dict[str, GatewayNode]
+    hosts: tuple[HostNode, ...]
+    tables: tuple[TableNode, ...]
+    wires: tuple[Wire, ...]
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return (
+            self.internet,
+            *self.routers.values(),
+            *(g.ns for g in self.gateways.values()),
+            *(h.ns for h in self.hosts),
+        )
+
+    def host(self, vpc: str, az: str | None) -> HostNode:
+        return next(h for h in self.hosts if h.vpc == vpc and h.az == az)
+
+    def gateway_ip(self, gateway: str) -> IPv4Address:
+        return self.gateways[gateway].private
+
+
+def prefix_for(topology_name: str) -> str:
+    return f"vl-{topology_name}"
+
+
+def plan(design: Design, prefix: str) -> Layout:
+    routers = {vpc: f"{prefix}-rt-{vpc}" for vpc in design.vpcs}
+    gateways, wires = _gateways(design, prefix, routers)
+    hosts, host_wires = _hosts(design, prefix, routers)
+    return Layout(
+        prefix=prefix,
+        internet=f"{prefix}-inet",
+        routers=routers,
+        gateways=gateways,
+        hosts=hosts,
+        tables=_tables(design, routers),
+        wires=(*wires, *host_wires),
+    )
+
+
+def _nth(network: IPv4Network, offset: int) -> IPv4Address:
+    return network.network_address + offset
+
+
+def _gateways(
+    design: Design, prefix: str, routers: dict[str, str]
+) -> tuple[dict[str, GatewayNode], list[Wire]]:
+    uplinks = INTERNET.subnets(new_prefix=30)
+    nodes, wires = {}, []
+    for i, gw in enumerate(design.gateways):
+        ns = f"{prefix}-{gw.name}"
+        uplink = next(uplinks)
+        router_ns = routers[gw.vpc]
+        node = GatewayNode(
+            name=gw.name,
+            vpc=gw.vpc,
+            az=gw.az,
+            ns=ns,
+            public=_nth(uplink, 2),
+            private=_nth(gw.subnet, GATEWAY_OFFSET),
+            router=_nth(gw.subnet, ROUTER_OFFSET),
+            vpc_cidr=design.vpcs[gw.vpc].cidr,
+        )
+        nodes[gw.name] = node
+        wires.append(Wire(Iface(f"{prefix}-inet", f"g{i}", _nth(uplink, 1), uplink),
+                          Iface(ns, "wan", node.public, uplink)))  # fmt: skip
+        wires.append(Wire(Iface(router_ns, f"g{i}", node.router, gw.subnet),
+                          Iface(ns, "lan", node.private, gw.subnet)))  # fmt: skip
+    return nodes, wires
+
+
+def _hosts(
+    design: Design, prefix: str, routers: dict[str, str]
+) -> tuple[tuple[HostNode, ...], list[Wire]]:
+    hosts, wires = [], []
+    for vpc in design.vpcs.values():
+        subnets: list[tuple[str | None, IPv4Network, bool]] = [
+            (s.az, s.cidr, True) for s in vpc.routing_subnets
+        ]
+        subnets.append((None, _private_subnet(vpc.cidr, design, vpc.name), False))
+        for i, (az, cidr, routed) in enumerate(subnets):
+            suffix = az[len(vpc.region) :].lstrip("-") if az else "private"
+            ns = f"{prefix}-h-{vpc.name}-{suffix}"
+            host = HostNode(
+                ns, vpc.name, az, _nth(cidr, HOST_OFFSET), _nth(cidr, ROUTER_OFFSET), routed
+            )
+            hosts.append(host)
+            wires.append(Wire(Iface(routers[vpc.name], f"h{i}", host.router, cidr),
+                              Iface(ns, "eth0", host.address, cidr)))  # fmt: skip
+    return tuple(hosts), wires
+
+
+def _private_subnet(cidr: IPv4Network, design: Design, vpc: str) -> IPv4Network:
+    """A /28 of the VPC outside its routing and gateway subnets: never routed across."""
+    space = Space.of(cidr)
+    for subnet in (*design.vpcs[vpc].routing_subnets, *design.vpcs[vpc].gateway_subnets):
+        space.remove(subnet.cidr)
+    found = space.take(28)
+    if found is None:
+        raise ValueError(f"VPC {vpc} ({cidr}) has no room for a private test subnet")
+    return found
+
+
+def _tables(design: Design, routers: dict[str, str]) -> tuple[TableNode, ...]:
+    return tuple(
+        TableNode(
+            name=t.name,
+            vpc=t.vpc,
+            ns=routers[t.vpc],
+            table_id=TABLE_BASE + i,
+            source=t.subnet,
+            destinations=t.destinations,
+            local=design.vpcs[t.vpc].cidr,
+            gateways=t.gateways,
+        )
+        for i, t in enumerate(design.route_tables)
+    )

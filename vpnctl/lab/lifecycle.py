@@ -1,0 +1,315 @@
+"""``lab up`` and ``lab down``: build the topology in namespaces, and remove every trace of it.
+
+``up`` plans the topology (the same pipeline as every command, without writing its lock),
+lays it out (``layout``), and builds it step by step, journalling each namespace before making
+it. The gateways run the real ``openvpn`` on the rendered configs, unchanged but for where they
+write their status and pid files, with keys generated for this lab only; their names resolve
+through ``/etc/netns/<ns>/hosts``. A controller process follows the failover decision.
+
+``down`` kills every process in the lab's namespaces, deletes the namespaces (their veths go
+with them) and their hosts files, and removes the state directory. It works from the journal,
+and also sweeps namespaces by the lab's prefix, so a ``lab up`` killed halfway is removed too.
+Running it twice is fine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from pathlib import Path
+
+from vpnctl import keys, pipeline, render
+from vpnctl.design import Design
+from vpnctl.lab import layout as layoutmod
+from vpnctl.lab import shell
+from vpnctl.lab.impair import Impairment
+from vpnctl.lab.impair import parse as parse_impairments
+from vpnctl.lab.journal import Journal
+from vpnctl.lab.layout import Layout
+from vpnctl.lab.relay import Leg
+from vpnctl.pipeline import Plan
+
+STATE_ROOT = Path("/run/vpnctl-lab")
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A lab on this machine: its plan, layout and state directory."""
+
+    plan: Plan
+    layout: Layout
+    state: Path
+
+    @property
+    def design(self) -> Design:
+        return self.plan.design
+
+    @property
+    def journal(self) -> Journal:
+        return Journal(self.state / "journal.jsonl")
+
+    def path(self, *parts: str) -> Path:
+        return self.state.joinpath(*parts)
+
+    def settings(self) -> dict[str, object]:
+        try:
+            loaded: dict[str, object] = json.loads(self.path("lab.json").read_text())
+        except FileNotFoundError:
+            return {}
+        return loaded
+
+
+def open_lab(topology: str | Path, state_root: Path = STATE_ROOT) -> Lab:
+    planned = pipeline.plan(topology)
+    prefix = layoutmod.prefix_for(planned.topology.name)
+    return Lab(planned, layoutmod.plan(planned.design, prefix), state_root / prefix)
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise shell.LabError("the lab needs root (network namespaces, veth pairs, nftables)")
+    for tool in ("ip", "openvpn", "nft"):
+        if shutil.which(tool) is None:
+            raise shell.LabError(f"the lab needs {tool}; install it (apt-get install {tool})")
+
+
+# --------------------------------------------------------------------------- up
+
+
+def up(lab: Lab, impair: Iterable[str] = (), say: Callable[[str], None] = print,
+       controller_args: Iterable[str] = ()) -> None:  # fmt: skip
+    require_root()
+    if lab.path("journal.jsonl").exists():
+        raise shell.LabError(f"a lab of {lab.plan.topology.name} is already up "
+                             f"(state in {lab.state}); run `vpnctl lab down` first")  # fmt: skip
+    impairments = parse_impairments(impair, lab.design)
+    for sub in ("", "configs", "status", "logs"):
+        lab.path(sub).mkdir(parents=True, exist_ok=True)
+    lab.path("lab.json").write_text(json.dumps({
+        "topology": str(Path(lab.plan.source.file).resolve()),
+        "impair": list(impair),
+    }))  # fmt: skip
+    _namespaces(lab)
+    _wires(lab)
+    _routing(lab)
+    legs = _relay_legs(lab, impairments)
+    _hosts_files(lab, legs)
+    _impair(lab, impairments, legs)
+    _gateways(lab)
+    shell.spawn([sys.executable, "-m", "vpnctl.lab.controller", str(lab.state), *controller_args],
+                lab.layout.internet, lab.path("logs", "controller.log"))  # fmt: skip
+    say(describe(lab))
+
+
+def _namespaces(lab: Lab) -> None:
+    for ns in lab.layout.namespaces:
+        lab.journal.record("netns", ns)
+        shell.add_namespace(ns)
+        for key in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0",
+                    "net.ipv4.conf.default.rp_filter=0"):  # fmt: skip
+            shell.run("sysctl", "-qw", key, ns=ns)
+
+
+def _wires(lab: Lab) -> None:
+    for wire in lab.layout.wires:
+        shell.ip("link", "add", wire.a.name, "netns", wire.a.ns, "type", "veth",
+                 "peer", "name", wire.b.name, "netns", wire.b.ns)  # fmt: skip
+        for end in (wire.a, wire.b):
+            shell.ip("addr", "add", f"{end.address}/{end.network.prefixlen}", "dev", end.name,
+                     ns=end.ns)  # fmt: skip
+            shell.ip("link", "set", end.name, "up", ns=end.ns)
+
+
+def _routing(lab: Lab) -> None:
+    for gw in lab.layout.gateways.values():
+        uplink = next(
+            w.a.address for w in lab.layout.wires if w.b.ns == gw.ns and w.b.name == "wan"
+        )
+        shell.ip("route", "add", "default", "via", str(uplink), ns=gw.ns)
+        # the gateway's own VPC stays behind the VPC router, whatever the tunnels' routes cover
+        shell.ip("route", "add", str(gw.vpc_cidr), "via", str(gw.router), ns=gw.ns)
+    for host in lab.layout.hosts:
+        shell.ip("route", "add", "default", "via", str(host.router), ns=host.ns)
+    for table in lab.layout.tables:
+        tid = str(table.table_id)
+        shell.ip("rule", "add", "from", str(table.source), "lookup", tid, "pref", tid, ns=table.ns)
+        shell.ip("route", "add", "throw", str(table.local), "table", tid, ns=table.ns)
+        via = lab.layout.gateway_ip(table.gateways[0])
+        for destination in table.destinations:
+            shell.ip("route", "add", str(destination), "via", str(via), "table", tid, ns=table.ns)
+
+
+def _relay_legs(lab: Lab, impairments: dict[str, Impairment]) -> list[Leg]:
+    delayed = [t for t in lab.design.tunnels if impairments.get(t.link, Impairment()).delay_ms]
+    views = layoutmod.RELAYS.hosts()
+    legs = []
+    for tunnel in delayed:
+        a, b = lab.layout.gateways[tunnel.a.gateway], lab.layout.gateways[tunnel.b.gateway]
+        legs.append(Leg(str(a.public), str(b.public), str(next(views)), str(next(views)),
+                        tunnel.a.port, impairments[tunnel.link].delay_ms))  # fmt: skip
+    return legs
+
+
+def _hosts_files(lab: Lab, legs: list[Leg]) -> None:
+    """Each gateway's /etc/hosts: every gateway's name -> its address (or a relay's view)."""
+    views = {(leg.a, leg.b): leg.a_view for leg in legs} | {
+        (leg.b, leg.a): leg.b_view for leg in legs
+    }
+    gateways = lab.layout.gateways
+    for gw in gateways.values():
+        lines = ["127.0.0.1 localhost"]
+        for other in gateways.values():
+            shown = views.get((str(gw.public), str(other.public)), str(other.public))
+            lines.append(f"{shown} {lab.design.gateway_by_name[other.name].fqdn}")
+        folder = shell.ETC_NETNS / gw.ns
+        lab.journal.record("hosts", str(folder))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "hosts").write_text("\n".join(lines) + "\n")
+
+
+def _impair(lab: Lab, impairments: dict[str, Impairment], legs: list[Leg]) -> None:
+    inet = lab.layout.internet
+    for leg in legs:
+        for view in (leg.a_view, leg.b_view):
+            shell.ip("addr", "add", f"{view}/32", "dev", "lo", ns=inet)
+    if legs:
+        spec = lab.path("relay.json")
+        spec.write_text(json.dumps([leg.__dict__ for leg in legs]))
+        shell.spawn([sys.executable, "-m", "vpnctl.lab.relay", str(spec)], inet,
+                    lab.path("logs", "relay.log"))  # fmt: skip
+    rules = _loss_rules(lab, impairments, legs)
+    if rules:
+        script = ("table inet vlab {\n chain pre {\n  type filter hook prerouting priority -150;"
+                  " policy accept;\n" + "".join(f"  {r}\n" for r in rules) + " }\n}\n")  # fmt: skip
+        shell.run("nft", "-f", "-", ns=inet, stdin=script)
+
+
+def _loss_rules(lab: Lab, impairments: dict[str, Impairment], legs: list[Leg]) -> list[str]:
+    views = {(leg.a, leg.b): leg.a_view for leg in legs} | {
+        (leg.b, leg.a): leg.b_view for leg in legs
+    }
+    rules = []
+    for tunnel in lab.design.tunnels:
+        loss = impairments.get(tunnel.link, Impairment()).loss_pct
+        if not loss:
+            continue
+        ends = [str(lab.layout.gateways[e.gateway].public) for e in tunnel.ends()]
+        for src, dst in ((ends[0], ends[1]), (ends[1], ends[0])):
+            to = views.get((src, dst), dst)
+            per_mille = round(loss * 10)
+            rules.append(f"ip saddr {src} ip daddr {to} udp dport {tunnel.a.port} "
+                         f"numgen random mod 1000 < {per_mille} drop")  # fmt: skip
+    return rules
+
+
+def _gateways(lab: Lab) -> None:
+    design = lab.design
+    secrets = keys.generate_all(design)  # one set per tunnel, shared by both ends
+    for gw in lab.layout.gateways.values():
+        for line in render.sysctl().splitlines():
+            if "=" in line and not line.lstrip().startswith("#"):
+                key, value = (p.strip() for p in line.split("=", 1))
+                shell.run("sysctl", "-qw", f"{key}={value}", ns=gw.ns, check=False)
+        shell.run("nft", "-f", "-", ns=gw.ns, stdin=render.firewall(design, gw.name))
+        lab.path("configs", gw.name).mkdir(exist_ok=True)
+        lab.path("status", gw.name).mkdir(exist_ok=True)
+        for tunnel in design.tunnels_by_gateway[gw.name]:
+            start_openvpn(lab, gw.name, tunnel.name, secrets[tunnel.name])
+
+
+def start_openvpn(lab: Lab, gateway: str, tunnel: str, secrets: keys.TunnelKeys | None) -> None:
+    """Start (or restart) one tunnel's openvpn in the gateway's namespace.
+
+    The config is written once, 0600, with its keys inline; a restart reuses it."""
+    config = lab.path("configs", gateway, f"{tunnel}.conf")
+    if secrets is not None:
+        text = render.tunnel_config(lab.plan.topology, lab.design, gateway, tunnel, secrets)
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+    status = lab.path("status", gateway, f"{tunnel}.status")
+    ns = lab.layout.gateways[gateway].ns
+    shell.spawn(["openvpn", "--config", str(config), "--status", str(status), "2",
+                 "--cd", str(lab.path("configs", gateway))],
+                ns, lab.path("logs", f"{gateway}--{tunnel}.log"))  # fmt: skip
+
+
+# --------------------------------------------------------------------------- down
+
+
+def down(prefix: str, state_root: Path = STATE_ROOT) -> list[str]:
+    """Remove every namespace, hosts file, process and file of the lab; return what went."""
+    state = state_root / prefix
+    journal = Journal(state / "journal.jsonl")
+    entries = journal.entries()
+    names = {v for k, v in entries if k == "netns"}
+    names |= {ns for ns in shell.namespaces() if ns.startswith(f"{prefix}-")}
+    removed = []
+    for ns in sorted(names):
+        if ns in shell.namespaces():
+            shell.delete_namespace(ns)
+            removed.append(ns)
+    for kind, value in entries:
+        if kind == "hosts":
+            shutil.rmtree(value, ignore_errors=True)
+    for leftover in shell.ETC_NETNS.glob(f"{prefix}-*") if shell.ETC_NETNS.is_dir() else ():
+        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.rmtree(state, ignore_errors=True)
+    return removed
+
+
+# --------------------------------------------------------------------------- description
+
+
+def describe(lab: Lab) -> str:
+    layout = lab.layout
+    lines = [f"lab {layout.prefix} is up: {len(layout.namespaces)} namespaces, "
+             f"{len(lab.design.tunnels)} tunnels (state in {lab.state})", ""]  # fmt: skip
+    lines.append("gateways (public address, VPC side):")
+    for gw in layout.gateways.values():
+        lines.append(f"  {gw.name:<24} {gw.public!s:<15} {gw.private!s:<15} ns {gw.ns}")
+    lines.append("hosts:")
+    for host in layout.hosts:
+        kind = "routing" if host.routed else "private (not routed across)"
+        lines.append(f"  {host.vpc:<16} {host.az or '-':<16} {host.address!s:<15} {kind:<28} "
+                     f"ns {host.ns}")  # fmt: skip
+    first, second = _two_hosts(layout)
+    if first and second:
+        lines += ["", "try:", f"  ip netns exec {first.ns} ping -c 3 {second.address}",
+                  f"  ip netns exec {layout.gateways[next(iter(layout.gateways))].ns} "
+                  "cat /etc/hosts",
+                  "  vpnctl lab test <topology>     vpnctl lab down <topology>"]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _two_hosts(layout: Layout) -> tuple[layoutmod.HostNode | None, layoutmod.HostNode | None]:
+    routed = [h for h in layout.hosts if h.routed]
+    if not routed:
+        return None, None
+    other = next((h for h in routed if h.vpc != routed[0].vpc), None)
+    return routed[0], other
+
+
+def current_gateway(lab: Lab, table: layoutmod.TableNode) -> str | None:
+    """Which gateway a lab route table uses now, read from its router namespace."""
+    if not table.destinations:
+        return None
+    out = shell.ip("route", "show", "table", str(table.table_id),
+                   str(table.destinations[0]), ns=table.ns, check=False).stdout  # fmt: skip
+    words = out.split()
+    if "via" not in words:
+        return None
+    via = IPv4Address(words[words.index("via") + 1])
+    return next((g.name for g in lab.layout.gateways.values() if g.private == via), None)
+
+
+def set_gateway(lab: Lab, table: layoutmod.TableNode, gateway: str) -> None:
+    via = str(lab.layout.gateway_ip(gateway))
+    for destination in table.destinations:
+        shell.ip("route", "replace", str(destination), "via", via, "table",
+                 str(table.table_id), ns=table.ns)  # fmt: skip
