@@ -71,10 +71,14 @@ class _Sweeper:
         return frozenset(a.public_ip for r in self.live.regions.values() for a in r.addresses)
 
     @cached_property
-    def gateway_enis(self) -> frozenset[str]:
-        return frozenset(
-            i.eni_id for r in self.live.regions.values() for i in r.instances if i.eni_id
-        )
+    def gateway_enis(self) -> dict[str, str]:
+        """ENI id -> the gateway whose instance it belongs to."""
+        return {
+            i.eni_id: i.name or ""
+            for r in self.live.regions.values()
+            for i in r.instances
+            if i.eni_id
+        }
 
     def gone(self, name: str | None) -> bool:
         return name is not None and name not in self.keep
@@ -124,9 +128,12 @@ class _Sweeper:
         """Routes to vpnctl gateways that nothing wants any more."""
         wanted = self.wanted_routes(table)
         for route in table.routes:
-            ours = route.target in self.gateway_enis or (
-                table.owned and route.blackhole and route.target.startswith("eni-")
-            )
+            gateway = self.gateway_enis.get(route.target)
+            if not table.owned:  # someone's own route to a gateway: only when it goes away
+                if gateway is not None and self.gone(gateway or None):
+                    yield c.DeleteRoute(where, table.id, table.id, route.destination, route.target)
+                continue
+            ours = gateway is not None or (route.blackhole and route.target.startswith("eni-"))
             if ours and route.destination not in wanted:
                 name = table.name or table.id
                 yield c.DeleteRoute(where, table.id, name, route.destination, route.target)
