@@ -234,7 +234,9 @@ class _Reader:
     def parameters(self, at: tuple[str, str]) -> Iterator[str]:
         ssm = self.sessions.client(*at, "ssm")
         mine = [{"Key": f"tag:{lv.TOPOLOGY_TAG}", "Values": [self.scope.topology]}]
-        found = self.pages(ssm, "describe_parameters", "Parameters", at, ParameterFilters=mine)
+        found = self.pages(
+            ssm, "describe_parameters", "Parameters", at, ParameterFilters=mine, MaxResults=50
+        )
         yield from (p["Name"] for p in found)
 
     def image(self, ec2: Client, at: tuple[str, str]) -> str | None:

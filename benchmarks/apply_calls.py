@@ -1,0 +1,134 @@
+"""AWS calls made by ``vpnctl apply``, by kind, against a moto server: a benchmark, not a test.
+
+For topologies/china-hub.yaml and a generated 20-VPC hub topology it prints the calls of a
+first apply, a no-op apply and an apply after one route was deleted by hand, with wall times.
+The target: a no-op apply only reads, a constant number of reads per account and region.
+
+    python benchmarks/apply_calls.py [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import boto3
+from click.testing import CliRunner
+from moto.server import ThreadedMotoServer
+
+from vpnctl.aws.factory import Factory
+from vpnctl.cli.apply import apply
+
+ROOT = Path(__file__).resolve().parents[1]
+REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"]
+
+
+def generated(vpcs: int = 20) -> str:
+    lines = [
+        "version: 1",
+        "name: bench20",
+        "accounts:",
+        "  main: {partition: aws}",
+        "dns: {zone: vpn.bench.example.com, account: main}",
+        "addressing: {pool: 10.0.0.0/8, vpc_prefix: 18}",
+        "vpcs:",
+    ]
+    for i in range(vpcs):
+        region = REGIONS[i % len(REGIONS)]
+        lines.append(
+            f"  v{i:02d}: {{account: main, region: {region}, azs: [{region}a, {region}b]}}"
+        )
+    lines.append("links: {hub: v00}")
+    return "\n".join(lines) + "\n"
+
+
+def run(url: str, path: Path) -> tuple[Counter[str], float, int]:
+    factory = Factory(sleep=lambda _s: None)
+    start = time.perf_counter()
+    result = CliRunner().invoke(apply, [str(path), "--yes", "--endpoint-url", url], obj=factory)
+    elapsed = time.perf_counter() - start
+    if result.exit_code != 0:
+        raise SystemExit(f"apply failed: {result.output}\n{result.exception!r}")
+    regions = len({(c.account, c.region) for c in factory.log.calls})
+    return factory.log.by_kind(), elapsed, regions
+
+
+def drift_one_route(url: str, region: str, topology: str) -> None:
+    ec2 = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x").client(
+        "ec2", region_name=region, endpoint_url=url
+    )
+    tables = ec2.describe_route_tables(
+        Filters=[{"Name": "tag:vpnctl:topology", "Values": [topology]}]
+    )["RouteTables"]
+    for table in tables:
+        for route in table["Routes"]:
+            if route.get("NetworkInterfaceId"):
+                ec2.delete_route(
+                    RouteTableId=table["RouteTableId"],
+                    DestinationCidrBlock=route["DestinationCidrBlock"],
+                )
+                return
+
+
+def report(name: str, phase: str, calls: Counter[str], elapsed: float, regions: int) -> None:
+    mutating = sum(
+        n for k, n in calls.items() if not k.split(":")[1].startswith(("Describe", "List", "Get"))
+    )
+    print(f"### {name}: {phase}")
+    print(
+        f"{sum(calls.values())} calls ({mutating} mutating, lock included), "
+        f"{regions} account/regions touched, {elapsed:.2f} s wall"
+    )
+    print()
+    print("| calls | kind |")
+    print("|---:|---|")
+    for kind, n in sorted(calls.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"| {n} | {kind} |")
+    print()
+
+
+def bench(url: str, name: str, path: Path, topology: str, region: str) -> None:
+    report(name, "first apply", *run(url, path))
+    report(name, "no-op apply", *run(url, path))
+    drift_one_route(url, region, topology)
+    report(name, "apply after one route drifted", *run(url, path))
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__).parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    home = Path(tempfile.mkdtemp(prefix="vpnctl-bench-"))
+    creds = home / "credentials"
+    creds.write_text(
+        "[default]\naws_access_key_id=x\naws_secret_access_key=x\n"
+        "[china]\naws_access_key_id=x\naws_secret_access_key=x\n"
+    )
+    import os
+
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(creds)
+    os.environ["AWS_CONFIG_FILE"] = str(home / "none")
+    try:
+        hub = home / "china-hub.yaml"
+        shutil.copy(ROOT / "topologies" / "china-hub.yaml", hub)
+        bench(url, "china-hub.yaml (3 VPCs, 2 partitions)", hub, "sproutling", "us-west-2")
+        twenty = home / "bench20.yaml"
+        twenty.write_text(generated())
+        bench(url, "generated 20 VPCs (4 regions, hub)", twenty, "bench20", "us-west-2")
+    finally:
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
