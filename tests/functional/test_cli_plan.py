@@ -57,7 +57,9 @@ def test_text_plan_reads_per_vpc_with_a_summary(runner: CliRunner, china_hub: Pa
     assert "VPC cn-north-1  10.70.0.0/16  account china (aws-cn), cn-north-1" in out
     assert "route table rt-us-west-2-a" in out
     assert "tunnel ap-southeast-1-a--cn-north-1-a" in out
-    assert out.rstrip().splitlines()[-1].startswith("Plan: 3 VPCs, 6 gateways, 4 tunnels on 2 links")
+    assert (
+        out.rstrip().splitlines()[-1].startswith("Plan: 3 VPCs, 6 gateways, 4 tunnels on 2 links")
+    )
 
 
 def test_dot_plan_draws_vpcs_as_clusters_and_tunnels_as_edges(
@@ -96,8 +98,9 @@ def test_frozen_refuses_a_changed_lock(runner: CliRunner, china_hub: Path) -> No
     assert runner.invoke(cli, ["plan", str(china_hub), "--frozen"]).exit_code == 0
 
 
-def test_plan_never_needs_aws(runner: CliRunner, china_hub: Path,
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_never_needs_aws(
+    runner: CliRunner, china_hub: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

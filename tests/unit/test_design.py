@@ -28,7 +28,10 @@ def test_tunnels_join_matching_az_positions_with_their_slash_30() -> None:
     t = d.tunnels[0]
     assert (t.a.gateway, t.b.gateway) == ("gw-east-a", "gw-west-a")
     assert t.inside_cidr == net("169.254.64.0/30")
-    assert (t.a.inside_ip, t.b.inside_ip) == (IPv4Address("169.254.64.1"), IPv4Address("169.254.64.2"))
+    assert (t.a.inside_ip, t.b.inside_ip) == (
+        IPv4Address("169.254.64.1"),
+        IPv4Address("169.254.64.2"),
+    )
     assert t.a.port == t.b.port == 1194
 
 

@@ -151,7 +151,9 @@ def test_region_outside_its_accounts_partition() -> None:
     d = doc()
     d["vpcs"]["east"] = vpc("cn-north-1")
     message = only_problem(d)
-    assert "vpcs.east.region: cn-north-1 is in partition aws-cn, but its account is in aws" in message
+    assert (
+        "vpcs.east.region: cn-north-1 is in partition aws-cn, but its account is in aws" in message
+    )
 
 
 def test_china_region_under_a_china_account_is_fine() -> None:

@@ -23,15 +23,23 @@ def cli(debug: bool) -> None:
 
 def _register() -> None:
     # One line per command module; each module defines exactly one click command or group.
+    from vpnctl.cli.apply import apply
+    from vpnctl.cli.destroy import destroy
     from vpnctl.cli.lab import lab
     from vpnctl.cli.plan import plan
     from vpnctl.cli.probe import probe
     from vpnctl.cli.render import render_command
+    from vpnctl.cli.status import status
+    from vpnctl.cli.unlock import unlock
 
+    cli.add_command(apply)
+    cli.add_command(destroy)
     cli.add_command(lab)
     cli.add_command(plan)
     cli.add_command(probe)
     cli.add_command(render_command)
+    cli.add_command(status)
+    cli.add_command(unlock)
 
 
 _register()

@@ -22,10 +22,44 @@ def lab() -> None:
     metavar="TARGET:loss=N%,delay=Nms",
     help="Loss and delay on the links of a VPC, one link (a--b), or * (repeatable).",
 )
+@click.option(
+    "--probe-count",
+    type=click.IntRange(1, 1000),
+    help="Echoes per probe run (default: the topology's probe.count).",
+)
+@click.option(
+    "--probe-interval-ms",
+    type=click.FloatRange(1, 60000),
+    help="Between echoes (default: probe.interval_ms).",
+)
+@click.option(
+    "--failures",
+    type=click.IntRange(1, 100),
+    help="Failed runs before a tunnel is DOWN (default: failover.consecutive_failures).",
+)
+@click.option(
+    "--recoveries",
+    type=click.IntRange(1, 1000),
+    help="Good runs before it is UP again (default: failover.recovery_successes).",
+)
 @reports_errors
-def up(topology: str, impair: tuple[str, ...]) -> None:
-    """Build TOPOLOGY in namespaces and start its gateways."""
-    lifecycle.up(lifecycle.open_lab(topology), impair, say=click.echo)
+def up(
+    topology: str,
+    impair: tuple[str, ...],
+    probe_count: int | None,
+    probe_interval_ms: float | None,
+    failures: int | None,
+    recoveries: int | None,
+) -> None:
+    """Build TOPOLOGY in namespaces, start its gateways, and wait for every tunnel."""
+    settings = {
+        "--probe-count": probe_count,
+        "--probe-interval-ms": probe_interval_ms,
+        "--failures": failures,
+        "--recoveries": recoveries,
+    }
+    args = [str(x) for flag, value in settings.items() if value is not None for x in (flag, value)]
+    lifecycle.up(lifecycle.open_lab(topology), impair, say=click.echo, controller_args=args)
 
 
 @lab.command()
@@ -48,8 +82,16 @@ def down(topology: str) -> None:
     "measure the outage (they are revived afterwards).",
 )
 @click.option("--skip-matrix", is_flag=True, help="Only the drill (and the link probes).")
+@click.option(
+    "--how",
+    type=click.Choice(["terminate", "hang"]),
+    default="terminate",
+    show_default=True,
+    help="terminate: the instances die (EC2 says so at once); "
+    "hang: they stay up but pass nothing (only the probes can tell).",
+)
 @reports_errors
-def test_command(topology: str, drill: str | None, skip_matrix: bool) -> None:
+def test_command(topology: str, drill: str | None, skip_matrix: bool, how: str) -> None:
     """Check every allowed flow passes and others drop, probe every link, run a drill."""
     from vpnctl.lab import checks
     from vpnctl.lab import drill as drills
@@ -71,7 +113,7 @@ def test_command(topology: str, drill: str | None, skip_matrix: bool) -> None:
         kind, _, zone = drill.partition("=")
         if kind != "az" or not zone:
             raise click.BadParameter("use --drill az=AZ", param_hint="--drill")
-        outages = drills.az(found, zone, say=click.echo)
+        outages = drills.az(found, zone, say=click.echo, how=how)
         click.echo("\n" + drills.describe(outages))
         bad += sum(1 for o in outages if o.seconds is None)
     if bad:

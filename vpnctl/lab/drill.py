@@ -47,6 +47,15 @@ def gateways_in(lab: Lab, gateway: str | None = None, az: str | None = None) -> 
     return names
 
 
+HANG = "table inet vlab_hang {\n chain in {\n  type filter hook input priority -10;\n  udp dport 1-65535 drop\n }\n}\n"
+
+
+def hang(lab: Lab, names: Iterable[str]) -> None:
+    """The gateway stays "running" but its tunnels pass nothing: only the probes can tell."""
+    for name in names:
+        shell.run("nft", "-f", "-", ns=lab.layout.gateways[name].ns, stdin=HANG)
+
+
 def kill(lab: Lab, names: Iterable[str]) -> None:
     names = list(names)
     _save_killed(lab, killed(lab) | set(names))  # first, so the controller sees it at once
@@ -61,6 +70,9 @@ def revive(lab: Lab, names: Iterable[str]) -> None:
     names = list(names)
     for name in names:
         gw = lab.layout.gateways[name]
+        shell.run("nft", "delete", "table", "inet", "vlab_hang", ns=gw.ns, check=False)
+        if name not in killed(lab):
+            continue  # only hung: its processes and links are still there
         for iface in ("wan", "lan"):
             shell.ip("link", "set", iface, "up", ns=gw.ns)
         uplink = next(
@@ -164,16 +176,17 @@ def streams_across(lab: Lab, az: str) -> list[Stream]:
 
 
 def az(lab: Lab, zone: str, settle: float = 2.0, limit: float = 60.0,
-       say: Callable[[str], None] = print, keep_dead: bool = False) -> list[Outage]:  # fmt: skip
+       say: Callable[[str], None] = print, keep_dead: bool = False,
+       how: str = "terminate") -> list[Outage]:  # fmt: skip
     streams = streams_across(lab, zone)
     stop = threading.Event()
     threads = [netthread.start_in(s.source.ns, partial(s.run, stop), f"drill-{s.source.ns}")
                for s in streams]  # fmt: skip
     time.sleep(settle)
     victims = gateways_in(lab, az=zone)
-    say(f"killing {', '.join(victims)}")
+    say(f"{'killing' if how == 'terminate' else 'hanging'} {', '.join(victims)}")
     since = time.monotonic()
-    kill(lab, victims)
+    (kill if how == "terminate" else hang)(lab, victims)
     deadline = since + limit
     while time.monotonic() < deadline and not all(s.settled(since) for s in streams):
         time.sleep(0.1)

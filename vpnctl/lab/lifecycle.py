@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -82,7 +83,7 @@ def require_root() -> None:
 
 
 def up(lab: Lab, impair: Iterable[str] = (), say: Callable[[str], None] = print,
-       controller_args: Iterable[str] = ()) -> None:  # fmt: skip
+       controller_args: Iterable[str] = (), wait: float = 60) -> None:  # fmt: skip
     require_root()
     if lab.path("journal.jsonl").exists():
         raise shell.LabError(f"a lab of {lab.plan.topology.name} is already up "
@@ -103,7 +104,32 @@ def up(lab: Lab, impair: Iterable[str] = (), say: Callable[[str], None] = print,
     _gateways(lab)
     shell.spawn([sys.executable, "-m", "vpnctl.lab.controller", str(lab.state), *controller_args],
                 lab.layout.internet, lab.path("logs", "controller.log"))  # fmt: skip
+    if wait:
+        wait_ready(lab, wait)
     say(describe(lab))
+
+
+READY = "Initialization Sequence Completed"
+
+
+def pending_tunnels(lab: Lab) -> list[str]:
+    """``gateway tunnel`` for every tunnel end whose openvpn has not come up yet."""
+    waiting = []
+    for gateway, tunnels in lab.design.tunnels_by_gateway.items():
+        for tunnel in tunnels:
+            log = lab.path("logs", f"{gateway}--{tunnel.name}.log")
+            if not log.exists() or READY not in log.read_text(errors="replace"):
+                waiting.append(f"{gateway} {tunnel.name}")
+    return waiting
+
+
+def wait_ready(lab: Lab, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while waiting := pending_tunnels(lab):
+        if time.monotonic() > deadline:
+            raise shell.LabError(f"{len(waiting)} tunnel end(s) not up after {timeout:.0f}s "
+                                 f"(e.g. {waiting[0]}); see {lab.path('logs')}")  # fmt: skip
+        time.sleep(0.1)
 
 
 def _namespaces(lab: Lab) -> None:

@@ -87,12 +87,13 @@ def delete_namespace(name: str) -> None:
         hosts.rmdir()
 
 
-def spawn(argv: Sequence[str], ns: str, log: Path) -> int:
-    """Start a long-lived process in ``ns``, detached from us (it outlives ``lab up``)."""
+def spawn(argv: Sequence[str], ns: str, log: Path) -> None:
+    """Start a long-lived process in ``ns``, detached from us: it outlives ``lab up``.
+
+    ``setsid --fork`` double-forks, so the process is nobody's child here (no zombie, nothing
+    to wait for); ``lab down`` finds it by its namespace, as it finds everything else."""
     with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, *argv],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
+        subprocess.run(
+            ["setsid", "--fork", "ip", "netns", "exec", ns, *argv],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True,
         )  # fmt: skip
-    return proc.pid

@@ -1,0 +1,131 @@
+"""``vpnctl lab`` end to end, as root: up, the connectivity matrix, drills, delay, down.
+
+Each test runs its own copy of an example topology under a unique name, so labs never meet
+under pytest-xdist, and takes its lab down in ``finally`` (and checks nothing is left).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from vpnctl.cli import cli
+from vpnctl.lab import checks, drill, lifecycle, shell
+
+TOPOLOGIES = Path(__file__).parents[2] / "topologies"
+pytestmark = pytest.mark.needs("root", "netns", "openvpn", "nft")
+
+
+def copy_topology(tmp_path: Path, name: str, mode: str) -> Path:
+    doc = yaml.safe_load((TOPOLOGIES / f"{name}.yaml").read_text())
+    doc["name"] = f"t{uuid.uuid4().hex[:8]}"
+    doc["tunnel"] = {"mode": mode}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def leftovers(prefix: str) -> list[str]:
+    found = [ns for ns in shell.namespaces() if ns.startswith(prefix)]
+    found += [str(p) for p in shell.ETC_NETNS.glob(f"{prefix}*")] if shell.ETC_NETNS.is_dir() else []
+    found += [str(p) for p in lifecycle.STATE_ROOT.glob(f"{prefix}*")]
+    return found
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return result.stdout
+
+
+@pytest.fixture
+def lab_of(tmp_path: Path) -> Iterator:
+    """``lab_of(name, mode, *up_args)``: a running lab of that example, removed afterwards."""
+    made: list[lifecycle.Lab] = []
+
+    def make(name: str, mode: str = "psk", *up_args: str) -> lifecycle.Lab:
+        path = copy_topology(tmp_path, name, mode)
+        lab = lifecycle.open_lab(path)
+        made.append(lab)
+        invoke("lab", "up", str(path), *up_args)
+        return lab
+
+    try:
+        yield make
+    finally:
+        for lab in made:
+            lifecycle.down(lab.layout.prefix)
+            assert leftovers(lab.layout.prefix) == []
+
+
+@pytest.mark.parametrize("mode", ["psk", "fingerprint"])
+@pytest.mark.parametrize("name", ["demo", "china-hub"])
+def test_every_allowed_flow_passes_and_nothing_else(lab_of, name: str, mode: str) -> None:
+    lab = lab_of(name, mode)
+    outcomes = checks.run_checks(checks.plan_checks(lab))
+    unexpected = [o.check.describe() for o in outcomes if not o.expected]
+    assert unexpected == [], checks.describe(outcomes)
+    assert any(o.check.expect for o in outcomes)
+    assert any(not o.check.expect for o in outcomes)
+    reports = checks.probe_links(lab, count=5, interval_ms=50)
+    assert len(reports) == len(lab.layout.gateways)
+    for _, report in reports:
+        assert all(r.stats and r.stats.loss_pct == 0 for r in report.results)
+
+
+def test_destroying_an_az_keeps_the_link_up(lab_of) -> None:
+    lab = lab_of("china-hub")
+    outages = drill.az(lab, "cn-north-1a", settle=1.5, say=lambda _: None)
+    assert outages
+    for outage in outages:
+        assert outage.seconds is not None, "traffic never came back"
+        assert outage.seconds < 10
+    log = lab.path("logs", "controller.log").read_text()
+    assert "gw-cn-north-1-a is stopped; moving to gw-cn-north-1-b" in log
+
+
+def test_a_hung_gateway_is_found_by_the_probes(lab_of) -> None:
+    lab = lab_of("demo", "psk", "--probe-count", "5", "--probe-interval-ms", "100",
+                 "--failures", "2", "--recoveries", "3")  # fmt: skip
+    (outage,) = drill.az(lab, "us-west-2a", settle=1.5, say=lambda _: None, how="hang")
+    assert outage.seconds is not None
+    assert 0.5 < outage.seconds < 10  # found by probing, not told: it takes some runs
+    assert "DOWN on" in lab.path("logs", "controller.log").read_text()
+
+
+def test_delay_from_the_relay_shows_in_the_round_trip(lab_of) -> None:
+    lab = lab_of("demo", "psk", "--impair", "*:delay=25ms")
+    reports = checks.probe_links(lab, count=20, interval_ms=50)
+    medians = [r.stats.rtt.median for _, rep in reports for r in rep.results
+               if r.stats and r.stats.rtt]  # fmt: skip
+    assert len(medians) == 4
+    assert all(abs(m - 50.0) < 2.0 for m in medians), medians
+
+
+def test_lab_down_removes_a_lab_killed_halfway_through_up(tmp_path: Path) -> None:
+    path = copy_topology(tmp_path, "china-hub", "psk")
+    lab = lifecycle.open_lab(path)
+    proc = subprocess.Popen([sys.executable, "-m", "vpnctl", "lab", "up", str(path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while len(lab.journal.entries()) < 8 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert leftovers(lab.layout.prefix), "the interrupted lab made nothing to clean"
+        invoke("lab", "down", str(path))
+        invoke("lab", "down", str(path))  # twice is fine
+    finally:
+        lifecycle.down(lab.layout.prefix)
+    assert leftovers(lab.layout.prefix) == []
