@@ -185,7 +185,9 @@ class _Allocator:
         for region in sorted(todo, key=lambda r: (-_need(todo[r]), r)):
             missing += self.allocate_region(region, todo[region], free, unclaimed)
         if missing:
-            self.problems.append(Problem("addressing.pool", self.pool_too_small(missing, need, have)))
+            self.problems.append(
+                Problem("addressing.pool", self.pool_too_small(missing, need, have))
+            )
 
     def kept_vpc(self, name: str, cidr: IPv4Network) -> VpcAllocation:
         recorded = self.lock.vpcs.get(name)
@@ -227,7 +229,11 @@ class _Allocator:
         return len(left)
 
     def place(
-        self, vpc: Vpc, free: Space, within: Sequence[IPv4Network | None], prefer: Space | None = None
+        self,
+        vpc: Vpc,
+        free: Space,
+        within: Sequence[IPv4Network | None],
+        prefer: Space | None = None,
     ) -> bool:
         for block in within:
             cidr = (prefer.find(vpc.prefix, block) if prefer else None) or free.find(

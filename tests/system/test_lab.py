@@ -37,7 +37,9 @@ def copy_topology(tmp_path: Path, name: str, mode: str) -> Path:
 
 def leftovers(prefix: str) -> list[str]:
     found = [ns for ns in shell.namespaces() if ns.startswith(prefix)]
-    found += [str(p) for p in shell.ETC_NETNS.glob(f"{prefix}*")] if shell.ETC_NETNS.is_dir() else []
+    found += (
+        [str(p) for p in shell.ETC_NETNS.glob(f"{prefix}*")] if shell.ETC_NETNS.is_dir() else []
+    )
     found += [str(p) for p in lifecycle.STATE_ROOT.glob(f"{prefix}*")]
     return found
 
