@@ -6,6 +6,7 @@ under pytest-xdist, and takes its lab down in ``finally`` (and checks nothing is
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -131,3 +132,23 @@ def test_lab_down_removes_a_lab_killed_halfway_through_up(tmp_path: Path) -> Non
     finally:
         lifecycle.down(lab.layout.prefix)
     assert leftovers(lab.layout.prefix) == []
+
+
+def test_probe_finds_its_own_gateway_and_measures_its_tunnels(lab_of, tmp_path: Path) -> None:
+    """``vpnctl probe TOPOLOGY`` on a gateway: it knows which one it is from its addresses."""
+    lab = lab_of("china-hub")
+    topology = tmp_path / "china-hub.yaml"
+    invoke("plan", str(topology))  # probe reads the design frozen: the lock must be there
+    hub = lab.layout.gateways["gw-ap-southeast-1-a"]
+    done = subprocess.run(
+        ["ip", "netns", "exec", hub.ns, sys.executable, "-m", "vpnctl", "probe", str(topology),
+         "--format", "json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["source"] == "gw-ap-southeast-1-a"
+    far = {(r["link"], r["gateway"]) for r in report["results"]}
+    assert far == {("ap-southeast-1--cn-north-1", "gw-cn-north-1-a"),
+                   ("ap-southeast-1--us-west-2", "gw-us-west-2-a")}  # fmt: skip
+    assert all(r["status"] == "OK" and r["loss_pct"] == 0 for r in report["results"])
