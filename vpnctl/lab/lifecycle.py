@@ -304,21 +304,27 @@ def describe(lab: Lab) -> str:
         kind = "routing" if host.routed else "private (not routed across)"
         lines.append(f"  {host.vpc:<16} {host.az or '-':<16} {host.address!s:<15} {kind:<28} "
                      f"ns {host.ns}")  # fmt: skip
-    first, second = _two_hosts(layout)
-    if first and second:
-        lines += ["", "try:", f"  ip netns exec {first.ns} ping -c 3 {second.address}",
-                  f"  ip netns exec {layout.gateways[next(iter(layout.gateways))].ns} "
-                  "cat /etc/hosts",
-                  "  vpnctl lab test <topology>     vpnctl lab down <topology>"]  # fmt: skip
+    topology = lab.plan.source.file
+    gateway = next(iter(layout.gateways.values()))
+    lines += ["", "try:"]
+    pair = _icmp_pair(lab)
+    if pair:
+        lines.append(f"  ip netns exec {pair[0].ns} vpnctl probe --target {pair[1].address}"
+                     f"      # {pair[0].vpc} -> {pair[1].vpc}, allowed")  # fmt: skip
+    lines += [f"  ip netns exec {gateway.ns} cat /etc/hosts",
+              f"  vpnctl lab test {topology} [--drill az={gateway.az}]",
+              f"  vpnctl lab down {topology}"]  # fmt: skip
     return "\n".join(lines)
 
 
-def _two_hosts(layout: Layout) -> tuple[layoutmod.HostNode | None, layoutmod.HostNode | None]:
-    routed = [h for h in layout.hosts if h.routed]
-    if not routed:
-        return None, None
-    other = next((h for h in routed if h.vpc != routed[0].vpc), None)
-    return routed[0], other
+def _icmp_pair(lab: Lab) -> tuple[layoutmod.HostNode, layoutmod.HostNode] | None:
+    """Two routing hosts an allowed ICMP flow joins, to show the lab works."""
+    for flow in lab.plan.topology.allow:
+        if flow.proto in ("icmp", "all"):
+            src = next(h for h in lab.layout.hosts if h.vpc == flow.src and h.routed)
+            dst = next(h for h in lab.layout.hosts if h.vpc == flow.dst and h.routed)
+            return src, dst
+    return None
 
 
 def current_gateway(lab: Lab, table: layoutmod.TableNode) -> str | None:
