@@ -75,11 +75,7 @@ def revive(lab: Lab, names: Iterable[str]) -> None:
             continue  # only hung: its processes and links are still there
         for iface in ("wan", "lan"):
             shell.ip("link", "set", iface, "up", ns=gw.ns)
-        uplink = next(
-            w.a.address for w in lab.layout.wires if w.b.ns == gw.ns and w.b.name == "wan"
-        )
-        shell.ip("route", "replace", "default", "via", str(uplink), ns=gw.ns)
-        shell.ip("route", "replace", str(gw.vpc_cidr), "via", str(gw.router), ns=gw.ns)
+        lifecycle.gateway_routes(gw)  # the links went down with it, and their routes
         for tunnel in lab.design.tunnels_by_gateway[name]:
             lifecycle.start_openvpn(lab, name, tunnel.name, None)
     _save_killed(lab, killed(lab) - set(names))

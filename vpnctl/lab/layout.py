@@ -54,6 +54,7 @@ class GatewayNode:
     az: str
     ns: str
     public: IPv4Address  # its address on the internet namespace
+    uplink: IPv4Address  # the internet namespace's end of that link: its default route
     private: IPv4Address  # on the gateway subnet
     router: IPv4Address  # the VPC router's address on the gateway subnet
     vpc_cidr: IPv4Network
@@ -147,6 +148,7 @@ def _gateways(
             az=gw.az,
             ns=ns,
             public=_nth(uplink, 2),
+            uplink=_nth(uplink, 1),
             private=_nth(gw.subnet, GATEWAY_OFFSET),
             router=_nth(gw.subnet, ROUTER_OFFSET),
             vpc_cidr=design.vpcs[gw.vpc].cidr,

@@ -151,14 +151,15 @@ def _wires(lab: Lab) -> None:
             shell.ip("link", "set", end.name, "up", ns=end.ns)
 
 
+def gateway_routes(gw: layoutmod.GatewayNode) -> None:
+    shell.ip("route", "replace", "default", "via", str(gw.uplink), ns=gw.ns)
+    # the gateway's own VPC stays behind the VPC router, whatever the tunnels' routes cover
+    shell.ip("route", "replace", str(gw.vpc_cidr), "via", str(gw.router), ns=gw.ns)
+
+
 def _routing(lab: Lab) -> None:
     for gw in lab.layout.gateways.values():
-        uplink = next(
-            w.a.address for w in lab.layout.wires if w.b.ns == gw.ns and w.b.name == "wan"
-        )
-        shell.ip("route", "add", "default", "via", str(uplink), ns=gw.ns)
-        # the gateway's own VPC stays behind the VPC router, whatever the tunnels' routes cover
-        shell.ip("route", "add", str(gw.vpc_cidr), "via", str(gw.router), ns=gw.ns)
+        gateway_routes(gw)
     for host in lab.layout.hosts:
         shell.ip("route", "add", "default", "via", str(host.router), ns=host.ns)
     for table in lab.layout.tables:
@@ -183,9 +184,7 @@ def _relay_legs(lab: Lab, impairments: dict[str, Impairment]) -> list[Leg]:
 
 def _hosts_files(lab: Lab, legs: list[Leg]) -> None:
     """Each gateway's /etc/hosts: every gateway's name -> its address (or a relay's view)."""
-    views = {(leg.a, leg.b): leg.a_view for leg in legs} | {
-        (leg.b, leg.a): leg.b_view for leg in legs
-    }
+    views = _views(legs)
     gateways = lab.layout.gateways
     for gw in gateways.values():
         lines = ["127.0.0.1 localhost"]
@@ -215,10 +214,15 @@ def _impair(lab: Lab, impairments: dict[str, Impairment], legs: list[Leg]) -> No
         shell.run("nft", "-f", "-", ns=inet, stdin=script)
 
 
-def _loss_rules(lab: Lab, impairments: dict[str, Impairment], legs: list[Leg]) -> list[str]:
-    views = {(leg.a, leg.b): leg.a_view for leg in legs} | {
+def _views(legs: list[Leg]) -> dict[tuple[str, str], str]:
+    """(gateway address, peer address) -> where that gateway sends for that peer (a relay)."""
+    return {(leg.a, leg.b): leg.a_view for leg in legs} | {
         (leg.b, leg.a): leg.b_view for leg in legs
     }
+
+
+def _loss_rules(lab: Lab, impairments: dict[str, Impairment], legs: list[Leg]) -> list[str]:
+    views = _views(legs)
     rules = []
     for tunnel in lab.design.tunnels:
         loss = impairments.get(tunnel.link, Impairment()).loss_pct
