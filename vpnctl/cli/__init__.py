@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 
 import click
 
 from vpnctl import __version__
 
+# One entry per command module: name -> "module:attribute". A command's module is imported only
+# when that command runs (or for --help), so `vpnctl plan` and the probe a gateway's timer runs
+# every minute do not pay for importing boto3 and the AWS layer.
+COMMANDS = {
+    "apply": "vpnctl.cli.apply:apply",
+    "destroy": "vpnctl.cli.destroy:destroy",
+    "failover": "vpnctl.cli.failover:failover",
+    "lab": "vpnctl.cli.lab:lab",
+    "plan": "vpnctl.cli.plan:plan",
+    "probe": "vpnctl.cli.probe:probe",
+    "render": "vpnctl.cli.render:render_command",
+    "status": "vpnctl.cli.status:status",
+    "unlock": "vpnctl.cli.unlock:unlock",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vpnctl")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 def cli(debug: bool) -> None:
@@ -19,30 +51,6 @@ def cli(debug: bool) -> None:
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-
-
-def _register() -> None:
-    # One line per command module; each module defines exactly one click command or group.
-    from vpnctl.cli.apply import apply
-    from vpnctl.cli.destroy import destroy
-    from vpnctl.cli.lab import lab
-    from vpnctl.cli.plan import plan
-    from vpnctl.cli.probe import probe
-    from vpnctl.cli.render import render_command
-    from vpnctl.cli.status import status
-    from vpnctl.cli.unlock import unlock
-
-    cli.add_command(apply)
-    cli.add_command(destroy)
-    cli.add_command(lab)
-    cli.add_command(plan)
-    cli.add_command(probe)
-    cli.add_command(render_command)
-    cli.add_command(status)
-    cli.add_command(unlock)
-
-
-_register()
 
 
 def main() -> None:
