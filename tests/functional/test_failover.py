@@ -1,0 +1,410 @@
+"""The failover hook against a moto server: china-hub applied, then each event kind, for real.
+
+Each test builds the event from ``tests/events/*.json`` with the live ids substituted, runs the
+hook through ``vpnctl failover`` (or the Lambda handler), checks route tables, instances,
+records and the lifecycle action, and runs it again to see the second run change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.functional.conftest import ROOT, Aws, fast
+from vpnctl import pipeline
+from vpnctl.aws.factory import Factory
+from vpnctl.aws.session import Sessions
+from vpnctl.cli.apply import apply
+from vpnctl.cli.failover import failover
+from vpnctl.failover import hook
+from vpnctl.failover.bundle import Bundle
+from vpnctl.failover.events import parse
+
+TAG = [{"Name": "tag:vpnctl:topology", "Values": ["sproutling"]}]
+REGIONS = {"us-west-2": "global", "ap-southeast-1": "global", "cn-north-1": "china"}
+MUTATING_HOOK_SERVICES = ("dynamodb",)  # the lease is written only when there is work
+
+
+@pytest.fixture
+def completed(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """moto lacks CompleteLifecycleAction: teach its server the call, recording what it got.
+
+    As AWS does, a completed action lets the instance proceed (``Terminating:Proceed``)."""
+    from moto.autoscaling.models import autoscaling_backends
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import EmptyResult
+
+    seen: list[dict[str, Any]] = []
+
+    def complete_lifecycle_action(self: Any) -> Any:
+        params = {k: self._get_param(k) for k in ("AutoScalingGroupName", "InstanceId",
+                                                  "LifecycleHookName", "LifecycleActionResult")}  # fmt: skip
+        seen.append(params)
+        group = autoscaling_backends[self.current_account][self.region].autoscaling_groups[
+            params["AutoScalingGroupName"]
+        ]
+        for state in group.instance_states:
+            if state.instance.id == params["InstanceId"]:
+                state.lifecycle_state = "Terminating:Proceed"
+        return EmptyResult()
+
+    monkeypatch.setattr(
+        AutoScalingResponse, "complete_lifecycle_action", complete_lifecycle_action, raising=False
+    )
+    return seen
+
+
+@pytest.fixture
+def hub(aws: Aws) -> Hub:
+    path = aws.topology("china-hub")
+    result = aws.run(apply, str(path), "--yes")
+    assert result.exit_code == 0, result.output
+    return Hub(aws, path)
+
+
+class Hub:
+    def __init__(self, aws: Aws, path: Path) -> None:
+        self.aws = aws
+        self.path = path
+        self.clients: dict[tuple[str, str], Any] = {}
+
+    def client(self, service: str, region: str) -> Any:
+        if (service, region) not in self.clients:
+            self.clients[(service, region)] = self.aws.client(service, region)
+        return self.clients[(service, region)]
+
+    def instances(self) -> dict[str, dict[str, Any]]:
+        """Gateway -> its live instance (as EC2 describes it)."""
+        found = {}
+        for region in REGIONS:
+            ec2 = self.client("ec2", region)
+            for r in ec2.describe_instances(Filters=TAG)["Reservations"]:
+                for i in r["Instances"]:
+                    if i["State"]["Name"] in ("pending", "running"):
+                        found[_tag(i, "vpnctl:name")] = i
+        return found
+
+    def tables(self) -> dict[str, set[str]]:
+        """Routing table -> the gateways its routes use."""
+        enis = {
+            i["NetworkInterfaces"][0]["NetworkInterfaceId"]: g for g, i in self.instances().items()
+        }
+        found = {}
+        for region in REGIONS:
+            for t in self.client("ec2", region).describe_route_tables(Filters=TAG)["RouteTables"]:
+                used = {enis.get(r["NetworkInterfaceId"], r["NetworkInterfaceId"])
+                        for r in t["Routes"] if r.get("NetworkInterfaceId")}  # fmt: skip
+                if used:
+                    found[_tag(t, "vpnctl:name")] = used
+        return found
+
+    def event(self, sample: str, **fields: Any) -> dict[str, Any]:
+        event: dict[str, Any] = json.loads(
+            (ROOT / "tests" / "events" / f"{sample}.json").read_text()
+        )
+        for key, value in fields.items():
+            if key in ("region", "account"):
+                event[key] = value
+            else:
+                event["detail"][key] = value
+        return event
+
+    def hook(self, event: dict[str, Any], factory: Factory | None = None) -> tuple[Result, Factory]:
+        made = factory or fast()
+        path = self.aws.home / "event.json"
+        path.write_text(json.dumps(event))
+        result = self.aws.run(failover, str(self.path), "--event", str(path), factory=made)
+        return result, made
+
+    def terminate(self, gateway: str) -> str:
+        """Its instance dies, and (as on AWS for the next minutes) no replacement runs yet."""
+        instance = self.instances()[gateway]
+        region = instance["Placement"]["AvailabilityZone"][:-1]
+        group = f"sproutling-{gateway}"
+        asg = self.client("autoscaling", region)
+        asg.update_auto_scaling_group(AutoScalingGroupName=group, MinSize=0)
+        asg.detach_instances(
+            AutoScalingGroupName=group,
+            InstanceIds=[instance["InstanceId"]],
+            ShouldDecrementDesiredCapacity=True,
+        )
+        self.client("ec2", region).terminate_instances(InstanceIds=[instance["InstanceId"]])
+        return str(instance["InstanceId"])
+
+
+def _tag(item: dict[str, Any], key: str) -> str:
+    return next(t["Value"] for t in item.get("Tags", []) if t["Key"] == key)
+
+
+def summary(result: Result) -> dict[str, Any]:
+    assert result.exit_code == 0, result.output
+    found: dict[str, Any] = json.loads(result.stdout)
+    return found
+
+
+def mutations(factory: Factory) -> list[str]:
+    return [c.operation for c in factory.log.mutating(except_services=MUTATING_HOOK_SERVICES)]
+
+
+PREFERRED = {
+    "rt-us-west-2-a": {"gw-us-west-2-a"},
+    "rt-us-west-2-b": {"gw-us-west-2-b"},
+    "rt-ap-southeast-1-a": {"gw-ap-southeast-1-a"},
+    "rt-ap-southeast-1-b": {"gw-ap-southeast-1-b"},
+    "rt-cn-north-1-a": {"gw-cn-north-1-a"},
+    "rt-cn-north-1-b": {"gw-cn-north-1-b"},
+}
+AZ_A_ON_B = {
+    **PREFERRED,
+    "rt-us-west-2-a": {"gw-us-west-2-b"},
+    "rt-ap-southeast-1-a": {"gw-ap-southeast-1-b"},
+    "rt-cn-north-1-a": {"gw-cn-north-1-b"},
+}
+
+
+def test_applied_tables_use_their_own_az(hub: Hub) -> None:
+    assert hub.tables() == PREFERRED
+
+
+def test_terminated_gateway_moves_every_table_whose_path_it_breaks(hub: Hub) -> None:
+    instance = hub.terminate("gw-us-west-2-a")
+    event = hub.event("ec2-state-terminated", **{"instance-id": instance}, region="us-west-2")
+    result, factory = hub.hook(event)
+    found = summary(result)
+    # us-west-2-a is gone; ap-southeast-1-a lost its tunnel to it; cn-north-1-a's transit
+    # path to us-west-2 ran through ap-southeast-1-a: all three AZ-a tables go to AZ b.
+    assert hub.tables() == AZ_A_ON_B
+    assert sorted(mutations(factory)) == ["ReplaceRoute"] * 3
+    assert {c["table"] for c in found["changes"]} == {
+        "rt-us-west-2-a",
+        "rt-ap-southeast-1-a",
+        "rt-cn-north-1-a",
+    }
+    assert "terminated" in next(
+        d["reason"] for d in found["decisions"] if d["table"] == "rt-us-west-2-a"
+    )
+    again, factory = hub.hook(event)
+    assert summary(again)["changes"] == []
+    assert factory.log.mutating() == []
+
+
+def test_each_decision_is_one_json_line(hub: Hub) -> None:
+    result, _ = hub.hook(hub.event("scheduled"))
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert {line["table"] for line in lines} == set(PREFERRED)
+    assert all({"seen", "chosen", "reason", "changed"} <= set(line) for line in lines)
+
+
+def test_terminate_lifecycle_moves_routes_before_completing(
+    hub: Hub, completed: list[dict[str, Any]]
+) -> None:
+    instance = hub.instances()["gw-us-west-2-a"]["InstanceId"]
+    event = hub.event(
+        "asg-terminate-lifecycle",
+        EC2InstanceId=instance,
+        AutoScalingGroupName="sproutling-gw-us-west-2-a",
+    )
+    result, factory = hub.hook(event)
+    summary(result)
+    assert hub.tables()["rt-us-west-2-a"] == {"gw-us-west-2-b"}
+    operations = mutations(factory)
+    assert operations[-1] == "CompleteLifecycleAction"
+    assert "ReplaceRoute" in operations[:-1]
+    assert completed == [
+        {
+            "AutoScalingGroupName": "sproutling-gw-us-west-2-a",
+            "InstanceId": instance,
+            "LifecycleHookName": "vpnctl-drain",
+            "LifecycleActionResult": "CONTINUE",
+        }
+    ]
+    _, factory = hub.hook(event)
+    assert factory.log.mutating() == []
+    assert len(completed) == 1
+
+
+@pytest.mark.parametrize("sample", ["cloudwatch-alarm", "sns-alarm"])
+def test_alarm_moves_tables_off_the_gateway_and_back_only_with_failback(
+    hub: Hub, sample: str
+) -> None:
+    cw = hub.client("cloudwatch", "us-west-2")
+    name = "vpnctl-sproutling-gw-us-west-2-a"
+    cw.put_metric_alarm(
+        AlarmName=name,
+        MetricName="LossPercent",
+        Namespace="vpnctl",
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=3,
+        Threshold=10.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="probe loss")
+    alarm = hub.event("cloudwatch-alarm", alarmName=name)
+    _, factory = hub.hook(alarm)
+    assert hub.tables()["rt-us-west-2-a"] == {"gw-us-west-2-b"}
+    assert "ReplaceRoute" in mutations(factory)
+    cw.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="probe fine")
+    ok = hub.event(sample) if sample == "sns-alarm" else hub.event(sample, state={"value": "OK"})
+    result, factory = hub.hook(ok)
+    summary(result)
+    assert hub.tables()["rt-us-west-2-a"] == {"gw-us-west-2-b"}  # failback is off
+    assert factory.log.mutating() == []
+
+
+def test_launched_instance_gets_its_address_check_and_name(hub: Hub) -> None:
+    instance = hub.instances()["gw-us-west-2-a"]
+    ec2 = hub.client("ec2", "us-west-2")
+    ec2.modify_instance_attribute(
+        InstanceId=instance["InstanceId"], SourceDestCheck={"Value": True}
+    )
+    address = ec2.describe_addresses(Filters=TAG)["Addresses"]
+    mine = next(a for a in address if _tag(a, "vpnctl:name") == "gw-us-west-2-a")
+    ec2.disassociate_address(AssociationId=mine["AssociationId"])
+    _upsert(hub.aws, "gw-us-west-2-a.vpn.example.com", "192.0.2.9")
+    event = hub.event(
+        "asg-launch-successful",
+        EC2InstanceId=instance["InstanceId"],
+        AutoScalingGroupName="sproutling-gw-us-west-2-a",
+    )
+    _, factory = hub.hook(event)
+    assert sorted(mutations(factory)) == [
+        "AssociateAddress",
+        "ChangeResourceRecordSets",
+        "ModifyInstanceAttribute",
+    ]
+    now = hub.instances()["gw-us-west-2-a"]
+    assert now["SourceDestCheck"] is False
+    assert now.get("PublicIpAddress") == mine["PublicIp"]
+    assert _records(hub.aws)["gw-us-west-2-a.vpn.example.com."] == [mine["PublicIp"]]
+    _, factory = hub.hook(event)
+    assert factory.log.mutating() == []
+
+
+def test_reconcile_puts_a_route_to_a_dead_instance_right(hub: Hub) -> None:
+    table = next(
+        t
+        for t in hub.client("ec2", "us-west-2").describe_route_tables(Filters=TAG)["RouteTables"]
+        if _tag(t, "vpnctl:name") == "rt-us-west-2-b"
+    )
+    route = next(r for r in table["Routes"] if r.get("NetworkInterfaceId"))
+    ec2 = hub.client("ec2", "us-west-2")
+    subnet = ec2.describe_subnets(Filters=TAG)["Subnets"][0]["SubnetId"]
+    stray = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]
+    ec2.replace_route(
+        RouteTableId=table["RouteTableId"],
+        DestinationCidrBlock=route["DestinationCidrBlock"],
+        NetworkInterfaceId=stray["NetworkInterfaceId"],
+    )
+    _, factory = hub.hook(hub.event("scheduled"))
+    assert hub.tables() == PREFERRED
+    assert mutations(factory) == ["ReplaceRoute"]
+    _, factory = hub.hook(hub.event("scheduled"))
+    assert factory.log.mutating() == []
+
+
+def test_no_healthy_gateway_leaves_the_route_alone(hub: Hub) -> None:
+    hub.terminate("gw-us-west-2-a")
+    hub.terminate("gw-us-west-2-b")
+    result, factory = hub.hook(hub.event("scheduled"))
+    found = summary(result)
+    decision = next(d for d in found["decisions"] if d["table"] == "rt-us-west-2-a")
+    assert decision["chosen"] is None
+    assert "no healthy gateway" in decision["reason"]
+    assert "ReplaceRoute" not in [c.operation for c in factory.log.calls if c.region == "us-west-2"]
+
+
+def test_refused_event_reads_and_changes_nothing(hub: Hub) -> None:
+    result, factory = hub.hook(hub.event("s3-object-created"))
+    assert result.exit_code == 2
+    assert "unhandled event" in result.output
+    assert factory.log.calls == []
+
+
+def test_an_instance_of_no_gateway_is_ignored(hub: Hub) -> None:
+    event = hub.event("ec2-state-terminated", **{"instance-id": "i-0123456789abcdef0"})
+    result, factory = hub.hook(event)
+    assert "is not a gateway" in summary(result)["ignored"]
+    assert factory.log.mutating() == []
+
+
+def test_two_hooks_at_once_leave_no_table_on_the_dead_gateway(hub: Hub) -> None:
+    instance = hub.terminate("gw-us-west-2-a")
+    event = parse(hub.event("ec2-state-terminated", **{"instance-id": instance}))
+    planned = pipeline.plan(hub.path)
+    bundle = Bundle.from_plan(planned)
+    results: list[dict[str, Any]] = []
+
+    def one() -> None:
+        sessions = Sessions(planned.topology.accounts, hub.aws.url)
+        env = hook.Env(sessions, frozenset(bundle.accounts), sleep=lambda _s: None, say=str)
+        results.append(hook.run(event, bundle, env))
+
+    threads = [threading.Thread(target=one) for _ in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2
+    assert hub.tables() == AZ_A_ON_B
+    moved = [c for r in results for c in r["changes"]]
+    assert len(moved) == 3  # one hook moved them, the other found nothing left to do
+
+
+def test_lambda_handler_sees_only_its_own_account(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vpnctl.failover
+
+    bundle = hub.aws.home / "bundle.json"
+    bundle.write_text(Bundle.from_plan(pipeline.plan(hub.path)).to_json())
+    monkeypatch.setenv("VPNCTL_BUNDLE", str(bundle))
+    monkeypatch.setenv("VPNCTL_ACCOUNT", "global")
+    monkeypatch.setenv("VPNCTL_ENDPOINT_URL", hub.aws.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    instance = hub.terminate("gw-us-west-2-a")
+    event = hub.event("ec2-state-terminated", **{"instance-id": instance})
+    found = vpnctl.failover.handler(event, None)
+    json.dumps(found)
+    assert found["scope"] == ["global/ap-southeast-1", "global/us-west-2"]
+    assert set(found["unobserved"]) == {"gw-cn-north-1-a", "gw-cn-north-1-b"}
+    # China's tables are its own hook's business; this one moved the global account's.
+    assert {c["table"] for c in found["changes"]} == {
+        "rt-us-west-2-a",
+        "rt-ap-southeast-1-a",
+    }
+
+
+def test_package_embeds_the_design(hub: Hub) -> None:
+    import io
+    import zipfile
+
+    out = hub.aws.home / "hook.zip"
+    result = CliRunner().invoke(failover, ["package", str(hub.path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    names = set(zipfile.ZipFile(io.BytesIO(out.read_bytes())).namelist())
+    assert {"vpnctl/failover/bundle.json", "vpnctl/failover/__init__.py"} <= names
+    assert not any(n.endswith(".so") or n.startswith("boto") for n in names)
+
+
+def _upsert(aws: Aws, name: str, ip: str) -> None:
+    r53 = aws.client("route53", "us-east-1")
+    zone_id = r53.list_hosted_zones_by_name(DNSName="vpn.example.com.")["HostedZones"][0]["Id"]
+    record = {"Name": name, "Type": "A", "TTL": 30, "ResourceRecords": [{"Value": ip}]}
+    r53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]},
+    )
+
+
+def _records(aws: Aws) -> dict[str, list[str]]:
+    r53 = aws.client("route53", "us-east-1")
+    zone_id = r53.list_hosted_zones_by_name(DNSName="vpn.example.com.")["HostedZones"][0]["Id"]
+    sets = r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    return {s["Name"]: [r["Value"] for r in s.get("ResourceRecords", [])] for s in sets}

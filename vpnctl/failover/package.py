@@ -1,0 +1,115 @@
+"""The Lambda deployment package: vpnctl's code, the design as JSON, the few pure-Python
+libraries the hook imports that Lambda's Python runtime lacks.
+
+Why bundle rather than strip: the pure decision reads ``vpnctl.design``, whose module imports
+the allocator (netaddr) and the topology reader (PyYAML). Keeping the handler free of them
+would mean a second model of the design; bundling costs about a megabyte. Only pure Python
+goes in (no compiled extension: PyYAML falls back to its pure reader, which the hook never
+uses anyway), so one zip runs on x86_64 and arm64 and on any Python from 3.11. boto3 and
+botocore come from the runtime. netaddr's MAC vendor databases (8 MB, for EUI lookups the
+hook never makes) stay out.
+
+The zip is deterministic: entries sorted, fixed timestamps and modes, so the same code and
+design give the same bytes, and apply compares its SHA-256 with the function's
+``CodeSha256`` to know whether to update it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from vpnctl.failover.bundle import Bundle
+
+HANDLER = "vpnctl.failover.handler"
+RUNTIME = "python3.12"
+# What Lambda's Python runtime provides (certifi is optional for botocore).
+PROVIDED = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six", "certifi"}
+)
+SKIP_SUFFIXES = (".pyc", ".so", ".pyd", ".dylib")
+SKIP_FILES = frozenset({"netaddr/eui/oui.txt", "netaddr/eui/oui.idx", "netaddr/eui/iab.txt",
+                        "netaddr/eui/iab.idx"})  # fmt: skip
+STAMP = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Package:
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        """As Lambda reports ``CodeSha256``: base64 of the SHA-256 of the zip."""
+        return base64.b64encode(hashlib.sha256(self.data).digest()).decode()
+
+
+def build(bundle: Bundle) -> Package:
+    files = dict(_vpnctl_files())
+    for name in sorted(libraries()):
+        files.update(_library_files(name))
+    files["vpnctl/failover/bundle.json"] = bundle.to_json().encode()
+    return Package(_zip(files))
+
+
+def libraries() -> frozenset[str]:
+    """Third-party top-level packages the hook imports, found by importing it afresh."""
+    script = (
+        "import json, sys, vpnctl.failover.hook; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True
+    ).stdout
+    found = set(json.loads(out)) - set(sys.stdlib_module_names) - PROVIDED - {"vpnctl"}
+    return frozenset(n for n in found if not n.startswith("_") and n != "cython_runtime")
+
+
+def _vpnctl_files() -> Iterator[tuple[str, bytes]]:
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            yield f"vpnctl/{path.relative_to(root).as_posix()}", path.read_bytes()
+
+
+def _library_files(name: str) -> Iterator[tuple[str, bytes]]:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return
+    if not spec.submodule_search_locations:
+        path = Path(spec.origin)
+        yield path.name, path.read_bytes()
+        return
+    root = Path(next(iter(spec.submodule_search_locations)))
+    for path in sorted(root.rglob("*")):
+        arcname = f"{name}/{path.relative_to(root).as_posix()}"
+        if _wanted(path, arcname):
+            yield arcname, path.read_bytes()
+
+
+def _wanted(path: Path, arcname: str) -> bool:
+    return (
+        path.is_file()
+        and "__pycache__" not in path.parts
+        and not path.name.endswith(SKIP_SUFFIXES)
+        and arcname not in SKIP_FILES
+    )
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, STAMP)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, files[name])
+    return buffer.getvalue()
