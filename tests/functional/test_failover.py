@@ -233,17 +233,7 @@ def test_alarm_moves_tables_off_the_gateway_and_back_only_with_failback(
     hub: Hub, sample: str
 ) -> None:
     cw = hub.client("cloudwatch", "us-west-2")
-    name = "vpnctl-sproutling-gw-us-west-2-a"
-    cw.put_metric_alarm(
-        AlarmName=name,
-        MetricName="LossPercent",
-        Namespace="vpnctl",
-        Statistic="Maximum",
-        Period=60,
-        EvaluationPeriods=3,
-        Threshold=10.0,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
+    name = "vpnctl-sproutling-gw-us-west-2-a"  # apply made it
     cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="probe loss")
     alarm = hub.event("cloudwatch-alarm", alarmName=name)
     _, factory = hub.hook(alarm)
@@ -408,3 +398,48 @@ def _records(aws: Aws) -> dict[str, list[str]]:
     zone_id = r53.list_hosted_zones_by_name(DNSName="vpn.example.com.")["HostedZones"][0]["Id"]
     sets = r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     return {s["Name"]: [r["Value"] for r in s.get("ResourceRecords", [])] for s in sets}
+
+
+def test_apply_deploys_the_hook_in_every_region_and_destroy_removes_it(hub: Hub) -> None:
+    from vpnctl.cli.destroy import destroy
+
+    for region, account in REGIONS.items():
+        function = hub.client("lambda", region).get_function(
+            FunctionName="vpnctl-sproutling-failover"
+        )["Configuration"]
+        assert function["Handler"] == "vpnctl.failover.handler"
+        assert function["Environment"]["Variables"] == {"VPNCTL_ACCOUNT": account}
+        events = hub.client("events", region)
+        rules = events.list_rules(NamePrefix="vpnctl-sproutling-failover-")["Rules"]
+        assert len(rules) == 4
+        for rule in rules:
+            targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+            assert [t["Arn"] for t in targets] == [function["FunctionArn"]]
+        alarms = hub.client("cloudwatch", region).describe_alarms(
+            AlarmNamePrefix="vpnctl-sproutling-"
+        )["MetricAlarms"]
+        assert len(alarms) == 2
+        asg = hub.client("autoscaling", region)
+        for gateway in ("a", "b"):
+            hooks = asg.describe_lifecycle_hooks(
+                AutoScalingGroupName=f"sproutling-gw-{region}-{gateway}"
+            )["LifecycleHooks"]
+            assert [h["LifecycleHookName"] for h in hooks] == ["vpnctl-drain"]
+    result = hub.aws.run(destroy, str(hub.path), "--yes")
+    assert result.exit_code == 0, result.output
+    for region in REGIONS:
+        assert hub.client("lambda", region).list_functions()["Functions"] == []
+        assert hub.client("events", region).list_rules()["Rules"] == []
+        assert hub.client("cloudwatch", region).describe_alarms()["MetricAlarms"] == []
+
+
+def test_hook_role_may_replace_routes_only_in_the_topologys_tables(hub: Hub) -> None:
+    iam = hub.client("iam", "us-east-1")
+    policy = iam.get_role_policy(RoleName="sproutling-failover-hook", PolicyName="vpnctl-gateway")
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    routes = statements["OwnRoutes"]
+    assert routes["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/vpnctl:topology": "sproutling"}
+    }
+    assert routes["Resource"].endswith(":route-table/*")
+    assert "sproutling-*" in statements["OwnGroups"]["Resource"]

@@ -1,8 +1,8 @@
 """Where apply meets rendering and keys: the one place ``vpnctl.render`` and ``vpnctl.keys``
 plug into the AWS side.
 
-``intent(plan)`` renders every gateway's user-data (what its launch template carries) and
-collects the facts apply needs beside the design. ``KeyMaker`` generates a tunnel's keys the
+``intent(plan)`` renders every gateway's user-data (what its launch template carries), builds
+the failover hook's Lambda package, and collects the facts apply needs beside the design. ``KeyMaker`` generates a tunnel's keys the
 first time the executor asks, once per apply, so both ends' regions store the same keys.
 """
 
@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 
 from vpnctl import keys, render
-from vpnctl.aws.intent import Intent
+from vpnctl.aws.intent import HookPackage, Intent
 from vpnctl.design import Design
 from vpnctl.pipeline import Plan
 
@@ -28,7 +28,19 @@ def intent(planned: Plan) -> Intent:
         },
         dns_account=topology.dns.account,
         partitions={n: a.partition for n, a in topology.accounts.items()},
+        hook=hook_package(planned),
+        alarm_threshold=topology.probe.crit.loss_pct,
+        alarm_periods=topology.failover.consecutive_failures,
     )
+
+
+def hook_package(planned: Plan) -> HookPackage:
+    """The failover hook's Lambda package, the design embedded."""
+    from vpnctl.failover import package
+    from vpnctl.failover.bundle import Bundle
+
+    built = package.build(Bundle.from_plan(planned))
+    return HookPackage(built.data, built.sha256, package.HANDLER, package.RUNTIME)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from vpnctl.aws import changes as c
+from vpnctl.aws import hooks
 from vpnctl.aws import live as lv
 from vpnctl.aws.intent import (
     Intent,
@@ -35,7 +36,7 @@ LIVE_STATES = ("pending", "running")
 
 
 def diff(intent: Intent, live: lv.Live) -> c.ChangeSet:
-    found = list(_Differ(intent, live).changes())
+    found = list(_Differ(intent, live).changes()) + list(hooks.changes(intent, live))
     found.sort(key=lambda change: change.stage)  # stable: each stage keeps the walk's order
     found += sweep(intent, live)
     return c.ChangeSet(intent.topology, tuple(found), live.fingerprint())

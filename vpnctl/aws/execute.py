@@ -19,6 +19,7 @@ from itertools import groupby
 from typing import TextIO
 
 from vpnctl.aws import actions
+from vpnctl.aws import hookactions as _hookactions  # noqa: F401 (registers its handlers)
 from vpnctl.aws.changes import Change, ChangeSet
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.progress import Progress, Quiet

@@ -10,12 +10,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vpnctl.aws.live import canonical_json
 from vpnctl.design import Design, Gateway, Tunnel
 from vpnctl.keys import parameter_names
 from vpnctl.partitions import PARTITIONS
+
+
+@dataclass(frozen=True)
+class HookPackage:
+    """The failover hook's Lambda package (``vpnctl.failover.package``)."""
+
+    data: bytes = field(repr=False)
+    sha256: str  # base64, as Lambda reports CodeSha256
+    handler: str
+    runtime: str
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,9 @@ class Intent:
     userdata: Mapping[str, bytes]  # gateway -> what its launch template carries
     dns_account: str
     partitions: Mapping[str, str]  # account -> partition
+    hook: HookPackage | None = None  # None: apply deploys no failover hook
+    alarm_threshold: float = 10.0  # probe loss % (probe.crit.loss_pct) that alarms
+    alarm_periods: int = 3  # minutes in a row (failover.consecutive_failures)
 
     @property
     def topology(self) -> str:

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 TOPOLOGY_TAG = "vpnctl:topology"
 NAME_TAG = "vpnctl:name"
-DIGEST_TAG = "vpnctl:digest"  # what a launch template was made from, to see drift cheaply
+DIGEST_TAG = "vpnctl:digest"
+DRAIN_TAG = "vpnctl:drain-hook"  # on a group, once the failover hook's lifecycle hook is on it  # what a launch template was made from, to see drift cheaply
 
 RegionKey = tuple[str, str]  # (account, region)
 
@@ -111,6 +112,7 @@ class Group:
     template_name: str | None
     subnet_ids: tuple[str, ...]
     instance_ids: tuple[str, ...]
+    drain_hook: bool = False  # carries the failover hook's terminate lifecycle hook (by tag)
 
 
 @dataclass(frozen=True)
@@ -183,11 +185,28 @@ class Zone:
 
 
 @dataclass(frozen=True)
+class FunctionLive:
+    name: str
+    code_sha256: str
+    settings: str  # digest of role, handler, runtime, environment, timeout (``hooks.settings``)
+
+
+@dataclass(frozen=True)
+class HookLive:
+    """The failover hook's objects in one account and region (see ``vpnctl.aws.hooks``)."""
+
+    function: FunctionLive | None = None
+    rules: Mapping[str, str] = field(default_factory=dict)  # rule -> digest of its pattern
+    alarms: Mapping[str, str] = field(default_factory=dict)  # alarm -> digest of its config
+
+
+@dataclass(frozen=True)
 class Live:
     topology: str
     regions: Mapping[RegionKey, Region]
     accounts: Mapping[str, AccountLive]
     zone: Zone
+    hooks: Mapping[RegionKey, HookLive] = field(default_factory=dict)
 
     def region(self, account: str, region: str) -> Region:
         return self.regions.get((account, region)) or Region(account, region)
@@ -198,6 +217,7 @@ class Live:
             "regions": {f"{a}/{r}": asdict(v) for (a, r), v in self.regions.items()},
             "accounts": {n: asdict(a) for n, a in self.accounts.items()},
             "zone": asdict(self.zone),
+            "hooks": {f"{a}/{r}": asdict(v) for (a, r), v in self.hooks.items()},
         }
         text = json.dumps(document, sort_keys=True, default=_jsonable)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from vpnctl.aws import hookactions
 from vpnctl.aws import live as lv
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.retry import Retry
@@ -69,11 +70,13 @@ def observe(sessions: Sessions, scope: Scope, retry: Retry) -> lv.Live:
         regions = {k: pool.submit(reader.region, *k) for k in scope.regions}
         accounts = {a: pool.submit(reader.account, a) for a in scope.accounts}
         zone = pool.submit(reader.zone)
+        hooks = {k: pool.submit(hookactions.read, sessions, k, scope, retry) for k in scope.regions}
         return lv.Live(
             scope.topology,
             {k: f.result() for k, f in regions.items()},
             {a: f.result() for a, f in accounts.items()},
             zone.result(),
+            {k: f.result() for k, f in hooks.items()},
         )
 
 
@@ -213,7 +216,8 @@ class _Reader:
             subnets = tuple(s for s in (g.get("VPCZoneIdentifier") or "").split(",") if s)
             instances = tuple(i["InstanceId"] for i in g.get("Instances", []))
             name = self.owned(g)[0]
-            yield lv.Group(g["AutoScalingGroupName"], name, template, subnets, instances)
+            drain = lv.DRAIN_TAG in tags(g)
+            yield lv.Group(g["AutoScalingGroupName"], name, template, subnets, instances, drain)
 
     def instances(self, ec2: Client, at: tuple[str, str]) -> Iterator[lv.Instance]:
         states = [{"Name": "instance-state-name", "Values": INSTANCE_STATES}]

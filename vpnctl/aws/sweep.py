@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from vpnctl.aws import changes as c
+from vpnctl.aws import hooks
 from vpnctl.aws import live as lv
 from vpnctl.aws.intent import (
     Intent,
@@ -34,6 +35,7 @@ def sweep(intent: Intent, live: lv.Live, *, everything: bool = False) -> list[c.
     for region in live.regions.values():
         found += sweeper.region(region)
     found += sweeper.roles()
+    found += hooks.removals(intent, live, everything)
     found += sweeper.zone()
     return sorted(found, key=lambda ch: ch.stage)
 
@@ -162,6 +164,8 @@ class _Sweeper:
 
     def roles(self) -> Iterator[c.Change]:
         wanted = {self.intent.aws_name(g.name) for g in self.intent.design.gateways}
+        if self.intent.hook is not None:
+            wanted.add(hooks.role_name(self.intent.topology))
         for account in self.live.accounts.values():
             partition = PARTITIONS[self.intent.partitions[account.account]]
             here = c.Where(account.account, partition.global_region)
