@@ -165,7 +165,17 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             f"VPNCTL_ACCOUNT={account!r} names no account of {bundle.topology} "
             f"({', '.join(sorted(bundle.accounts))}); apply sets it on the function"
         )
-    # The function's own role, not the topology's profiles: only its account is in reach.
-    accounts = {n: Account(n, a.partition, None) for n, a in bundle.accounts.items()}
-    sessions = Sessions(accounts, os.environ.get("VPNCTL_ENDPOINT_URL") or None)
-    return run(parsed, bundle, Env(sessions, frozenset({account})))
+    return run(parsed, bundle, Env(_sessions(bundle), frozenset({account})))
+
+
+_WARM: dict[tuple[str, str | None], Sessions] = {}  # clients kept between warm invocations
+
+
+def _sessions(bundle: Bundle) -> Sessions:
+    """The function's own role, not the topology's profiles: only its account is in reach."""
+    endpoint = os.environ.get("VPNCTL_ENDPOINT_URL") or None
+    key = (bundle.topology, endpoint)
+    if key not in _WARM:
+        accounts = {n: Account(n, a.partition, None) for n, a in bundle.accounts.items()}
+        _WARM[key] = Sessions(accounts, endpoint)
+    return _WARM[key]

@@ -1,0 +1,235 @@
+"""The failover hook's wall time and AWS calls per event, against a moto server: a benchmark.
+
+A generated 50-VPC hub topology (one account, four regions, two AZs each) is applied once;
+then each event kind is run ``--rounds`` times through the hook's pipeline (``hook.run``,
+the Lambda handler's code, with every region in reach), each round on another spoke so that
+every failover is a fresh one. Clients are made once and reused, as a warm Lambda keeps
+them (``hook.handler`` caches its sessions); a cold start adds their making. Printed per kind: median and p95 wall time, calls in all and
+mutating calls (the lease's DynamoDB writes counted apart). The target: under 1 s, and no
+call beyond what the changed tables need.
+
+    python benchmarks/failover.py [--vpcs 50] [--rounds 10] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from click.testing import CliRunner
+from moto.server import ThreadedMotoServer
+
+from vpnctl import pipeline
+from vpnctl.aws.factory import Factory
+from vpnctl.aws.session import CallLog, Sessions
+from vpnctl.cli.apply import apply
+from vpnctl.failover import hook
+from vpnctl.failover.bundle import Bundle
+from vpnctl.failover.events import parse
+
+ROOT = Path(__file__).resolve().parents[1]
+REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"]
+NAME = "bench50"
+CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
+
+
+def generated(vpcs: int) -> str:
+    lines = [
+        "version: 1",
+        f"name: {NAME}",
+        "accounts:",
+        "  main: {partition: aws}",
+        "dns: {zone: vpn.bench.example.com, account: main}",
+        "addressing: {pool: 10.0.0.0/8, vpc_prefix: 18}",
+        "vpcs:",
+    ]
+    for i in range(vpcs):
+        region = REGIONS[i % len(REGIONS)]
+        lines.append(
+            f"  v{i:02d}: {{account: main, region: {region}, azs: [{region}a, {region}b]}}"
+        )
+    lines.append("links: {hub: v00}")
+    return "\n".join(lines) + "\n"
+
+
+def teach_lifecycle() -> None:
+    """moto lacks CompleteLifecycleAction; answer it (the instance proceeds) in-process."""
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import EmptyResult
+
+    def complete_lifecycle_action(self: Any) -> Any:
+        return EmptyResult()
+
+    AutoScalingResponse.complete_lifecycle_action = complete_lifecycle_action  # type: ignore[attr-defined]
+
+
+class Bench:
+    def __init__(self, url: str, path: Path) -> None:
+        self.url = url
+        planned = pipeline.plan(path)
+        self.accounts = planned.topology.accounts
+        self.bundle = Bundle.from_plan(planned)
+        # One set of clients for every run, as a warm Lambda keeps them between invocations.
+        self.sessions = Sessions(self.accounts, self.url, CallLog(), CREDENTIALS)
+
+    def client(self, service: str, region: str) -> Any:
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.url,
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+
+    def instance(self, gateway: str) -> tuple[str, dict[str, Any]]:
+        region = self.bundle.design.gateway_by_name[gateway].region
+        tag = [{"Name": "tag:vpnctl:name", "Values": [gateway]},
+               {"Name": "instance-state-name", "Values": ["running"]}]  # fmt: skip
+        found = self.client("ec2", region).describe_instances(Filters=tag)["Reservations"]
+        return region, found[0]["Instances"][0]
+
+    def run(self, raw: dict[str, Any]) -> tuple[float, CallLog, dict[str, Any]]:
+        log = CallLog()
+        sessions = Sessions(self.accounts, self.url, log, CREDENTIALS)
+        env = hook.Env(
+            sessions, frozenset(self.accounts), sleep=lambda _s: None, say=lambda _l: None
+        )
+        start = time.perf_counter()
+        summary = hook.run(parse(raw), self.bundle, env)
+        return time.perf_counter() - start, log, summary
+
+
+def event(sample: str, region: str, **detail: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = json.loads((ROOT / "tests" / "events" / f"{sample}.json").read_text())
+    raw["region"] = region
+    raw["detail"].update(detail)
+    return raw
+
+
+# ------------------------------------------------------------------ one round of each kind
+
+
+def reconcile(b: Bench, i: int) -> dict[str, Any]:
+    return event("scheduled", "us-east-1")
+
+
+def alarm(b: Bench, i: int) -> dict[str, Any]:
+    gateway = f"gw-v{i + 1:02d}-a"
+    region = b.bundle.design.gateway_by_name[gateway].region
+    name = f"vpnctl-{NAME}-{gateway}"
+    b.client("cloudwatch", region).set_alarm_state(
+        AlarmName=name, StateValue="ALARM", StateReason="bench"
+    )
+    return event("cloudwatch-alarm", region, alarmName=name)
+
+
+def terminated(b: Bench, i: int) -> dict[str, Any]:
+    gateway = f"gw-v{i + 10:02d}-b"
+    region, instance = b.instance(gateway)
+    asg = b.client("autoscaling", region)
+    group = f"{NAME}-{gateway}"
+    asg.update_auto_scaling_group(AutoScalingGroupName=group, MinSize=0)
+    asg.detach_instances(AutoScalingGroupName=group, InstanceIds=[instance["InstanceId"]],
+                         ShouldDecrementDesiredCapacity=True)  # fmt: skip
+    b.client("ec2", region).terminate_instances(InstanceIds=[instance["InstanceId"]])
+    return event("ec2-state-terminated", region, **{"instance-id": instance["InstanceId"]})
+
+
+def lifecycle(b: Bench, i: int) -> dict[str, Any]:
+    gateway = f"gw-v{i + 21:02d}-a"
+    region, instance = b.instance(gateway)
+    return event("asg-terminate-lifecycle", region, EC2InstanceId=instance["InstanceId"],
+                 AutoScalingGroupName=f"{NAME}-{gateway}")  # fmt: skip
+
+
+def launched(b: Bench, i: int) -> dict[str, Any]:
+    gateway = f"gw-v{i + 35:02d}-a"
+    region, instance = b.instance(gateway)
+    b.client("ec2", region).modify_instance_attribute(
+        InstanceId=instance["InstanceId"], SourceDestCheck={"Value": True}
+    )
+    return event("asg-launch-successful", region, EC2InstanceId=instance["InstanceId"],
+                 AutoScalingGroupName=f"{NAME}-{gateway}")  # fmt: skip
+
+
+KINDS: dict[str, Callable[[Bench, int], dict[str, Any]]] = {
+    "scheduled reconcile (nothing to do)": reconcile,
+    "alarm ALARM on a spoke gateway": alarm,
+    "lifecycle terminate of a spoke gateway": lifecycle,
+    "launch (instance to fix)": launched,
+    "EC2 terminated spoke gateway": terminated,
+}
+
+
+def measure(b: Bench, rounds: int) -> list[dict[str, Any]]:
+    rows = []
+    for kind, make in KINDS.items():
+        times, calls, mutating, tables = [], [], [], []
+        for i in range(rounds):
+            elapsed, log, summary = b.run(make(b, i))
+            times.append(elapsed)
+            calls.append(len(log.calls))
+            mutating.append(len(log.mutating(except_services=("dynamodb",))))
+            tables.append(len({c["table"] for c in summary["changes"] if c["kind"] == "route"}))
+        if make is terminated:  # the first breaks the hub's AZ-b paths; later ones find no move
+            rows.append({"kind": f"{kind}, first (hub path breaks)", "median_s": times[0],
+                         "p95_s": times[0], "calls": calls[0], "mutating": mutating[0],
+                         "tables": tables[0]})  # fmt: skip
+            times, calls, mutating, tables = times[1:], calls[1:], mutating[1:], tables[1:]
+            kind = f"{kind}, later (nothing left to move)"
+        rows.append({"kind": kind, "median_s": statistics.median(times),
+                     "p95_s": sorted(times)[max(0, round(0.95 * len(times)) - 1)],
+                     "calls": statistics.median(calls), "mutating": statistics.median(mutating),
+                     "tables": statistics.median(tables)})  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--vpcs", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    teach_lifecycle()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{NAME}.yaml"
+            path.write_text(generated(args.vpcs))
+            start = time.perf_counter()
+            result = CliRunner().invoke(apply, [str(path), "--yes", "--endpoint-url", url],
+                                        obj=Factory(sleep=lambda _s: None),
+                                        env={"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})  # fmt: skip
+            if result.exit_code != 0:
+                raise SystemExit(f"apply failed: {result.output}\n{result.exception!r}")
+            print(f"apply of {args.vpcs} VPCs: {time.perf_counter() - start:.1f} s")
+            rows = measure(Bench(url, path), args.rounds)
+    finally:
+        server.stop()
+    show(rows, args.markdown)
+
+
+def show(rows: list[dict[str, Any]], markdown: bool) -> None:
+    if markdown:
+        print("| event | median | p95 | AWS calls | mutating (lease aside) | tables moved |")
+        print("|---|---|---|---|---|---|")
+    for r in rows:
+        cells = [r["kind"], f"{r['median_s'] * 1000:.0f} ms", f"{r['p95_s'] * 1000:.0f} ms",
+                 f"{r['calls']:.0f}", f"{r['mutating']:.0f}", f"{r['tables']:.0f}"]  # fmt: skip
+        print("| " + " | ".join(cells) + " |" if markdown else "  ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
