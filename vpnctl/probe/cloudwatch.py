@@ -1,9 +1,12 @@
 """Probe figures to CloudWatch, so alarms (and the failover hook behind them) can see them.
 
 Dimensions are deliberately few and bounded by the topology, never by time or by address:
-Topology, Link, Gateway. Several targets behind one link share those dimensions; CloudWatch
-then keeps their values as one statistic set, so the ``Maximum`` of ``LossPercent`` is the worst
-of them. Ad-hoc probes use the topology name ``adhoc`` and the target as the link.
+Topology, Link, Gateway. ``Gateway`` is the gateway that measured: each gateway publishes in its
+own region what it sees of its own tunnels, which is what its failover alarm (in that region,
+on ``Gateway`` = itself) watches; a gateway cannot publish into another partition. Several
+targets behind one link share those dimensions; CloudWatch then keeps their values as one
+statistic set, so the ``Maximum`` of ``LossPercent`` is the worst of them. Ad-hoc probes use
+the topology name ``adhoc``, the target as the link and the host name as the gateway.
 
 The boto3 client is passed in: this module never makes one, and is tested against moto.
 """
@@ -43,7 +46,7 @@ def _dimensions(result: Result, topology: str, prober: str) -> list[dict[str, st
     return [
         {"Name": "Topology", "Value": topology},
         {"Name": "Link", "Value": target.link or target.label},
-        {"Name": "Gateway", "Value": target.gateway or prober},
+        {"Name": "Gateway", "Value": prober},
     ]
 
 

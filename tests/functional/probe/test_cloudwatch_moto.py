@@ -43,7 +43,7 @@ def test_metrics_arrive_with_their_dimensions(client: Any) -> None:
     names = {m["MetricName"] for m in metrics}
     assert {"LossPercent", "RttMedian", "RttP95", "Status"} <= names
     dims = {(d["Name"], d["Value"]) for d in metrics[0]["Dimensions"]}
-    assert dims == {("Topology", "demo"), ("Link", "l0"), ("Gateway", "gw-b-a")}
+    assert dims == {("Topology", "demo"), ("Link", "l0"), ("Gateway", "gw-a-a")}
 
 
 def test_many_links_are_batched(client: Any) -> None:

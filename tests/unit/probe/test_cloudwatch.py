@@ -9,12 +9,12 @@ from vpnctl.probe.cloudwatch import batches, datums, publish
 from vpnctl.probe.health import Health
 
 
-def test_dimensions_are_topology_link_gateway() -> None:
+def test_dimensions_name_the_link_and_the_gateway_that_measured() -> None:
     rep = report(result("169.254.64.2", [10.0, 12.0], link="a--b", gateway="gw-b-a"))
     found = datums(rep, "demo", "gw-a-a")
     assert {d["MetricName"] for d in found} >= {"LossPercent", "RttMedian", "RttP95", "Status"}
     dims = {(x["Name"], x["Value"]) for x in found[0]["Dimensions"]}
-    assert dims == {("Topology", "demo"), ("Link", "a--b"), ("Gateway", "gw-b-a")}
+    assert dims == {("Topology", "demo"), ("Link", "a--b"), ("Gateway", "gw-a-a")}
 
 
 def test_adhoc_target_is_the_link_and_the_prober_the_gateway() -> None:
