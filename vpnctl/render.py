@@ -26,6 +26,7 @@ import jinja2
 from vpnctl.design import AllowedFlow, Design, Gateway, Tunnel
 from vpnctl.keys import TunnelKeys, parameter_prefix
 from vpnctl.partitions import PARTITIONS, Partition
+from vpnctl.probe import spec, targets
 from vpnctl.topology import Topology
 
 USERDATA_LIMIT = 16384  # bytes: EC2 refuses larger user-data
@@ -243,7 +244,16 @@ def gateway_env(topology: Topology, design: Design, gateway_name: str) -> str:
         router=gateway.subnet.network_address + 1,  # the VPC router: the subnet's base + 1
         tunnels=" ".join(f"{t.name}:{t.mode}" for t in tunnels),
         prefix=f"/vpnctl/{topology.name}",
+        pip_requirement=topology.gateways.vpnctl,
+        pip_index=topology.gateways.pip_indexes.get(gateway.partition, ""),
     )
+
+
+def probe_plan(topology: Topology, design: Design, gateway_name: str) -> str:
+    """/etc/vpnctl/probe.json: what the gateway's probe timer measures (``probe --spec``)."""
+    found = targets.from_design(design, gateway_name, hosts=topology.probe.targets)
+    plan = spec.for_gateway(topology.name, gateway_name, topology.probe, topology.failover, found)
+    return spec.dumps(plan)
 
 
 def gateway_files(
@@ -263,6 +273,7 @@ def gateway_files(
     return (
         GatewayFile(ETC_DIR / "gateway.env", gateway_env(topology, design, gateway_name)),
         GatewayFile(ETC_DIR / "firewall.nft", firewall(design, gateway_name, partitions)),
+        GatewayFile(ETC_DIR / "probe.json", probe_plan(topology, design, gateway_name)),
         GatewayFile(SYSCTL_PATH, sysctl()),
         *configs,
         *(GatewayFile(dest, static_file(name), mode) for name, dest, mode in STATIC_FILES),

@@ -7,8 +7,8 @@ reads files or talks to AWS; ``read(path)`` is the one convenience that does.
 The contract is ``spec/topology.md``. Keys added here beyond it (all optional):
 ``vpcs.X.prefix`` (size of this VPC when allocated), ``vpcs.X.image`` (AMI for this VPC),
 ``addressing.summarise`` and ``addressing.route_quota``, ``tunnel.keepalive`` and
-``tunnel.ping_restart``, ``probe.targets``, ``failover.recovery_successes`` and
-``failover.hold_down_s``.
+``tunnel.ping_restart``, ``gateways.vpnctl`` and ``gateways.pip_indexes``, ``probe.targets``,
+``failover.recovery_successes`` and ``failover.hold_down_s``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any, TypeVar
 
+from vpnctl import __version__
 from vpnctl import source as yamlsource
 from vpnctl.errors import Problem
 from vpnctl.partitions import PARTITIONS, partition_of_region
@@ -104,7 +105,10 @@ class Transit:
 class Gateways:
     instance_type: str = "t3.small"
     image: str = "ubuntu-22.04"
-    mirrors: Mapping[str, str] = field(default_factory=dict)
+    mirrors: Mapping[str, str] = field(default_factory=dict)  # apt mirror per partition
+    # what gateways pip-install to run their probe, and from which index per partition
+    vpnctl: str = f"vpnctl=={__version__}"
+    pip_indexes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -725,7 +729,9 @@ class _Reader:
         return self.listing(raw, key, one)
 
     def gateways(self, raw: Any, key: str) -> Gateways | None:
-        spec = self.mapping(raw, key, ("instance_type", "image", "mirrors"))
+        spec = self.mapping(
+            raw, key, ("instance_type", "image", "mirrors", "vpnctl", "pip_indexes")
+        )
         if spec is None:
             return None
         instance_type = self.optional(
@@ -736,14 +742,27 @@ class _Reader:
             "t3.small",
         )
         image = self.optional(spec, "image", key, self.string, "ubuntu-22.04")
-        mirrors: dict[str, str] = {}
-        raw_mirrors = spec.get("mirrors", {})
-        if self.mapping(raw_mirrors, f"{key}.mirrors", PARTITIONS) is not None:
-            for part, url in raw_mirrors.items():
-                url = self.string(url, f"{key}.mirrors.{part}", _URL, "http(s) URL")
+        requirement = self.optional(
+            spec, "vpnctl", key, lambda v, k: self.string(v, k, _PIP, "pip requirement"),
+            Gateways.vpnctl,
+        )  # fmt: skip
+        return Gateways(
+            instance_type,
+            image,
+            self.urls(spec.get("mirrors", {}), f"{key}.mirrors"),
+            requirement,
+            self.urls(spec.get("pip_indexes", {}), f"{key}.pip_indexes"),
+        )
+
+    def urls(self, raw: Any, key: str) -> dict[str, str]:
+        """A URL per partition (apt mirrors, pip indexes)."""
+        found: dict[str, str] = {}
+        if self.mapping(raw, key, PARTITIONS) is not None:
+            for part, url in raw.items():
+                url = self.string(url, f"{key}.{part}", _URL, "http(s) URL")
                 if url and part in PARTITIONS:
-                    mirrors[part] = url.rstrip("/")
-        return Gateways(instance_type, image, mirrors)
+                    found[part] = url.rstrip("/")
+        return found
 
     def flows(
         self, raw: Any, key: str, vpcs: Mapping[str, Vpc] | None, reach: Callable[[str, str], bool]
@@ -878,3 +897,5 @@ _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
 _INSTANCE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _URL = re.compile(r"^https?://\S+$")
+# a requirement pip understands and a shell cannot misread: name, version specifiers, or a URL
+_PIP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~:/@+]*$")

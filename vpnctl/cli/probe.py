@@ -20,7 +20,7 @@ import click
 
 from vpnctl.cli.common import reports_errors
 from vpnctl.errors import Diagnostic, InputError, VpnctlError
-from vpnctl.probe import cloudwatch, formats, health, prober, targets, timer
+from vpnctl.probe import cloudwatch, formats, health, prober, spec, targets, timer
 from vpnctl.probe.atomic import write_atomically
 from vpnctl.probe.report import Report, Target, with_health
 from vpnctl.probe.session import Schedule
@@ -77,6 +77,12 @@ def _thresholds(
     multiple=True,
     metavar="HOST",
     help="Probe this host (IPv4 address or name); repeat for more. No topology needed.",
+)
+@click.option(
+    "--spec",
+    type=click.Path(dir_okay=False),
+    help="A gateway's probe plan from `vpnctl render` (/etc/vpnctl/probe.json): topology "
+    "mode without the topology.",
 )
 @click.option("--link", help="Only this link's tunnels (topology mode).")
 @click.option("--gateway", help="Probe as this gateway (default: found from local addresses).")
@@ -173,11 +179,11 @@ class _Options:
 
     @classmethod
     def of(cls, p: dict[str, Any]) -> _Options:
-        topo, found, source = _targets(p)
-        settings = topo.probe if topo else Probe()
+        plan = _targets(p)
+        settings = plan.probe
         return cls(
             fmt=p["fmt"],
-            targets=found,
+            targets=plan.targets,
             schedule=Schedule(
                 p["count"] or settings.count,
                 p["interval_ms"] or settings.interval_ms,
@@ -185,9 +191,9 @@ class _Options:
             ),
             warn=p["warn"] or settings.warn,
             crit=p["crit"] or settings.crit,
-            failover=topo.failover if topo else Failover(),
-            topology=topo.name if topo else None,
-            source=source,
+            failover=plan.failover,
+            topology=plan.topology,
+            source=plan.gateway,
             state=p["state"],
             textfile=p["textfile"],
             cloudwatch=p["to_cloudwatch"],
@@ -196,17 +202,38 @@ class _Options:
         )
 
 
-def _targets(p: dict[str, Any]) -> tuple[Topology | None, tuple[Target, ...], str | None]:
-    if bool(p["topology"]) == bool(p["hosts"]):
-        raise click.UsageError("give a TOPOLOGY or --target HOST, one or the other")
+def _targets(p: dict[str, Any]) -> spec.Spec:
+    """What to probe and how: from a topology, a rendered plan, or the --target hosts."""
+    given = [x for x in ("topology", "spec", "hosts") if p[x]]
+    if len(given) != 1:
+        raise click.UsageError("give a TOPOLOGY, --spec FILE or --target HOST: one of them")
     if p["hosts"]:
         if p["link"] or p["gateway"]:
             raise click.UsageError("--link and --gateway need a TOPOLOGY")
         try:
-            return None, targets.adhoc(p["hosts"]), None
+            found = targets.adhoc(p["hosts"])
         except targets.TargetError as exc:
             raise click.UsageError(str(exc)) from None
-    return _topology_targets(p["topology"], p["gateway"], p["link"])
+        return spec.Spec(None, None, Probe(), Failover(), found)
+    if p["spec"]:
+        return _spec(p["spec"], p["link"])
+    topo, found, name = _topology_targets(p["topology"], p["gateway"], p["link"])
+    return spec.for_gateway(topo.name, name, topo.probe, topo.failover, found)
+
+
+def _spec(path: str, link: str | None) -> spec.Spec:
+    try:
+        plan = spec.loads(Path(path).read_text(encoding="utf-8"), path)
+    except OSError as exc:
+        raise InputError([Diagnostic(path, 1, "(file)", exc.strerror or str(exc))]) from None
+    except spec.SpecError as exc:
+        raise InputError([Diagnostic(path, 1, "(file)", str(exc))]) from None
+    if link is None:
+        return plan
+    kept = tuple(t for t in plan.targets if t.link == link)
+    if not kept:
+        raise InputError([Diagnostic(path, 1, "targets", f"no target on link {link}")])
+    return replace(plan, targets=kept)
 
 
 def _topology_targets(
@@ -291,6 +318,8 @@ def _timer_args(options: _Options, p: dict[str, Any]) -> list[str]:
     args = ["probe"]
     if p["topology"]:
         args.append(str(Path(p["topology"]).resolve()))
+    if p["spec"]:
+        args += ["--spec", str(Path(p["spec"]).resolve())]
     args += [a for h in p["hosts"] for a in ("--target", h)]
     args += _pairs(
         ("--link", p["link"]),

@@ -21,7 +21,7 @@ def invoke(*args: str):
         (["--target", "10.0.0.1", "--interval-ms", "-5"], "--interval-ms"),
         (["--target", "10.0.0.1", "--warn", "250"], "RTT_MS,LOSS%"),
         (["--target", "10.0.0.1", "--link", "a--b"], "need a TOPOLOGY"),
-        ([], "one or the other"),
+        ([], "one of them"),
     ],
 )
 def test_bad_input_exits_2_with_the_reason(args: list[str], message: str) -> None:
