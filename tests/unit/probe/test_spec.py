@@ -36,7 +36,7 @@ def test_a_plan_round_trips_and_holds_no_secret() -> None:
 
 
 def test_something_else_is_refused_by_name() -> None:
-    with pytest.raises(spec.SpecError, match="probe.json: not a vpnctl probe plan"):
+    with pytest.raises(spec.SpecError, match=r"probe\.json: not a vpnctl probe plan"):
         spec.loads(json.dumps({"format_version": 1}), "probe.json")
 
 
