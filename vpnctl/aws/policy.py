@@ -27,7 +27,12 @@ def gateway_policy(intent: Intent, gateway: Gateway, account_id: str) -> str:
     own = {f"aws:ResourceTag/{TOPOLOGY_TAG}": intent.topology}
     keys = [arn("ssm", f"parameter{n}") for n in intent.gateway_parameters(gateway.name)]
     statements = [
-        {"Sid": "ReadOwnKeys", "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": keys},
+        {
+            "Sid": "ReadOwnKeys",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter", "ssm:GetParameters"],  # boot reads them in one call
+            "Resource": keys,
+        },
         {
             "Sid": "Describe",
             "Effect": "Allow",
@@ -61,6 +66,29 @@ def gateway_policy(intent: Intent, gateway: Gateway, account_id: str) -> str:
             "Condition": {"StringEquals": {**own, f"aws:ResourceTag/{VPC_TAG}": gateway.vpc}},
         },
     ]
+    statements.append(
+        {
+            # the SSM agent's own channel: `vpnctl keys rotate` asks the gateway to fetch its
+            # new keys and restart one tunnel through it (what AmazonSSMManagedInstanceCore
+            # grants, without its parameter and document access)
+            "Sid": "SsmAgent",
+            "Effect": "Allow",
+            "Action": [
+                "ssm:UpdateInstanceInformation",
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+                "ec2messages:AcknowledgeMessage",
+                "ec2messages:DeleteMessage",
+                "ec2messages:FailMessage",
+                "ec2messages:GetEndpoint",
+                "ec2messages:GetMessages",
+                "ec2messages:SendReply",
+            ],
+            "Resource": "*",
+        }
+    )
     if not keys:
         statements = statements[1:]
     return canonical_json({"Version": "2012-10-17", "Statement": statements})

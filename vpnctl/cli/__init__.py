@@ -17,6 +17,7 @@ COMMANDS = {
     "apply": "vpnctl.cli.apply:apply",
     "destroy": "vpnctl.cli.destroy:destroy",
     "failover": "vpnctl.cli.failover:failover",
+    "keys": "vpnctl.cli.keys:keys",
     "lab": "vpnctl.cli.lab:lab",
     "plan": "vpnctl.cli.plan:plan",
     "probe": "vpnctl.cli.probe:probe",

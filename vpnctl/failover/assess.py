@@ -117,12 +117,20 @@ class Assessment:
         return frozenset(found | ({self.complete.account} if self.complete else set()))
 
 
-def assess(bundle: Bundle, seen: ob.Seen, event: AnyEvent, now: float) -> Assessment:
+def assess(
+    bundle: Bundle,
+    seen: ob.Seen,
+    event: AnyEvent,
+    now: float,
+    draining: frozenset[str] = frozenset(),
+) -> Assessment:
+    """The work for ``event``; ``draining`` gateways are treated as terminating (a key
+    rotation takes routes off a tunnel's gateways this way before restarting it)."""
     ignored = _irrelevant(bundle, seen, event)
     if ignored:
         return Assessment(ignored=ignored)
     best = _overlaid(best_instances(seen), event)
-    states = _states(bundle, seen, best, event, now)
+    states = _states(bundle, seen, best, event, now, draining)
     current = _current(bundle, seen, best)
     choices = tuple(
         c for c in decide(bundle.design, current, states, bundle.policy, now) if c.table in current
@@ -203,6 +211,7 @@ def _states(
     best: Mapping[str, ob.Instance],
     event: AnyEvent,
     now: float,
+    draining: frozenset[str] = frozenset(),
 ) -> dict[str, GatewayState]:
     instances: dict[str, str] = {}
     for g in bundle.design.gateways:
@@ -225,7 +234,7 @@ def _states(
         frozenset(),
         {g: a.state for g, a in alarms.items()},
         {g: max(i.launched, alarms[g].since if g in alarms else 0.0) for g, i in best.items()},
-        frozenset(g for g, i in best.items() if i.id in held),
+        frozenset(g for g, i in best.items() if i.id in held) | draining,
     )
 
 

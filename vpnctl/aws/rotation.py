@@ -1,0 +1,189 @@
+"""``vpnctl keys rotate``: new keys for one link, rolled out without dropping the link.
+
+A link has one tunnel per AZ pair, and each VPC's route tables can use any of its gateways.
+So the tunnels are rotated one at a time, each in four steps:
+
+1. drain: the failover decision (the hook's own) runs with the tunnel's two gateways treated
+   as terminating; the route tables on them move to their VPCs' other gateways, whose tunnels
+   carry the link meanwhile, and are read back;
+2. new keys (``vpnctl.keys``) overwrite the tunnel's SSM parameters in both ends' regions;
+3. both gateways fetch them and restart that tunnel's OpenVPN unit, through SSM Run Command;
+   the rotation waits until both report success;
+4. undrain: the decision runs again with failback on, putting tables back on their preferred
+   gateways.
+
+A VPC with one AZ has no other gateway to drain to: its traffic on that link stops while the
+tunnel restarts (seconds), and the rotation says so before it starts. The apply lock is held
+throughout, so an apply cannot run in the middle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from vpnctl import keys
+from vpnctl.aws.applylock import ApplyLock, owner
+from vpnctl.aws.retry import Retry
+from vpnctl.aws.session import Sessions, aws_errors
+from vpnctl.design import Gateway, Tunnel
+from vpnctl.errors import AwsError, Diagnostic, InputError
+from vpnctl.failover import act
+from vpnctl.failover import observe as ob
+from vpnctl.failover.assess import Assessment, assess, best_instances
+from vpnctl.failover.bundle import Bundle
+from vpnctl.failover.events import Reconcile
+
+RUN_DOCUMENT = "AWS-RunShellScript"
+FINISHED = ("Success", "Cancelled", "TimedOut", "Failed", "Cancelling")
+LIB = "/usr/local/lib/vpnctl"
+
+
+def tunnels_of(bundle: Bundle, link: str, file: str) -> tuple[Tunnel, ...]:
+    found = tuple(t for t in bundle.design.tunnels if t.link == link)
+    if not found:
+        links = ", ".join(sorted({t.link for t in bundle.design.tunnels}))
+        raise InputError([Diagnostic(file, 1, "--link", f"no link {link!r} (links: {links})")])
+    return found
+
+
+def single_az_warnings(bundle: Bundle, tunnels: tuple[Tunnel, ...]) -> list[str]:
+    """VPCs of the link that have nowhere to drain to."""
+    vpcs = sorted({e.vpc for t in tunnels for e in t.ends()})
+    return [
+        f"{v} has one gateway: its traffic on this link stops while each tunnel restarts"
+        for v in vpcs
+        if len(bundle.design.vpcs[v].gateways) < 2
+    ]
+
+
+def restart_commands(tunnel: str) -> list[str]:
+    """What a gateway runs: fetch its keys from SSM again, restart one tunnel."""
+    return [
+        "set -eu",
+        "set -a; . /etc/vpnctl/gateway.env; set +a",
+        f"python3 {LIB}/gateway_aws.py keys",
+        f"systemctl restart vpnctl-openvpn@{tunnel}.service",
+    ]
+
+
+@dataclass(frozen=True)
+class Rotation:
+    sessions: Sessions
+    bundle: Bundle
+    retry: Retry
+    say: Callable[[str], None]
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    wait_s: float = 600.0  # for a gateway to fetch and restart
+    poll_s: float = 2.0
+
+    def rotate(self, tunnels: tuple[Tunnel, ...]) -> None:
+        lock = ApplyLock(self.sessions, self.bundle.dns_account, self.bundle.topology, self.retry)
+        with lock.held(owner()):
+            for tunnel in tunnels:
+                self.one(tunnel)
+
+    def one(self, tunnel: Tunnel) -> None:
+        ends = frozenset(e.gateway for e in tunnel.ends())
+        self.say(f"{tunnel.name}: draining {', '.join(sorted(ends))}")
+        self.routes(draining=ends, failback=False)
+        self.put_keys(tunnel)
+        self.say(f"{tunnel.name}: new keys stored; restarting the tunnel on both gateways")
+        self.restart(tunnel)
+        self.routes(draining=frozenset(), failback=True)
+        self.say(f"{tunnel.name}: rotated; routes back on their preferred gateways")
+
+    # ------------------------------------------------------------------ routes
+
+    def look(self) -> ob.Seen:
+        regions = frozenset((v.account, v.region) for v in self.bundle.design.vpcs.values())
+        return ob.look(self.sessions, self.bundle, regions, ob.Needs(), self.retry)
+
+    def routes(self, draining: frozenset[str], failback: bool) -> None:
+        bundle = self.bundle
+        if failback:
+            policy = dataclasses.replace(bundle.policy, failback=True, hold_down_s=0)
+            bundle = dataclasses.replace(bundle, policy=policy)
+        found = assess(bundle, self.look(), Reconcile(None, None, None), self.clock(), draining)
+        moves = Assessment(moves=found.moves)  # routes only: fixes are apply's and the hook's
+        for done in act.Actor(self.sessions, self.retry).run(moves):
+            self.say(f"  {done['what']}")
+
+    # ------------------------------------------------------------------ keys
+
+    def put_keys(self, tunnel: Tunnel) -> None:
+        values = keys.generate(self.bundle.design, tunnel).parameters()
+        for gateway in self.gateways(tunnel):
+            for name, value in values.items():
+                self.put(gateway, name, value)
+
+    def put(self, gateway: Gateway, name: str, value: str) -> None:
+        ssm = self.sessions.client(gateway.account, gateway.region, "ssm")
+        with aws_errors(gateway.account, gateway.region, f"ssm parameter {name}"):
+            self.retry.call(
+                lambda: ssm.put_parameter(
+                    Name=name, Value=value, Type="SecureString", Overwrite=True
+                )
+            )
+
+    def gateways(self, tunnel: Tunnel) -> list[Gateway]:
+        """One gateway per region the tunnel's keys live in (SSM is regional)."""
+        design = self.bundle.design
+        by_region: dict[tuple[str, str], Gateway] = {}
+        for end in tunnel.ends():
+            gateway = design.gateway_by_name[end.gateway]
+            by_region.setdefault((gateway.account, gateway.region), gateway)
+        return list(by_region.values())
+
+    # ------------------------------------------------------------------ restart
+
+    def restart(self, tunnel: Tunnel) -> None:
+        best = best_instances(self.look())
+        sent = []
+        for end in tunnel.ends():
+            gateway = self.bundle.design.gateway_by_name[end.gateway]
+            instance = best.get(gateway.name)
+            if instance is None or instance.state != "running":
+                self.say(f"  {gateway.name} has no running instance: it gets the keys at boot")
+                continue
+            sent.append((gateway, instance.id, self.send(gateway, instance.id, tunnel.name)))
+        for gateway, instance_id, command_id in sent:
+            self.wait(gateway, instance_id, command_id)
+
+    def send(self, gateway: Gateway, instance_id: str, tunnel: str) -> str:
+        ssm = self.sessions.client(gateway.account, gateway.region, "ssm")
+        with aws_errors(gateway.account, gateway.region, f"run command on {instance_id}"):
+            sent: dict[str, Any] = self.retry.call(
+                lambda: ssm.send_command(
+                    InstanceIds=[instance_id],
+                    DocumentName=RUN_DOCUMENT,
+                    Comment=f"vpnctl keys rotate: {tunnel}",
+                    Parameters={"commands": restart_commands(tunnel)},
+                )
+            )
+        return str(sent["Command"]["CommandId"])
+
+    def wait(self, gateway: Gateway, instance_id: str, command_id: str) -> None:
+        ssm = self.sessions.client(gateway.account, gateway.region, "ssm")
+        deadline = self.clock() + self.wait_s
+        status = "Pending"
+        while self.clock() < deadline:
+            with aws_errors(gateway.account, gateway.region, f"run command on {instance_id}"):
+                found = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
+            status = str(found.get("Status"))
+            if status in FINISHED:
+                break
+            self.sleep(self.poll_s)
+        if status != "Success":
+            raise AwsError(
+                gateway.account,
+                gateway.region,
+                f"{gateway.name} ({instance_id})",
+                f"fetching its new keys and restarting the tunnel ended {status}; its routes "
+                "stay drained: look at the instance, then run the rotation again",
+            )
+        self.say(f"  {gateway.name} ({instance_id}): new keys in use")
