@@ -16,7 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,7 +28,6 @@ from typing import Any
 
 import boto3
 from click.testing import CliRunner
-from moto.server import ThreadedMotoServer
 
 from vpnctl import pipeline
 from vpnctl.aws.factory import Factory
@@ -60,15 +62,33 @@ def generated(vpcs: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def teach_lifecycle() -> None:
-    """moto lacks CompleteLifecycleAction; answer it (the instance proceeds) in-process."""
-    from moto.autoscaling.responses import AutoScalingResponse
-    from moto.core.responses import EmptyResult
+SERVER = """
+import sys, time, logging
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.core.responses import EmptyResult
+from moto.server import ThreadedMotoServer
+AutoScalingResponse.complete_lifecycle_action = lambda self: EmptyResult()
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
+server.start()
+print("ready", flush=True)
+while True:
+    time.sleep(3600)
+"""
 
-    def complete_lifecycle_action(self: Any) -> Any:
-        return EmptyResult()
 
-    AutoScalingResponse.complete_lifecycle_action = complete_lifecycle_action  # type: ignore[attr-defined]
+def emulator() -> tuple[subprocess.Popen[str], str]:
+    """The AWS emulator in a process of its own: its work is AWS's, not the hook's, and must
+    not share the hook's interpreter (and its lock) while the hook is timed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        raise SystemExit("the emulator did not start")
+    return proc, f"http://127.0.0.1:{port}"
 
 
 class Bench:
@@ -97,14 +117,16 @@ class Bench:
         return region, found[0]["Instances"][0]
 
     def run(self, raw: dict[str, Any]) -> tuple[float, CallLog, dict[str, Any]]:
-        log = CallLog()
-        sessions = Sessions(self.accounts, self.url, log, CREDENTIALS)
+        """One warm invocation: the clients of earlier runs are reused, as Lambda keeps them;
+        the calls counted are this run's only."""
         env = hook.Env(
-            sessions, frozenset(self.accounts), sleep=lambda _s: None, say=lambda _l: None
+            self.sessions, frozenset(self.accounts), sleep=lambda _s: None, say=lambda _l: None
         )
+        self.sessions.log.calls.clear()
         start = time.perf_counter()
         summary = hook.run(parse(raw), self.bundle, env)
-        return time.perf_counter() - start, log, summary
+        elapsed = time.perf_counter() - start
+        return elapsed, CallLog(list(self.sessions.log.calls)), summary
 
 
 def event(sample: str, region: str, **detail: Any) -> dict[str, Any]:
@@ -199,11 +221,7 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    teach_lifecycle()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    server, url = emulator()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{NAME}.yaml"
@@ -217,7 +235,8 @@ def main() -> None:
             print(f"apply of {args.vpcs} VPCs: {time.perf_counter() - start:.1f} s")
             rows = measure(Bench(url, path), args.rounds)
     finally:
-        server.stop()
+        server.terminate()
+        server.wait()
     show(rows, args.markdown)
 
 
