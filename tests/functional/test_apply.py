@@ -14,6 +14,7 @@ from vpnctl import pipeline
 from vpnctl.aws import artifacts
 from vpnctl.aws.applylock import ApplyLock
 from vpnctl.aws.diff import diff
+from vpnctl.aws.factory import Factory
 from vpnctl.aws.observe import Scope, observe
 from vpnctl.aws.retry import NO_WAIT
 from vpnctl.aws.session import Call, Sessions
@@ -297,6 +298,22 @@ def test_a_held_lock_stops_apply_until_unlocked(aws: Aws) -> None:
     assert "vpnctl unlock" in result.output
     assert "removed the lock of ci@runner" in aws.run(unlock, str(path)).output
     assert aws.run(apply, str(path), "--yes").exit_code == 0
+
+
+def test_lock_wait_waits_for_the_holder_to_finish(aws: Aws) -> None:
+    path = aws.topology("demo")
+    planned = pipeline.plan(path)
+    lock = ApplyLock(Sessions(planned.topology.accounts, aws.url), "main", "demo", NO_WAIT)
+    holder = lock.acquire("another apply")
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the other apply finishes while this one waits
+        waited.append(seconds)
+        lock.release(holder)
+
+    result = aws.run(apply, str(path), "--yes", "--lock-wait", "30", factory=Factory(sleep=sleep))
+    assert result.exit_code == 0, result.output
+    assert waited
 
 
 def test_two_applies_at_once_one_fails_on_the_lock_and_nothing_doubles(aws: Aws) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from vpnctl import pipeline
 from vpnctl.aws.deployer import Options
-from vpnctl.cli.aws import aws_options, deployer
+from vpnctl.cli.aws import aws_options, deployer, factory
 from vpnctl.cli.common import reports_errors
 
 
@@ -23,6 +25,14 @@ from vpnctl.cli.common import reports_errors
     help="How to show the change set.",
 )
 @click.option("--frozen", is_flag=True, help="Fail instead of writing a changed lock file.")
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(0, 86400),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another apply (or key rotation) to release the lock.",
+)
 @aws_options
 @reports_errors
 def apply(
@@ -31,10 +41,12 @@ def apply(
     yes: bool,
     fmt: str,
     frozen: bool,
+    lock_wait: float,
     endpoint_url: str | None,
     sandbox: bool,
 ) -> None:
     """Make AWS match the design of TOPOLOGY: show the change set, ask, then make it."""
+    click.get_current_context().obj = dataclasses.replace(factory(), lock_wait_s=lock_wait)
     planned = pipeline.plan(topology)
     if not dry_run:
         pipeline.record(planned, frozen)
