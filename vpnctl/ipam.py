@@ -44,6 +44,10 @@ class AzAllocation:
 class VpcAllocation:
     cidr: IPv4Network
     azs: Mapping[str, AzAllocation] = field(default_factory=dict)
+    # where the VPC lives: not an allocation, but once the VPC leaves the topology this is
+    # the only record of the account and region apply must still clean up
+    account: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -301,7 +305,7 @@ class _Allocator:
                 )
                 break
             azs[az] = AzAllocation(routing, gateway)
-        return replace(alloc, azs=dict(sorted(azs.items())))
+        return replace(alloc, azs=dict(sorted(azs.items())), account=vpc.account, region=vpc.region)
 
     # ----------------------------------------------------------------- tunnels
 

@@ -33,6 +33,7 @@ def dumps(lock: Lock) -> str:
         "blocks": {r: [str(b) for b in blocks] for r, blocks in lock.blocks.items()},
         "vpcs": {
             name: {
+                **({"account": v.account, "region": v.region} if v.account and v.region else {}),
                 "cidr": str(v.cidr),
                 "azs": {
                     az: {"routing": str(a.routing), "gateway": str(a.gateway)}
@@ -83,7 +84,7 @@ def _vpc(raw: dict[str, Any]) -> VpcAllocation:
         az: AzAllocation(IPv4Network(a["routing"]), IPv4Network(a["gateway"]))
         for az, a in raw["azs"].items()
     }
-    return VpcAllocation(IPv4Network(raw["cidr"]), azs)
+    return VpcAllocation(IPv4Network(raw["cidr"]), azs, raw.get("account"), raw.get("region"))
 
 
 def _tunnel(raw: dict[str, Any]) -> TunnelAllocation:

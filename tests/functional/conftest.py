@@ -26,6 +26,17 @@ CREDENTIALS = "[default]\naws_access_key_id = test\naws_secret_access_key = test
 CREDENTIALS += "[china]\naws_access_key_id = test\naws_secret_access_key = test\n"
 
 
+@pytest.fixture(autouse=True)
+def _launch_template_tags_follow_create_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto copies a launch template's tags once, when it is made, so a later CreateTags never
+    shows in DescribeLaunchTemplates (on AWS it does, and apply relies on it to record what a
+    template was made from). Let moto's templates read their tags when asked."""
+    from moto.ec2.models.launch_templates import LaunchTemplate
+
+    live = property(lambda self: self.get_tags(), lambda self, value: None)
+    monkeypatch.setattr(LaunchTemplate, "tags", live, raising=False)
+
+
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
     from moto.server import ThreadedMotoServer

@@ -213,6 +213,35 @@ def adopting(aws: Aws, cidr: str = "10.70.0.0/16") -> tuple[Path, str]:
     return aws.topology("adopt", ADOPTING.replace("VPC_ID", vpc)), vpc
 
 
+def test_a_vpc_whose_region_leaves_the_topology_is_swept(aws: Aws) -> None:
+    """Its region is no VPC's any more; the lock file still says what lived there."""
+    import yaml
+
+    path = aws.topology("demo")
+    assert aws.run(apply, str(path), "--yes").exit_code == 0
+    doc = yaml.safe_load(path.read_text())
+    del doc["vpcs"]["eu-west-1"]
+    doc["links"] = []
+    doc["allow"] = []
+    path.write_text(yaml.safe_dump(doc))
+    result = aws.run(apply, str(path), "--yes")
+    assert result.exit_code == 0, result.output
+    demo = [{"Name": "tag:vpnctl:topology", "Values": ["demo"]}]
+    ec2 = aws.client("ec2", "eu-west-1")
+    assert ec2.describe_vpcs(Filters=demo)["Vpcs"] == []
+    assert ec2.describe_subnets(Filters=demo)["Subnets"] == []
+    running = ec2.describe_instances(
+        Filters=[*demo, {"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    )["Reservations"]
+    assert running == []
+    assert (
+        aws.client("autoscaling", "eu-west-1").describe_auto_scaling_groups()["AutoScalingGroups"]
+        == []
+    )
+    assert len(aws.client("ec2", "us-west-2").describe_vpcs(Filters=demo)["Vpcs"]) == 1
+    assert pending(aws, path) == 0
+
+
 def test_adopted_vpc_is_used_and_kept_and_foreign_routes_survive_destroy(aws: Aws) -> None:
     path, vpc = adopting(aws)
     ec2 = aws.client("ec2", "us-west-2")

@@ -17,6 +17,19 @@ from vpnctl.design import Design
 from vpnctl.pipeline import Plan
 
 
+def retired_regions(planned: Plan) -> tuple[tuple[str, str], ...]:
+    """Where the lock file says VPCs lived that the topology no longer has (and no VPC does
+    now), in accounts the topology still has credentials for."""
+    topology = planned.topology
+    live = {(v.account, v.region) for v in topology.vpcs.values()}
+    found: set[tuple[str, str]] = set()
+    for name, vpc in planned.lock.vpcs.items():
+        account, region = vpc.account, vpc.region
+        if name not in topology.vpcs and account in topology.accounts and account and region:
+            found.add((account, region))
+    return tuple(sorted(found - live))
+
+
 def intent(planned: Plan) -> Intent:
     topology, design = planned.topology, planned.design
     return Intent(
@@ -31,6 +44,7 @@ def intent(planned: Plan) -> Intent:
         hook=hook_package(planned),
         alarm_threshold=topology.probe.crit.loss_pct,
         alarm_periods=topology.failover.consecutive_failures,
+        retired=retired_regions(planned),
     )
 
 

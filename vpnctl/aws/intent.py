@@ -39,6 +39,9 @@ class Intent:
     hook: HookPackage | None = None  # None: apply deploys no failover hook
     alarm_threshold: float = 10.0  # probe loss % (probe.crit.loss_pct) that alarms
     alarm_periods: int = 3  # minutes in a row (failover.consecutive_failures)
+    # (account, region) pairs the lock file says VPCs of this topology lived in, and no VPC
+    # does now: observed anyway, so what vpnctl left there is swept
+    retired: tuple[tuple[str, str], ...] = ()
 
     @property
     def topology(self) -> str:

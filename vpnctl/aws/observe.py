@@ -54,6 +54,8 @@ class Scope:
             image = intent.images[vpc.name]
             if not image.startswith("ami-"):
                 images[key] = image
+        for key in intent.retired:
+            regions.setdefault(key, [])
         return cls(
             intent.topology,
             {k: tuple(v) for k, v in regions.items()},
