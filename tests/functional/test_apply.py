@@ -385,6 +385,23 @@ def test_two_applies_at_once_one_fails_on_the_lock_and_nothing_doubles(aws: Aws)
     )
 
 
+def test_a_saved_change_set_applies_only_while_it_is_current(aws: Aws) -> None:
+    path = aws.topology("demo")
+    saved = aws.home / "changes.json"
+    dry = aws.run(apply, str(path), "--dry-run", "--format", "json")
+    assert dry.exit_code == 0, dry.output
+    saved.write_text(dry.stdout)
+    result = aws.run(apply, str(path), "--yes", "--change-set", str(saved))
+    assert result.exit_code == 0, result.output
+    assert pending(aws, path) == 0
+    # the same change set again: AWS is no longer what it was made against
+    factory = fast()
+    again = aws.run(apply, str(path), "--yes", "--change-set", str(saved), factory=factory)
+    assert again.exit_code == 1
+    assert "the saved change set is stale: AWS changed since it was made" in again.output
+    assert factory.log.mutating(except_services=("dynamodb",)) == []
+
+
 def test_dry_run_json_changes_nothing(aws: Aws) -> None:
     path = aws.topology("demo")
     factory = fast()

@@ -3,14 +3,16 @@
     plan -> intent -> lock -> observe -> diff (+ sweep) -> show -> confirm -> execute -> unlock
 
 Everything before ``execute`` only reads; ``--dry-run`` stops after ``show`` and takes no lock.
+A change set saved from ``--dry-run --format json`` is applied only if, under the lock, apply
+would make exactly those changes against exactly that state of AWS.
 ``destroy`` is the same pipeline with ``sweep(everything=True)`` in place of the diff.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from vpnctl.aws import artifacts, view
 from vpnctl.aws.applylock import ApplyLock
@@ -35,6 +37,7 @@ class Options:
     dry_run: bool = False
     yes: bool = False
     fmt: str = "text"  # text | json
+    saved: Mapping[str, Any] | None = None  # a change set saved earlier: apply only that
 
 
 @dataclass
@@ -77,6 +80,8 @@ class Deployer:
         with lock.held():
             live = self.observe(intent)
             changes = decide(live)
+            if options.saved is not None:
+                view.check_saved(options.saved, changes)
             self.show(changes, options)
             if changes and (options.yes or self.confirm()):
                 self.executor(intent, live).run(changes)

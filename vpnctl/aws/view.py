@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from itertools import groupby
 from typing import Any
 
 from vpnctl.aws.changes import Change, ChangeSet, Ref
+from vpnctl.errors import VpnctlError
 
 SIGN_ORDER = {"+": 0, "~": 1, "-": 2}
 
@@ -30,6 +32,36 @@ def to_text(changes: ChangeSet) -> str:
     lines.append("")
     lines.append(f"Plan: {n['add']} to add, {n['change']} to change, {n['destroy']} to destroy.")
     return "\n".join(lines) + "\n"
+
+
+class StaleChangeSet(VpnctlError):
+    """A saved change set no longer fits: AWS or the topology moved since it was made."""
+
+
+def check_saved(saved: Mapping[str, Any], fresh: ChangeSet) -> None:
+    """Refuse ``saved`` (a ``--format json`` change set) unless it is what apply would do now:
+    same format, topology and live state, and the same changes."""
+    now = json.loads(to_json(fresh))
+    if saved.get("format_version") != now["format_version"]:
+        raise StaleChangeSet(
+            f"the saved change set has format_version {saved.get('format_version')!r}, this "
+            f"vpnctl writes {now['format_version']}: make it again with --dry-run --format json"
+        )
+    if saved.get("topology") != now["topology"]:
+        raise StaleChangeSet(
+            f"the saved change set is for topology {saved.get('topology')!r}, not {now['topology']!r}"
+        )
+    if saved.get("fingerprint") != now["fingerprint"]:
+        raise StaleChangeSet(
+            f"the saved change set is stale: AWS changed since it was made (fingerprint "
+            f"{saved.get('fingerprint')}, now {now['fingerprint']}); review a new one "
+            "(--dry-run --format json) and apply that"
+        )
+    if saved.get("changes") != now["changes"]:
+        raise StaleChangeSet(
+            "the saved change set no longer matches what this topology asks for (the topology "
+            "or its lock file changed since); review a new one and apply that"
+        )
 
 
 def to_json(changes: ChangeSet) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -10,6 +13,7 @@ from vpnctl import pipeline
 from vpnctl.aws.deployer import Options
 from vpnctl.cli.aws import aws_options, deployer, factory
 from vpnctl.cli.common import reports_errors
+from vpnctl.errors import Diagnostic, InputError
 
 
 @click.command()
@@ -33,6 +37,13 @@ from vpnctl.cli.common import reports_errors
     metavar="SECONDS",
     help="Wait this long for another apply (or key rotation) to release the lock.",
 )
+@click.option(
+    "--change-set",
+    "change_set",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Apply only this saved change set (from --dry-run --format json), refused if AWS "
+    "or the topology moved since it was made.",
+)
 @aws_options
 @reports_errors
 def apply(
@@ -42,6 +53,7 @@ def apply(
     fmt: str,
     frozen: bool,
     lock_wait: float,
+    change_set: str | None,
     endpoint_url: str | None,
     sandbox: bool,
 ) -> None:
@@ -53,4 +65,18 @@ def apply(
     if fmt == "json" and not (yes or dry_run):
         raise click.UsageError("--format json needs --yes or --dry-run (there is no one to ask)")
     with deployer(planned, endpoint_url, sandbox, fmt) as d:
-        d.apply(planned, Options(dry_run=dry_run, yes=yes, fmt=fmt))
+        d.apply(planned, Options(dry_run=dry_run, yes=yes, fmt=fmt, saved=_saved(change_set)))
+
+
+def _saved(path: str | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        found = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            [Diagnostic(path, 1, "(change set)", f"not readable JSON: {exc}")]
+        ) from None
+    if not isinstance(found, dict):
+        raise InputError([Diagnostic(path, 1, "(change set)", "not a vpnctl change set")])
+    return found
