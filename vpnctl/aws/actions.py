@@ -168,15 +168,22 @@ def create_zone(ex: Executor, ch: c.CreateHostedZone) -> None:
 @handles(c.CreateRole)
 def create_role(ex: Executor, ch: c.CreateRole) -> None:
     iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
+    make_role(ex, iam, ch.role_name, ch.path, ch.trust, f"vpnctl gateway {ch.name}", ch.name)
+
+
+def make_role(
+    ex: Executor, iam: Any, role: str, path: str, trust: str, description: str, name: str
+) -> None:
+    """An IAM role tagged as ``name``'s; one that exists already is taken as made."""
     call(
         ex,
         iam.create_role,
         ok=("EntityAlreadyExists",),
-        RoleName=ch.role_name,
-        Path=ch.path,
-        AssumeRolePolicyDocument=ch.trust,
-        Description=f"vpnctl gateway {ch.name}",
-        Tags=tag_list(ex, ch.name),
+        RoleName=role,
+        Path=path,
+        AssumeRolePolicyDocument=trust,
+        Description=description,
+        Tags=tag_list(ex, name),
     )
 
 

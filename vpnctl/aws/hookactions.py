@@ -16,7 +16,7 @@ import botocore.exceptions
 
 from vpnctl.aws import hooks
 from vpnctl.aws import live as lv
-from vpnctl.aws.actions import POLICY_NAME, call, handles, tag_list
+from vpnctl.aws.actions import POLICY_NAME, call, handles, make_role, tag_list
 from vpnctl.aws.changes import Change
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
@@ -90,16 +90,8 @@ def _client(ex: Executor, change: Change, service: str) -> Client:
 def put_role(ex: Executor, ch: hooks.PutHookRole) -> None:
     iam = _client(ex, ch, "iam")
     if ch.create:
-        call(
-            ex,
-            iam.create_role,
-            ok=("EntityAlreadyExists",),
-            RoleName=ch.role_name,
-            Path=ch.path,
-            AssumeRolePolicyDocument=ch.trust,
-            Description=f"vpnctl {ex.intent.topology}: failover hook",
-            Tags=tag_list(ex, "failover-hook"),
-        )
+        description = f"vpnctl {ex.intent.topology}: failover hook"
+        make_role(ex, iam, ch.role_name, ch.path, ch.trust, description, "failover-hook")
     call(
         ex,
         iam.put_role_policy,
