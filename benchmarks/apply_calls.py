@@ -20,32 +20,13 @@ from pathlib import Path
 
 import boto3
 from click.testing import CliRunner
+from hubs import hub_topology  # benchmarks/, run as scripts
 from moto.server import ThreadedMotoServer
 
 from vpnctl.aws.factory import Factory
 from vpnctl.cli.apply import apply
 
 ROOT = Path(__file__).resolve().parents[1]
-REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"]
-
-
-def generated(vpcs: int = 20) -> str:
-    lines = [
-        "version: 1",
-        "name: bench20",
-        "accounts:",
-        "  main: {partition: aws}",
-        "dns: {zone: vpn.bench.example.com, account: main}",
-        "addressing: {pool: 10.0.0.0/8, vpc_prefix: 18}",
-        "vpcs:",
-    ]
-    for i in range(vpcs):
-        region = REGIONS[i % len(REGIONS)]
-        lines.append(
-            f"  v{i:02d}: {{account: main, region: {region}, azs: [{region}a, {region}b]}}"
-        )
-    lines.append("links: {hub: v00}")
-    return "\n".join(lines) + "\n"
 
 
 def run(url: str, path: Path) -> tuple[Counter[str], float, int]:
@@ -122,7 +103,7 @@ def main() -> None:
         shutil.copy(ROOT / "topologies" / "china-hub.yaml", hub)
         bench(url, "china-hub.yaml (3 VPCs, 2 partitions)", hub, "sproutling", "us-west-2")
         twenty = home / "bench20.yaml"
-        twenty.write_text(generated())
+        twenty.write_text(hub_topology("bench20", 20))
         bench(url, "generated 20 VPCs (4 regions, hub)", twenty, "bench20", "us-west-2")
     finally:
         server.stop()

@@ -28,6 +28,7 @@ from typing import Any
 
 import boto3
 from click.testing import CliRunner
+from hubs import hub_topology  # benchmarks/, run as scripts
 
 from vpnctl import pipeline
 from vpnctl.aws.factory import Factory
@@ -38,28 +39,8 @@ from vpnctl.failover.bundle import Bundle
 from vpnctl.failover.events import parse
 
 ROOT = Path(__file__).resolve().parents[1]
-REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"]
 NAME = "bench50"
 CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
-
-
-def generated(vpcs: int) -> str:
-    lines = [
-        "version: 1",
-        f"name: {NAME}",
-        "accounts:",
-        "  main: {partition: aws}",
-        "dns: {zone: vpn.bench.example.com, account: main}",
-        "addressing: {pool: 10.0.0.0/8, vpc_prefix: 18}",
-        "vpcs:",
-    ]
-    for i in range(vpcs):
-        region = REGIONS[i % len(REGIONS)]
-        lines.append(
-            f"  v{i:02d}: {{account: main, region: {region}, azs: [{region}a, {region}b]}}"
-        )
-    lines.append("links: {hub: v00}")
-    return "\n".join(lines) + "\n"
 
 
 SERVER = """
@@ -225,7 +206,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{NAME}.yaml"
-            path.write_text(generated(args.vpcs))
+            path.write_text(hub_topology(NAME, args.vpcs))
             start = time.perf_counter()
             result = CliRunner().invoke(apply, [str(path), "--yes", "--endpoint-url", url],
                                         obj=Factory(sleep=lambda _s: None),
