@@ -52,7 +52,7 @@ def deployer(
         yield Deployer(
             factory(),
             made,
-            click.get_text_stream("stdout"),
+            sys.stdout,
             progress,
             lambda: click.confirm("Make these changes?", default=False, err=True),
         )
