@@ -138,7 +138,7 @@ class Hub:
 
 
 def _tag(item: dict[str, Any], key: str) -> str:
-    return next(t["Value"] for t in item.get("Tags", []) if t["Key"] == key)
+    return str(next(t["Value"] for t in item.get("Tags", []) if t["Key"] == key))
 
 
 def summary(result: Result) -> dict[str, Any]:
@@ -332,7 +332,9 @@ def test_two_hooks_at_once_leave_no_table_on_the_dead_gateway(hub: Hub) -> None:
 
     def one() -> None:
         sessions = Sessions(planned.topology.accounts, hub.aws.url)
-        env = hook.Env(sessions, frozenset(bundle.accounts), sleep=lambda _s: None, say=str)
+        env = hook.Env(
+            sessions, frozenset(bundle.accounts), sleep=lambda _s: None, say=lambda _line: None
+        )
         results.append(hook.run(event, bundle, env))
 
     threads = [threading.Thread(target=one) for _ in "ab"]

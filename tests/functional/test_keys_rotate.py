@@ -38,9 +38,9 @@ def routes(aws: Aws, region: str) -> dict[str, dict[str, str]]:
     tables = ec2.describe_route_tables(
         Filters=[{"Name": "tag:vpnctl:topology", "Values": ["sproutling"]}]
     )["RouteTables"]
-    named = {}
+    named: dict[str, dict[str, str]] = {}
     for t in tables:
-        name = {x["Key"]: x["Value"] for x in t.get("Tags", [])}.get("vpnctl:name")
+        name = {x["Key"]: x["Value"] for x in t.get("Tags", [])}.get("vpnctl:name", "")
         named[name] = {
             r["DestinationCidrBlock"]: r.get("NetworkInterfaceId", "")
             for r in t["Routes"]

@@ -31,7 +31,14 @@ def unique(prefix: str = "vt") -> str:
 @dataclass
 class Namespace:
     name: str
-    address: str | None = None  # its address on the veth, when made by ``pair``
+    made_address: str | None = None  # its address on the veth, when made by ``pair``
+
+    @property
+    def address(self) -> str:
+        """The namespace's veth address; only namespaces made by ``pair`` have one."""
+        assert self.made_address is not None, f"{self.name} was not made by pair()"
+        return self.made_address
+
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def command(self, *args: str) -> list[str]:
@@ -46,7 +53,7 @@ class Namespace:
 
     def popen(self, *args: str, **kwargs: object) -> subprocess.Popen[bytes]:
         """Start a process in the namespace; it is killed when the namespace is removed."""
-        proc = subprocess.Popen(self.command(*args), **kwargs)  # type: ignore[call-overload]
+        proc: subprocess.Popen[bytes] = subprocess.Popen(self.command(*args), **kwargs)  # type: ignore[call-overload]
         self.processes.append(proc)
         return proc
 
@@ -95,7 +102,7 @@ def pair(
     """Two namespaces joined by one veth link."""
     with namespace("vn") as near, namespace("vf") as far:
         veth(near, far, near_cidr, far_cidr)
-        near.address, far.address = near_cidr.split("/")[0], far_cidr.split("/")[0]
+        near.made_address, far.made_address = near_cidr.split("/")[0], far_cidr.split("/")[0]
         yield near, far
 
 

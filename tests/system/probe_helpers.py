@@ -19,12 +19,18 @@ T = TypeVar("T")
 RESPONDER = Path(__file__).with_name("echo_responder.py")
 
 
-def probe(ns: Namespace, *args: str) -> tuple[int, dict[str, Any] | str]:
-    """``vpnctl probe ARGS --format json`` inside ``ns``: (exit status, parsed output)."""
-    fmt = [] if "--format" in args else ["--format", "json"]
-    done = ns.run(sys.executable, "-m", "vpnctl", "probe", *args, *fmt, check=False)
+def probe_text(ns: Namespace, *args: str) -> tuple[int, str]:
+    """``vpnctl probe ARGS`` inside ``ns``: (exit status, what it printed)."""
+    done = ns.run(sys.executable, "-m", "vpnctl", "probe", *args, check=False)
     assert not done.stderr.strip() or done.returncode, done.stderr
-    return done.returncode, json.loads(done.stdout) if fmt else done.stdout
+    return done.returncode, str(done.stdout)
+
+
+def probe(ns: Namespace, *args: str) -> tuple[int, dict[str, Any]]:
+    """``vpnctl probe ARGS --format json`` inside ``ns``: (exit status, parsed output)."""
+    status, text = probe_text(ns, *args, "--format", "json")
+    document: dict[str, Any] = json.loads(text)
+    return status, document
 
 
 def fping(

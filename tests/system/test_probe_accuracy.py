@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from tests.system.probe_helpers import (
     delayed_echo,
     fping,
     probe,
+    probe_text,
     sampled_twice,
 )
 
@@ -34,10 +36,11 @@ def prober(request: pytest.FixtureRequest, path: tuple[Namespace, Namespace]) ->
     return near
 
 
-def entry(ns: Namespace, *args: str) -> dict:
+def entry(ns: Namespace, *args: str) -> dict[str, Any]:
     status, document = probe(ns, *args)
     assert status == 0, document
     (result,) = document["results"]
+    assert isinstance(result, dict)
     return result
 
 
@@ -74,7 +77,7 @@ def test_unreachable_is_all_lost_and_critical(prober: Namespace) -> None:
     )
     (got,) = document["results"]
     assert (got["loss_pct"], got["status"], got["rtt_ms"]) == (100.0, "CRITICAL", None)
-    status, text = probe(
+    status, text = probe_text(
         prober,
         "--target",
         "10.200.0.77",

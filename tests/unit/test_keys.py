@@ -12,11 +12,12 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests.builders import designed, doc
 from vpnctl import keys
+from vpnctl.design import Design
 
 NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
 
-def fingerprint_design() -> keys.Design:
+def fingerprint_design() -> Design:
     return designed(doc(tunnel={"mode": "fingerprint"}))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,6 @@ def test_the_same_change_set_against_the_same_state_passes() -> None:
         ({"changes": [{"kind": "CreateVpc"}]}, "no longer matches what this topology asks for"),
     ],
 )
-def test_anything_else_is_refused_with_the_reason(overrides: dict, message: str) -> None:
+def test_anything_else_is_refused_with_the_reason(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(StaleChangeSet, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_saved(saved(**overrides), NOTHING)

@@ -117,7 +117,9 @@ policies = st.builds(
 
 @settings(max_examples=300)
 @given(st.fixed_dictionaries(dict.fromkeys(GATEWAYS, gateway_states)), currents, policies)
-def test_never_an_unhealthy_choice_when_a_healthy_gateway_exists(states, current, policy) -> None:
+def test_never_an_unhealthy_choice_when_a_healthy_gateway_exists(
+    states: dict[str, GatewayState], current: dict[str, str | None], policy: Failover
+) -> None:
     for choice in decide(DESIGN, current, states, policy, now=1000):
         vpc_gateways = DESIGN.vpcs[choice.vpc].gateways
         if any(states[g].healthy for g in vpc_gateways):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,8 +14,9 @@ from vpnctl.failover import events
 EVENTS = Path(__file__).parents[2] / "events"
 
 
-def load(name: str) -> dict:
-    return json.loads((EVENTS / name).read_text())
+def load(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
 
 
 def test_instance_state_change() -> None:

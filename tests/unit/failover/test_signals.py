@@ -6,12 +6,13 @@ from pathlib import Path
 
 from tests.builders import designed, doc
 from vpnctl import pipeline
+from vpnctl.design import Design
 from vpnctl.failover.signals import gateway_states
 
 TOPOLOGIES = Path(__file__).parents[3] / "topologies"
 
 
-def running(design, **overrides: str) -> dict[str, str]:
+def running(design: Design, **overrides: str) -> dict[str, str]:
     states = {g.name: "running" for g in design.gateways}
     states.update({k.replace("_", "-"): v for k, v in overrides.items()})
     return states

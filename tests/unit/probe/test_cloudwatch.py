@@ -36,7 +36,7 @@ def test_health_is_published_as_up() -> None:
 
 
 def test_batches_stay_within_the_limit() -> None:
-    sizes = [len(b) for b in batches(list(range(2500)), size=1000)]
+    sizes = [len(b) for b in batches([{"n": n} for n in range(2500)], size=1000)]
     assert sizes == [1000, 1000, 500]
 
 

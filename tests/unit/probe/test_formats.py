@@ -6,13 +6,13 @@ from ipaddress import IPv4Address
 from tests.unit.probe.fakes import golden, report, result
 from vpnctl.probe import formats
 from vpnctl.probe.health import Health
-from vpnctl.probe.report import Target, unmeasured
+from vpnctl.probe.report import Report, Target, unmeasured
 from vpnctl.probe.verdict import Status
 
 LINK = "ap-southeast-1--us-west-2"
 
 
-def mixed():
+def mixed() -> Report:
     ok = result(
         "169.254.64.2", [101.2, 104.9, 130.0, 141.7, 99.0] * 4, link=LINK, gateway="gw-us-west-2-a"
     )
@@ -92,6 +92,7 @@ def test_text_has_a_row_per_target_and_the_socket() -> None:
 
 def test_text_warns_when_the_prober_lags() -> None:
     rep = mixed()
+    assert rep.lag is not None
     slow = replace(rep, lag=replace(rep.lag, p95=40.0))
     assert "overloaded" in formats.to_text(slow)
     assert "overloaded" not in formats.to_text(rep)

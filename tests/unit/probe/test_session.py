@@ -5,14 +5,16 @@ import pytest
 
 from tests.unit.probe.fakes import FakeClock, FakeNetwork, constant
 from vpnctl.probe import session
-from vpnctl.probe.measure import summarise
+from vpnctl.probe.measure import Echo, summarise
 from vpnctl.probe.session import Schedule
 from vpnctl.probe.transport import Reply
 
 A, B, C = (IPv4Address(f"10.0.0.{i}") for i in (1, 2, 3))
 
 
-def run(network: FakeNetwork, addresses: list[IPv4Address], schedule: Schedule, clock: FakeClock):
+def run(
+    network: FakeNetwork, addresses: list[IPv4Address], schedule: Schedule, clock: FakeClock
+) -> tuple[tuple[Echo, ...], ...]:
     return session.run(addresses, schedule, network, clock, token=b"T" * 8)
 
 

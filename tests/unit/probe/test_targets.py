@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
@@ -107,7 +108,7 @@ def test_works_on_the_real_design_types() -> None:
     assert {"name", "vpc"} <= set(design.Gateway.__dataclass_fields__)
 
 
-def fake_resolver(names: dict[str, str]):
+def fake_resolver(names: dict[str, str]) -> Callable[[str], IPv4Address]:
     def resolve(host: str) -> IPv4Address:
         if host not in names:
             raise TargetError(f"--target {host}: cannot resolve it")
