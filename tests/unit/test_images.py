@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.builders import BASE, doc, parse, text, vpc
+from tests.unit.test_render import explained
 from vpnctl import images, render, source, topology
 from vpnctl.aws import observe
 from vpnctl.design import design
@@ -185,3 +186,15 @@ def test_the_refusal_is_placed_on_the_line_of_the_mode() -> None:
     line = document.splitlines().index("  mode: fingerprint") + 1
     assert str(diagnostic).startswith(f"t.yaml:{line}: tunnel.mode: fingerprint mode needs")
     assert error.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("mode", "image"),
+    [("psk", i) for i in ("ubuntu-22.04", "ubuntu-24.04", "ubuntu-26.04", AMI)]
+    + [("fingerprint", i) for i in ("ubuntu-24.04", "ubuntu-26.04", AMI)],
+)
+def test_every_option_of_every_dialect_keeps_its_reason(mode: str, image: str) -> None:
+    lines = rendered(mode, image)
+    for index, line in enumerate(lines):
+        if line and not line.startswith("#"):
+            assert explained(lines, index), f"{line!r} ({mode}, {image}) has no comment"
