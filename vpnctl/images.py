@@ -52,9 +52,9 @@ def dotted(version: Version) -> str:
 
 IMAGES: Mapping[str, Image] = MappingProxyType(
     {
-        # packages.ubuntu.com/focal-updates/openvpn: 2.4.7-1ubuntu2.20.04.x; the 2.4 series of
-        # focal is also named in Ubuntu's OpenVPN MRE request (lists.ubuntu.com ubuntu-release,
-        # 2023-06: "Focal and Jammy, which are using 2.4.x and 2.5.x").
+        # Ubuntu's OpenVPN MRE request (lists.ubuntu.com ubuntu-release, 2023-06): "Focal and
+        # Jammy, which are using 2.4.x and 2.5.x". The series is what plan needs (< 2.5 is
+        # refused); 2.4.7 is focal's upstream release, not re-checked against the archive.
         "ubuntu-20.04": Image(
             "ubuntu-20.04",
             _CANONICAL,
@@ -71,8 +71,8 @@ IMAGES: Mapping[str, Image] = MappingProxyType(
             (2, 5, 11),
             "2.5.11-0ubuntu0.22.04.1",
         ),
-        # packages.ubuntu.com/noble-updates/openvpn: "openvpn (2.6.19-0ubuntu0.24.04.3)"
-        # (the release pocket had 2.6.9, then 2.6.12-0ubuntu0.24.04.1; all 2.6).
+        # packages.ubuntu.com/noble-updates/openvpn: "openvpn (2.6.19-0ubuntu0.24.04.3)";
+        # manpages.ubuntu.com (noble) showed 2.6.12-0ubuntu0.24.04.1 before: 2.6 throughout.
         "ubuntu-24.04": Image(
             "ubuntu-24.04",
             _CANONICAL,
@@ -81,7 +81,8 @@ IMAGES: Mapping[str, Image] = MappingProxyType(
             "2.6.19-0ubuntu0.24.04.3",
         ),
         # packages.ubuntu.com/resolute-updates/openvpn: "openvpn (2.7.0-1ubuntu1.1)". The AMI
-        # name follows Canonical's pattern for gp3 images since noble.
+        # name follows Canonical's pattern for gp3 images since noble (not yet checked
+        # against a published resolute AMI).
         "ubuntu-26.04": Image(
             "ubuntu-26.04",
             _CANONICAL,
@@ -89,9 +90,10 @@ IMAGES: Mapping[str, Image] = MappingProxyType(
             (2, 7, 0),
             "2.7.0-1ubuntu1.1",
         ),
-        # packages.debian.org/openvpn: bookworm (oldstable) "2.6.3-1+deb12u3". Debian publishes
-        # its AMIs from account 136693071363 in the aws partition only (wiki.debian.org/Cloud/
-        # AmazonEC2Image); elsewhere pin an ami- id per VPC.
+        # packages.debian.org/openvpn: bookworm (oldstable) "2.6.3-1+deb12u3". Debian's cloud
+        # team publishes its AMIs in the aws partition, from account 136693071363, named
+        # debian-12-amd64-<date>-<build> (wiki.debian.org/Cloud/AmazonEC2Image; account and
+        # pattern not re-checked here); elsewhere pin an ami- id per VPC.
         "debian-12": Image(
             "debian-12",
             MappingProxyType({"aws": "136693071363"}),
