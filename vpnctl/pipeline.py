@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vpnctl import lockfile, topology
+from vpnctl import images, lockfile, topology
 from vpnctl.design import Design, design
 from vpnctl.errors import LockConflict
 from vpnctl.ipam import Lock, allocate, release
@@ -35,6 +35,9 @@ class Plan:
 def plan(path: str | Path, *, releases: Iterable[str] = (), prune: bool = False) -> Plan:
     """Plan the topology at ``path``; raise InputError (exit 2) for anything wrong with it."""
     topo, src = topology.read(path)
+    refused = images.problems(topo)  # the gateways' image, and the modes its OpenVPN runs
+    if refused:
+        raise src.fail(refused)
     lock_path = lockfile.path_for(path)
     old_text = lockfile.read_text(lock_path)
     previous = lockfile.loads(old_text, str(lock_path)) if old_text is not None else None

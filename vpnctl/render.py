@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 import jinja2
 
+from vpnctl import images
 from vpnctl.design import AllowedFlow, Design, Gateway, Tunnel
 from vpnctl.keys import TunnelKeys, parameter_prefix
 from vpnctl.partitions import PARTITIONS, Partition
@@ -157,6 +158,10 @@ def tunnel_config(
         key_dir=KEY_DIR / tunnel.name,
         keys_prefix=parameter_prefix(topology.name, tunnel.name),
         keys=keys,
+        # what the OpenVPN of this gateway's image needs and tolerates (vpnctl.images)
+        openvpn=images.dialect(
+            images.openvpn_of(topology, design.gateway_by_name[gateway_name].vpc)
+        ),
     )
 
 

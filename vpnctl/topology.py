@@ -104,7 +104,7 @@ class Transit:
 @dataclass(frozen=True)
 class Gateways:
     instance_type: str = "t3.small"
-    image: str = "ubuntu-22.04"
+    image: str = "ubuntu-24.04"  # vpnctl.images.DEFAULT_IMAGE
     mirrors: Mapping[str, str] = field(default_factory=dict)  # apt mirror per partition
     # what gateways pip-install to run their probe, and from which index per partition
     vpnctl: str = f"vpnctl=={__version__}"
@@ -741,7 +741,7 @@ class _Reader:
             lambda v, k: self.string(v, k, _INSTANCE, "instance type"),
             "t3.small",
         )
-        image = self.optional(spec, "image", key, self.string, "ubuntu-22.04")
+        image = self.optional(spec, "image", key, self.string, Gateways.image)
         requirement = self.optional(
             spec, "vpnctl", key, lambda v, k: self.string(v, k, _PIP, "pip requirement"),
             Gateways.vpnctl,

@@ -21,13 +21,8 @@ from vpnctl.aws import live as lv
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Client, Sessions, aws_errors
+from vpnctl.images import IMAGES
 
-# The name pattern of each image key, looked up among the partition's Canonical images.
-IMAGE_NAMES: Mapping[str, str] = {
-    "ubuntu-20.04": "ubuntu/images/hvm-ssd/ubuntu-focal-20.04-amd64-server-*",
-    "ubuntu-22.04": "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*",
-    "ubuntu-24.04": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*",
-}
 INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 
 
@@ -247,10 +242,13 @@ class _Reader:
 
     def image(self, ec2: Client, at: tuple[str, str]) -> str | None:
         key = self.scope.images.get(at)
-        if key is None or key not in IMAGE_NAMES:
+        # each image key's owner and name pattern come from the image table (plan refused
+        # any key that is not in it, or not published in this partition)
+        image = IMAGES.get(key) if key else None
+        owner = image.owners.get(self.sessions.partition(at[0]).name) if image else None
+        if image is None or owner is None:
             return None
-        owner = self.sessions.partition(at[0]).ubuntu_owner
-        names = [{"Name": "name", "Values": [IMAGE_NAMES[key]]}]
+        names = [{"Name": "name", "Values": [image.name]}]
         found = self.pages(ec2, "describe_images", "Images", at, Owners=[owner], Filters=names)
         if not found and self.sessions.emulated:
             # An emulator carries a few stock images only; any Ubuntu one stands in.
