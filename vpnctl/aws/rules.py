@@ -12,15 +12,16 @@ to 0.0.0.0/0 on all ports the other way; narrower rules are tracked, and ICMP al
 Tracking only ever adds to what the rules let in: a packet a rule permits passes whatever the
 tracking state.
 
-So a gateway's group does not depend on tracking at all. It lets in, from each of its own VPC's
-routing subnets, every port of each protocol the VPC's allowed flows use in either direction
-(requests of flows that leave the VPC, and replies of flows that come to it, whichever AZ their
-request came through), and ICMP (path MTU errors of those flows, and allowed echoes). That is
-shape "rules admit the replies", not "untracked": 0.0.0.0/0 would make the flows untracked but
-would open the gateway's every port to the internet with only its own filter behind. Source
-CIDR and protocol are all a group can say here; which port, which direction and which far
-subnet is the gateway's stateless nftables forward filter's job (it can match source ports).
-Each tunnel's UDP port is open to the far gateway's Elastic IP alone (/32). Egress is the
+So a gateway's group does not depend on tracking at all. It lets in all traffic from each of its
+own VPC's routing subnets (once the VPC has an allowed flow): the requests of flows that leave
+the VPC and the replies of flows that come to it, whichever AZ their request came through, and
+their ICMP errors (path MTU). That is the shape "rules admit the replies", not "untracked":
+0.0.0.0/0 would make the flows untracked but would open the gateway's every port to the
+internet with only its own filter behind. Who may send through the gateway is all a group can
+usefully say here: it cannot match source ports, and a reply's destination port is the
+client's. Which protocol, port, direction and far subnet is the gateway's stateless nftables
+forward filter's job. One rule per routing subnet also keeps the group far below AWS's rules per
+group. Each tunnel's UDP port is open to the far gateway's Elastic IP alone (/32). Egress is the
 group's default (all traffic to 0.0.0.0/0), which vpnctl leaves as AWS makes it.
 
 A VPC's routing group, on its hosts, stays stateful and precise: only the allowed flows that come
@@ -59,18 +60,13 @@ def tunnel_permits(
 
 
 def data_path_permits(design: Design, gateway: str) -> Iterator[Permit]:
-    """From the gateway's own routing subnets: every port of the protocols its VPC's flows use."""
+    """All traffic from each of the gateway's own routing subnets, if its VPC has a flow."""
     vpc = design.gateway_by_name[gateway].vpc
-    protocols = {f.flow.proto for f in design.flows if vpc in (f.flow.src, f.flow.dst)}
-    if not protocols:
+    if not any(vpc in (f.flow.src, f.flow.dst) for f in design.flows):
         return
-    kinds = [(p, *ALL_PORTS) for p in sorted(protocols - {"icmp", "all"})] + [("icmp", -1, -1)]
-    if "all" in protocols:
-        kinds = [("-1", -1, -1)]
     why = f"data path of {vpc}: requests and replies (ports in the gateway filter)"
     for subnet in design.vpcs[vpc].routing_subnets:
-        for protocol, lo, hi in kinds:
-            yield Permit(protocol, lo, hi, str(subnet.cidr), why)
+        yield Permit("-1", -1, -1, str(subnet.cidr), why)
 
 
 def routing_permits(design: Design, vpc: str) -> tuple[Permit, ...]:
