@@ -325,7 +325,12 @@ def describe(lab: Lab) -> str:
                      f"ns {host.ns}")  # fmt: skip
     topology = lab.plan.source.file
     gateway = next(iter(layout.gateways.values()))
-    lines += ["", "try:"]
+    router = layout.routers[gateway.vpc]
+    lines += ["", "security groups as apply writes them, on each gateway's ports (in its router and "
+              "the internet namespace)", f"and every routing host: nft list table inet "
+              f"{secgroups.TABLE}", "", "try:"]  # fmt: skip
+    lines.append(f"  ip netns exec {router} nft list counter inet {secgroups.TABLE} "
+                 f"dropped_{gateway.port}      # what {gateway.name}'s group dropped")  # fmt: skip
     pair = _icmp_pair(lab)
     if pair:
         lines.append(f"  ip netns exec {pair[0].ns} vpnctl probe --target {pair[1].address}"
