@@ -117,7 +117,8 @@ def _ingress_chain(port: str, group: Group) -> Iterator[str]:
     yield f"    # security group {group.name}: what may come in on {port}"
     yield "    ct state established,related accept"
     for permit in group.ingress:
-        yield f"    {match(permit)} accept comment {_quote(permit.why)}".replace("     ", "    ")
+        rule = " ".join(part for part in (match(permit), "accept") if part)
+        yield f"    {rule} comment {_quote(permit.why)}"
     yield f'    counter name "dropped_{port}" drop'
     yield "  }"
 
