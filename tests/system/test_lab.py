@@ -1,7 +1,8 @@
 """``vpnctl lab`` end to end, as root: up, the connectivity matrix, drills, delay, down.
 
-Each test runs its own copy of an example topology under a unique name, so labs never meet
-under pytest-xdist, and takes its lab down in ``finally`` (and checks nothing is left).
+Each test runs its own copy of an example topology under a unique name (``tests.system.labs``),
+so labs never meet under pytest-xdist, and takes its lab down in ``finally`` (and checks nothing
+is left).
 """
 
 from __future__ import annotations
@@ -13,68 +14,31 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
-from click.testing import CliRunner
 
-from vpnctl.cli import cli
-from vpnctl.lab import checks, drill, lifecycle, shell
+from tests.system.labs import LabMaker, copy_topology, invoke, leftovers
+from vpnctl.lab import checks, drill, lifecycle
 
-TOPOLOGIES = Path(__file__).parents[2] / "topologies"
 pytestmark = pytest.mark.needs("root", "netns", "openvpn", "nft")
 
 
-def copy_topology(tmp_path: Path, name: str, mode: str) -> Path:
-    doc = yaml.safe_load((TOPOLOGIES / f"{name}.yaml").read_text())
-    doc["name"] = f"t{uuid.uuid4().hex[:8]}"
-    doc["tunnel"] = {"mode": mode}
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
-
-
-def leftovers(prefix: str) -> list[str]:
-    found = [ns for ns in shell.namespaces() if ns.startswith(prefix)]
-    found += (
-        [str(p) for p in shell.ETC_NETNS.glob(f"{prefix}*")] if shell.ETC_NETNS.is_dir() else []
-    )
-    found += [str(p) for p in lifecycle.STATE_ROOT.glob(f"{prefix}*")]
-    return found
-
-
-def invoke(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == 0, result.output + (result.stderr or "")
-    return result.stdout
-
-
 @pytest.fixture
-def lab_of(tmp_path: Path) -> Iterator:
-    """``lab_of(name, mode, *up_args)``: a running lab of that example, removed afterwards."""
-    made: list[lifecycle.Lab] = []
-
-    def make(name: str, mode: str = "psk", *up_args: str) -> lifecycle.Lab:
-        path = copy_topology(tmp_path, name, mode)
-        lab = lifecycle.open_lab(path)
-        made.append(lab)
-        invoke("lab", "up", str(path), *up_args)
-        return lab
-
+def lab_of(tmp_path: Path) -> Iterator[LabMaker]:
+    """``lab_of(name, mode, *up_args, allow=...)``: a running lab of that example, removed
+    afterwards."""
+    maker = LabMaker(tmp_path)
     try:
-        yield make
+        yield maker
     finally:
-        for lab in made:
-            lifecycle.down(lab.layout.prefix)
-            assert leftovers(lab.layout.prefix) == []
+        maker.down_all()
 
 
 @pytest.mark.parametrize("mode", ["psk", "fingerprint"])
 @pytest.mark.parametrize("name", ["demo", "china-hub"])
-def test_every_allowed_flow_passes_and_nothing_else(lab_of, name: str, mode: str) -> None:
+def test_every_allowed_flow_passes_and_nothing_else(lab_of: LabMaker, name: str, mode: str) -> None:
     lab = lab_of(name, mode)
     outcomes = checks.run_checks(checks.plan_checks(lab))
     unexpected = [o.check.describe() for o in outcomes if not o.expected]
@@ -87,10 +51,11 @@ def test_every_allowed_flow_passes_and_nothing_else(lab_of, name: str, mode: str
         assert all(r.stats and r.stats.loss_pct == 0 for r in report.results)
 
 
-def test_destroying_an_az_keeps_the_link_up(lab_of) -> None:
+def test_destroying_an_az_keeps_the_link_up(lab_of: LabMaker) -> None:
     lab = lab_of("china-hub")
     outages = drill.az(lab, "cn-north-1a", settle=1.5, say=lambda _: None)
-    assert outages
+    # us-west-2 may ping cn-north-1; ap-southeast-1 only reaches it on tcp 443
+    assert sorted(o.kind for o in outages) == ["icmp", "tcp:443"]
     for outage in outages:
         assert outage.seconds is not None, "traffic never came back"
         assert outage.seconds < 10
@@ -98,7 +63,24 @@ def test_destroying_an_az_keeps_the_link_up(lab_of) -> None:
     assert "gw-cn-north-1-a is stopped; moving to gw-cn-north-1-b" in log
 
 
-def test_a_hung_gateway_is_found_by_the_probes(lab_of) -> None:
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_the_az_drill_runs_on_a_topology_without_icmp(lab_of: LabMaker, proto: str) -> None:
+    """Only TCP (or only UDP) allowed: the drill measures the outage with that, both ways."""
+    allow = [
+        {"from": "us-west-2", "to": "eu-west-1", "proto": proto, "ports": [8301]},
+        {"from": "eu-west-1", "to": "us-west-2", "proto": proto, "ports": [443]},
+    ]
+    lab = lab_of("demo", "psk", allow=allow)
+    (outage,) = drill.az(lab, "eu-west-1a", settle=1.5, say=lambda _: None)
+    assert outage.kind == f"{proto}:8301"  # us-west-2 starts it, to the surviving AZ
+    assert outage.source == "us-west-2/us-west-2a"
+    assert outage.sent > 50
+    assert outage.seconds is not None, "traffic never came back"
+    assert 0 < outage.seconds < 10
+    assert outage.lost > 0  # the kill was felt: the stream ran through the dying gateway
+
+
+def test_a_hung_gateway_is_found_by_the_probes(lab_of: LabMaker) -> None:
     lab = lab_of("demo", "psk", "--probe-count", "5", "--probe-interval-ms", "100",
                  "--failures", "2", "--recoveries", "3")  # fmt: skip
     (outage,) = drill.az(lab, "us-west-2a", settle=1.5, say=lambda _: None, how="hang")
@@ -107,7 +89,9 @@ def test_a_hung_gateway_is_found_by_the_probes(lab_of) -> None:
     assert "DOWN on" in lab.path("logs", "controller.log").read_text()
 
 
-def test_delay_from_the_relay_shows_in_the_round_trip(lab_of, need) -> None:
+def test_delay_from_the_relay_shows_in_the_round_trip(
+    lab_of: LabMaker, need: Callable[..., None]
+) -> None:
     """25 ms each way through the relay, in the path of real OpenVPN tunnels: the probe's
     median is within 2 ms of 50, and within 1 ms of fping's on the same path."""
     need("fping")
@@ -151,7 +135,9 @@ def test_lab_down_removes_a_lab_killed_halfway_through_up(tmp_path: Path) -> Non
     assert leftovers(lab.layout.prefix) == []
 
 
-def test_probe_finds_its_own_gateway_and_measures_its_tunnels(lab_of, tmp_path: Path) -> None:
+def test_probe_finds_its_own_gateway_and_measures_its_tunnels(
+    lab_of: LabMaker, tmp_path: Path
+) -> None:
     """``vpnctl probe TOPOLOGY`` on a gateway: it knows which one it is from its addresses."""
     lab = lab_of("china-hub")
     topology = tmp_path / "china-hub.yaml"

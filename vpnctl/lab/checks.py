@@ -1,7 +1,13 @@
 """``lab test``: the connectivity matrix, and a probe over every link.
 
 For every ``allow`` flow, real connections from each routing host of the source VPC to each
-routing host of the destination (TCP connect, a UDP echo, or ICMP echo): they must pass.
+routing host of the destination, so every pair of AZs, the same and different ones: a TCP
+connection that carries a message each way and closes, a UDP datagram and its echo, or ICMP
+echo. Each needs its request and its reply to pass, and a reply between different AZs comes back
+through another gateway than its request (each routing subnet's table prefers its own AZ's), so
+this is where the lab's security groups, tracking connections per interface as AWS does, would
+drop what AWS drops. They must pass.
+
 Samples outside ``allow`` must be dropped: the same flow backwards where it is not allowed, a
 port next to the allowed ones, and the destination VPC's private host, whose subnet is never
 routed across. Servers and clients run on threads inside the hosts' namespaces.
@@ -9,23 +15,19 @@ routed across. Servers and clients run on threads inside the hosts' namespaces.
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from functools import partial
 from ipaddress import IPv4Address
 
-from vpnctl.lab import drill, netthread
+from vpnctl.lab import drill, echo, netthread
 from vpnctl.lab.layout import HostNode
 from vpnctl.lab.lifecycle import Lab
 from vpnctl.probe import prober, session
 from vpnctl.probe.report import Report, Target
 from vpnctl.topology import Flow, Thresholds
 
-TIMEOUT = 1.5
+TIMEOUT = echo.TIMEOUT
 _NO_LIMIT = Thresholds(100.0, 1e9)  # a check asks "does anything come back", not "how well"
 
 
@@ -112,62 +114,18 @@ def _unique(checks: list[Check]) -> list[Check]:
 # --------------------------------------------------------------------------- running
 
 
-@contextmanager
-def servers(checks: list[Check]) -> Iterator[None]:
-    """TCP listeners and UDP echoers on every (host, port) the checks aim at."""
-    stop = threading.Event()
-    ready: list[threading.Event] = []
-    wanted = {(c.proto, c.target.ns, c.target.address, c.port) for c in checks if c.port}
-    for proto, ns, address, port in wanted:
-        event = threading.Event()
-        ready.append(event)
-        serve = partial(_serve, proto, address, port, event, stop)
-        netthread.start_in(ns, serve, f"serve-{ns}-{proto}-{port}")
-    for event in ready:
-        event.wait(5)
-    try:
-        yield
-    finally:
-        stop.set()
-
-
-def _serve(proto: str, address: IPv4Address, port: int | None, ready: threading.Event,
-           stop: threading.Event) -> None:  # fmt: skip
-    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((str(address), port or 0))
-        if proto == "tcp":
-            sock.listen(64)
-        sock.settimeout(0.2)
-        ready.set()
-        while not stop.is_set():
-            try:
-                if proto == "tcp":
-                    conn, _ = sock.accept()
-                    conn.close()
-                else:
-                    data, peer = sock.recvfrom(2048)
-                    sock.sendto(data, peer)
-            except OSError:
-                continue
+def servers(checks: list[Check]) -> AbstractContextManager[None]:
+    """TCP and UDP echo servers on every (host, port) the checks aim at."""
+    return echo.serving(
+        {(c.proto, c.target.ns, c.target.address, c.port) for c in checks if c.port}
+    )
 
 
 def attempt(check: Check) -> bool:
     def connect() -> bool:
         if check.proto == "icmp":
             return _ping(check.target.address)
-        kind = socket.SOCK_STREAM if check.proto == "tcp" else socket.SOCK_DGRAM
-        with socket.socket(socket.AF_INET, kind) as sock:
-            sock.settimeout(TIMEOUT)
-            try:
-                sock.connect((str(check.target.address), check.port or 0))
-                if check.proto == "udp":
-                    sock.send(b"vpnctl lab")
-                    return sock.recv(64) == b"vpnctl lab"
-                return True
-            except OSError:
-                return False
+        return echo.exchange(check.proto, check.target.address, check.port or 0)
 
     return netthread.call_in(check.source.ns, connect, timeout=TIMEOUT * 4)
 

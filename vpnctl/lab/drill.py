@@ -4,26 +4,31 @@
 (so it answers nothing), and it is listed in ``killed.json``, which the controller reads as
 the EC2 instance state. ``revive`` undoes it and restarts the gateway's tunnels.
 
-``az`` runs the destroy-an-AZ drill: steady ICMP traffic (every 20 ms) over each flow that
-crosses the dying AZ's gateways, the kill, and the measured outage per flow: from the kill to
-the first echo answered again, and the echoes lost on the way.
+``az`` runs the destroy-an-AZ drill: steady traffic (every 20 ms) over an allowed flow of each
+VPC that talks with the dying AZ's VPC, through the dying gateways, the kill, and the measured
+outage per flow: from the kill to the first echo answered again, and the echoes lost on the
+way. The traffic is what the flow allows: ICMP echo, else UDP datagrams to an echo server, else
+TCP connections (one handshake each), so a topology that allows only TCP or UDP is drilled too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import selectors
+import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
-from vpnctl.lab import lifecycle, netthread, shell
+from vpnctl.lab import echo, lifecycle, netthread, shell
 from vpnctl.lab.layout import HostNode
 from vpnctl.lab.lifecycle import Lab
 from vpnctl.probe.transport import open_transport
+from vpnctl.topology import Flow
 
 _SEQ = struct.Struct("!8sI")
 
@@ -86,32 +91,92 @@ def revive(lab: Lab, names: Iterable[str]) -> None:
 
 @dataclass
 class Stream:
-    """Echoes from one host to another, every ``period`` seconds, until stopped."""
+    """Echoes from one host to another, every ``period`` seconds, until stopped: ICMP echo, a
+    UDP datagram to an echo server, or a TCP connection (answered when its handshake completes
+    within ``window``, less than the first SYN retransmission, so each attempt is one try)."""
 
     source: HostNode
     target: HostNode
+    proto: str = "icmp"
+    port: int = 0
     period: float = 0.02
+    window: float = 0.5
     sent: dict[int, float] = field(default_factory=dict)  # seq -> when sent
     answered: dict[int, float] = field(default_factory=dict)  # seq -> when answered
 
+    def describe(self) -> str:
+        return self.proto + (f":{self.port}" if self.port else "")
+
     def run(self, stop: threading.Event) -> None:
+        {"icmp": self._icmp, "udp": self._udp, "tcp": self._tcp}[self.proto](stop)
+
+    def _ticks(self, stop: threading.Event) -> Iterator[tuple[int, float]]:
+        """(seq, seconds to wait for answers) until stopped: a new seq when one is due."""
+        seq, next_at = 0, time.monotonic()
+        while not stop.is_set():
+            now = time.monotonic()
+            if now >= next_at:
+                self.sent[seq] = now
+                yield seq, 0.0
+                seq, next_at = seq + 1, next_at + self.period
+            yield -1, max(0.0, next_at - time.monotonic())
+
+    def _icmp(self, stop: threading.Event) -> None:
         token = struct.pack("!Q", id(self))
         transport = open_transport()
         try:
-            seq, next_at = 0, time.monotonic()
-            while not stop.is_set():
-                now = time.monotonic()
-                if now >= next_at:
-                    self.sent[seq] = now
+            for seq, wait in self._ticks(stop):
+                if seq >= 0:
                     with contextlib.suppress(OSError):  # no route for a moment: counted lost
                         transport.send(self.target.address, seq & 0xFFFF, _SEQ.pack(token, seq))
-                    seq, next_at = seq + 1, next_at + self.period
-                for reply in transport.receive(max(0.0, next_at - time.monotonic())):
+                    continue
+                for reply in transport.receive(wait):
                     if reply.source == self.target.address and reply.payload[:8] == token:
                         (_, got) = _SEQ.unpack_from(reply.payload)
                         self.answered.setdefault(got, reply.at)
         finally:
             transport.close()
+
+    def _udp(self, stop: threading.Event) -> None:
+        token = struct.pack("!Q", id(self))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect((str(self.target.address), self.port))
+            for seq, wait in self._ticks(stop):
+                if seq >= 0:
+                    with contextlib.suppress(OSError):
+                        sock.send(_SEQ.pack(token, seq))
+                    continue
+                sock.settimeout(max(wait, 0.001))
+                with contextlib.suppress(OSError):  # a timeout, or an ICMP error: nothing back
+                    data = sock.recv(64)
+                    if data[:8] == token and len(data) == _SEQ.size:
+                        self.answered.setdefault(_SEQ.unpack(data)[1], time.monotonic())
+
+    def _tcp(self, stop: threading.Event) -> None:
+        pending: dict[socket.socket, tuple[int, float]] = {}
+        with selectors.DefaultSelector() as selector:
+            for seq, wait in self._ticks(stop):
+                if seq >= 0:
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    sock.setblocking(False)
+                    sock.connect_ex((str(self.target.address), self.port))
+                    selector.register(sock, selectors.EVENT_WRITE)
+                    pending[sock] = (seq, self.sent[seq] + self.window)
+                    continue
+                for key, _ in selector.select(wait) if pending else ():
+                    sock = key.fileobj  # type: ignore[assignment]
+                    if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                        self.answered.setdefault(pending[sock][0], time.monotonic())
+                    pending[sock] = (pending[sock][0], 0.0)  # done: closed below
+                if not pending:
+                    time.sleep(wait)
+                now = time.monotonic()
+                for sock in [s for s, (_, until) in pending.items() if until <= now]:
+                    selector.unregister(sock)
+                    sock.close()
+                    del pending[sock]
+            for sock in pending:
+                sock.close()
 
     def outage(self, since: float) -> tuple[float | None, int]:
         """The outage after ``since`` and the echoes it cost.
@@ -145,11 +210,18 @@ class Outage:
     seconds: float | None  # None: never came back within the drill
     lost: int
     sent: int
+    kind: str = "icmp"  # what the stream sent: icmp, udp:PORT, tcp:PORT
+
+
+_KINDS = ("icmp", "udp", "tcp")  # preferred in this order: ICMP has no server, UDP no backoff
 
 
 def streams_across(lab: Lab, az: str) -> list[Stream]:
-    """One stream per VPC that talks ICMP with the AZ's VPC: from its host in the AZ's position
-    to a surviving host of the victim VPC, so the path starts through the dying gateways."""
+    """One stream per VPC that an allowed flow joins with the AZ's VPC, so that its path runs
+    through the dying gateways: from its host in the AZ's position to a surviving host of the
+    victim VPC, or, where only the victim's hosts may start the flow, from a survivor to that
+    host (then the replies run through the dying gateways). ICMP echo where allowed, else UDP,
+    else TCP on the flow's first port."""
     victim_vpc = next(g.vpc for g in lab.layout.gateways.values() if g.az == az)
     vpc = lab.design.vpcs[victim_vpc]
     position = sorted(s.az for s in vpc.routing_subnets).index(az)
@@ -157,24 +229,40 @@ def streams_across(lab: Lab, az: str) -> list[Stream]:
     if not survivors:
         raise shell.LabError(f"{victim_vpc} has no AZ left after {az}: nothing can survive")
     streams: list[Stream] = []
-    for flow in lab.plan.topology.allow:
-        if flow.proto not in ("icmp", "all") or victim_vpc not in (flow.src, flow.dst):
+    allow = lab.plan.topology.allow
+    for other in sorted(({f.src for f in allow} | {f.dst for f in allow}) - {victim_vpc}):
+        flows = [f for f in allow if {f.src, f.dst} == {other, victim_vpc}]
+        if not flows:
             continue
-        other = flow.src if flow.dst == victim_vpc else flow.dst
         hosts = sorted((h for h in lab.layout.hosts if h.vpc == other and h.routed),
                        key=lambda h: h.az or "")  # fmt: skip
-        source = hosts[min(position, len(hosts) - 1)]
-        if flow.src == other and all(s.source.vpc != other for s in streams):
-            streams.append(Stream(source, survivors[0]))
+        near = hosts[min(position, len(hosts) - 1)]
+        flow = min(flows, key=lambda f: (_kind(f), f.src != other))
+        proto = _KINDS[_kind(flow)]
+        port = 0 if proto == "icmp" else (flow.ports[0][0] if flow.ports else 7)
+        source, target = (near, survivors[0]) if flow.src == other else (survivors[0], near)
+        streams.append(Stream(source, target, proto, port))
     if not streams:
-        raise shell.LabError(f"the drill needs an allowed icmp flow with {victim_vpc}; add one")
+        raise shell.LabError(f"no allowed flow joins {victim_vpc} with another VPC: "
+                             "nothing to measure the drill with")  # fmt: skip
     return streams
+
+
+def _kind(flow: Flow) -> int:
+    return 0 if flow.proto in ("icmp", "all") else _KINDS.index(flow.proto)
 
 
 def az(lab: Lab, zone: str, settle: float = 2.0, limit: float = 60.0,
        say: Callable[[str], None] = print, keep_dead: bool = False,
        how: str = "terminate") -> list[Outage]:  # fmt: skip
     streams = streams_across(lab, zone)
+    with echo.serving((s.proto, s.target.ns, s.target.address, s.port) for s in streams
+                      if s.proto != "icmp"):  # fmt: skip
+        return _drill(lab, zone, streams, settle, limit, say, keep_dead, how)
+
+
+def _drill(lab: Lab, zone: str, streams: list[Stream], settle: float, limit: float,
+           say: Callable[[str], None], keep_dead: bool, how: str) -> list[Outage]:  # fmt: skip
     stop = threading.Event()
     threads = [netthread.start_in(s.source.ns, partial(s.run, stop), f"drill-{s.source.ns}")
                for s in streams]  # fmt: skip
@@ -199,12 +287,14 @@ def _outage(stream: Stream, since: float) -> Outage:
     seconds, lost = stream.outage(since)
     return Outage(f"{stream.source.vpc}/{stream.source.az}", f"{stream.target.vpc}/"
                   f"{stream.target.az} {stream.target.address}", seconds, lost,
-                  sum(1 for at in stream.sent.values() if at >= since))  # fmt: skip
+                  sum(1 for at in stream.sent.values() if at >= since),
+                  stream.describe())  # fmt: skip
 
 
 def describe(outages: list[Outage]) -> str:
-    lines = [f"{'FROM':<24} {'TO':<38} {'OUTAGE':>8} {'LOST':>6} {'SENT':>6}"]
+    lines = [f"{'FROM':<24} {'TO':<38} {'VIA':<9} {'OUTAGE':>8} {'LOST':>6} {'SENT':>6}"]
     for o in outages:
         shown = f"{o.seconds:.2f}s" if o.seconds is not None else "never"
-        lines.append(f"{o.source:<24} {o.target:<38} {shown:>8} {o.lost:>6} {o.sent:>6}")
+        lines.append(f"{o.source:<24} {o.target:<38} {o.kind:<9} {shown:>8} {o.lost:>6} "
+                     f"{o.sent:>6}")  # fmt: skip
     return "\n".join(lines)

@@ -10,6 +10,10 @@
     host namespaces     ── one per routing subnet (base+10), and one "private" host per VPC in a
                            subnet that is not routed across, to prove it stays unreachable
 
+A gateway's two veths (``port``, named alike in its router and in the internet namespace) are its
+network interface; their far ends carry its security group, as AWS's fabric does outside the
+instance, and each routing host carries its VPC's routing group (``secgroups``).
+
 Names: every namespace starts with the lab's prefix (``vl-<topology>``), so ``lab down`` finds
 what a crashed ``lab up`` left even without its journal. Interface names are short and local to
 their namespace (IFNAMSIZ is 15).
@@ -58,6 +62,7 @@ class GatewayNode:
     private: IPv4Address  # on the gateway subnet
     router: IPv4Address  # the VPC router's address on the gateway subnet
     vpc_cidr: IPv4Network
+    port: str  # its veth's name in its router and in the internet namespace: its "ENI"
 
 
 @dataclass(frozen=True)
@@ -152,11 +157,12 @@ def _gateways(
             private=_nth(gw.subnet, GATEWAY_OFFSET),
             router=_nth(gw.subnet, ROUTER_OFFSET),
             vpc_cidr=design.vpcs[gw.vpc].cidr,
+            port=f"g{i}",
         )
         nodes[gw.name] = node
-        wires.append(Wire(Iface(f"{prefix}-inet", f"g{i}", _nth(uplink, 1), uplink),
+        wires.append(Wire(Iface(f"{prefix}-inet", node.port, _nth(uplink, 1), uplink),
                           Iface(ns, "wan", node.public, uplink)))  # fmt: skip
-        wires.append(Wire(Iface(router_ns, f"g{i}", node.router, gw.subnet),
+        wires.append(Wire(Iface(router_ns, node.port, node.router, gw.subnet),
                           Iface(ns, "lan", node.private, gw.subnet)))  # fmt: skip
     return nodes, wires
 

@@ -25,9 +25,10 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from vpnctl import keys, pipeline, render
+from vpnctl.aws import rules
 from vpnctl.design import Design
 from vpnctl.lab import layout as layoutmod
-from vpnctl.lab import shell
+from vpnctl.lab import secgroups, shell
 from vpnctl.lab.impair import Impairment
 from vpnctl.lab.impair import parse as parse_impairments
 from vpnctl.lab.journal import Journal
@@ -101,6 +102,7 @@ def up(lab: Lab, impair: Iterable[str] = (), say: Callable[[str], None] = print,
     legs = _relay_legs(lab, impairments)
     _hosts_files(lab, legs)
     _impair(lab, impairments, legs)
+    secgroups.install(security_groups(lab))
     _gateways(lab)
     shell.spawn([sys.executable, "-m", "vpnctl.lab.controller", str(lab.state), *controller_args],
                 lab.layout.internet, lab.path("logs", "controller.log"))  # fmt: skip
@@ -214,6 +216,19 @@ def _impair(lab: Lab, impairments: dict[str, Impairment], legs: list[Leg]) -> No
         shell.run("nft", "-f", "-", ns=inet, stdin=script)
 
 
+def security_groups(
+    lab: Lab,
+    gateway_rules: secgroups.GatewayRules = rules.gateway_permits,
+    routing_rules: secgroups.RoutingRules = rules.routing_permits,
+) -> secgroups.Scripts:
+    """The security groups apply writes, as this lab's namespaces enforce them (``up`` installs
+    them before any gateway starts, so the tunnels come up through them)."""
+    impair = lab.settings().get("impair")
+    specs = [str(x) for x in impair] if isinstance(impair, list) else []
+    legs = _relay_legs(lab, parse_impairments(specs, lab.design))
+    return secgroups.scripts(lab.design, lab.layout, _views(legs), gateway_rules, routing_rules)
+
+
 def _views(legs: list[Leg]) -> dict[tuple[str, str], str]:
     """(gateway address, peer address) -> where that gateway sends for that peer (a relay)."""
     return {(leg.a, leg.b): leg.a_view for leg in legs} | {
@@ -310,7 +325,12 @@ def describe(lab: Lab) -> str:
                      f"ns {host.ns}")  # fmt: skip
     topology = lab.plan.source.file
     gateway = next(iter(layout.gateways.values()))
-    lines += ["", "try:"]
+    router = layout.routers[gateway.vpc]
+    lines += ["", "security groups as apply writes them, on each gateway's ports (in its router and "
+              "the internet namespace)", f"and every routing host: nft list table inet "
+              f"{secgroups.TABLE}", "", "try:"]  # fmt: skip
+    lines.append(f"  ip netns exec {router} nft list counter inet {secgroups.TABLE} "
+                 f"dropped_{gateway.port}      # what {gateway.name}'s group dropped")  # fmt: skip
     pair = _icmp_pair(lab)
     if pair:
         lines.append(f"  ip netns exec {pair[0].ns} vpnctl probe --target {pair[1].address}"

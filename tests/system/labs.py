@@ -1,0 +1,70 @@
+"""Running labs of the example topologies in system tests, each removed afterwards.
+
+Each lab is a copy of an example topology under a unique name, so labs never meet under
+pytest-xdist; ``LabMaker.down_all`` (called in a fixture's ``finally``) takes every one down and
+checks nothing of it is left.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import CliRunner
+
+from vpnctl.cli import cli
+from vpnctl.lab import lifecycle, shell
+
+TOPOLOGIES = Path(__file__).parents[2] / "topologies"
+
+
+def copy_topology(
+    tmp_path: Path, name: str, mode: str, allow: list[dict[str, Any]] | None = None
+) -> Path:
+    doc = yaml.safe_load((TOPOLOGIES / f"{name}.yaml").read_text())
+    doc["name"] = f"t{uuid.uuid4().hex[:8]}"
+    doc["tunnel"] = {"mode": mode}
+    if allow is not None:
+        doc["allow"] = allow
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def leftovers(prefix: str) -> list[str]:
+    found = [ns for ns in shell.namespaces() if ns.startswith(prefix)]
+    found += (
+        [str(p) for p in shell.ETC_NETNS.glob(f"{prefix}*")] if shell.ETC_NETNS.is_dir() else []
+    )
+    found += [str(p) for p in lifecycle.STATE_ROOT.glob(f"{prefix}*")]
+    return found
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return result.stdout
+
+
+class LabMaker:
+    """``make(name, mode, *up_args, allow=...)``: a running lab of that example."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.made: list[lifecycle.Lab] = []
+
+    def __call__(
+        self, name: str, mode: str = "psk", *up_args: str, allow: list[dict[str, Any]] | None = None
+    ) -> lifecycle.Lab:
+        path = copy_topology(self.tmp_path, name, mode, allow)
+        lab = lifecycle.open_lab(path)
+        self.made.append(lab)
+        invoke("lab", "up", str(path), *up_args)
+        return lab
+
+    def down_all(self) -> None:
+        for lab in self.made:
+            lifecycle.down(lab.layout.prefix)
+            assert leftovers(lab.layout.prefix) == []
