@@ -29,7 +29,7 @@ from vpnctl.lab.drill import killed
 from vpnctl.lab.lifecycle import Lab
 from vpnctl.probe import health, prober, session
 from vpnctl.probe.atomic import write_atomically
-from vpnctl.probe.report import Target
+from vpnctl.probe.report import Target, as_run
 from vpnctl.topology import Failover
 
 
@@ -61,9 +61,10 @@ class Controller:
             with self.lock:
                 for result in report.results:
                     key = f"{gateway}|{names[result.target.address]}"
-                    run = health.Run(now, result.status.name, None, None)
+                    run = as_run(result, now, topo.probe.crit)
                     self.tunnels[key] = health.step(self.tunnels.get(key, health.Health()),
-                                                    run, self.policy)  # fmt: skip
+                                                    run, self.policy,
+                                                    topo.probe.crit.loss_pct)  # fmt: skip
 
     # ----------------------------------------------------------------- deciding
 
