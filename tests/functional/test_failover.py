@@ -305,7 +305,7 @@ def test_no_healthy_gateway_leaves_the_route_alone(hub: Hub) -> None:
     found = summary(result)
     decision = next(d for d in found["decisions"] if d["table"] == "rt-us-west-2-a")
     assert decision["chosen"] is None
-    assert "no healthy gateway" in decision["reason"]
+    assert "no usable gateway" in decision["reason"]
     assert "ReplaceRoute" not in [c.operation for c in factory.log.calls if c.region == "us-west-2"]
 
 

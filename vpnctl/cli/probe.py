@@ -257,16 +257,16 @@ def _run(options: _Options) -> Report:
     report = prober.probe(options.targets, options.schedule, options.warn, options.crit)
     report = replace(report, topology=options.topology, source=options.source)
     if options.state:
-        report = _with_state(report, options.state, options.failover)
+        report = _with_state(report, options.state, options.failover, options.crit)
     return report
 
 
-def _with_state(report: Report, path: str, policy: Failover) -> Report:
+def _with_state(report: Report, path: str, policy: Failover, crit: Thresholds) -> Report:
     store = health.Store(path)
     try:
         with store.locked():
             previous = store.load()
-            results = with_health(report.results, previous, report.started_at, policy)
+            results = with_health(report.results, previous, report.started_at, policy, crit)
             store.save({**previous, **{r.target.key: r.health for r in results if r.health}})
     except health.StateError as exc:
         raise InputError([Diagnostic(path, 1, "state", str(exc))]) from None

@@ -19,10 +19,10 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vpnctl.design import Gateway, RouteTable
+from vpnctl.design import Gateway
 from vpnctl.failover import observe as ob
 from vpnctl.failover.bundle import Bundle
-from vpnctl.failover.decision import Choice, GatewayState, decide
+from vpnctl.failover.decision import Choice, GatewayState, Route, decide
 from vpnctl.failover.events import (
     STOPPING_STATES,
     AlarmChanged,
@@ -133,10 +133,12 @@ def assess(
     states = _states(bundle, seen, best, event, now, draining)
     current = _current(bundle, seen, best)
     choices = tuple(
-        c for c in decide(bundle.design, current, states, bundle.policy, now) if c.table in current
+        c
+        for c in decide(bundle.design, current, states, bundle.policy, now)
+        if (c.table, c.destination) in current
     )
     tables = {t.name: t for t in seen.tables}
-    moves = tuple(m for c in choices if c.changed for m in _moves(bundle, c, tables, best))
+    moves = tuple(m for c in choices if c.changed if (m := _move(c, tables, best)) is not None)
     fixed = _fixed_gateways(bundle, seen, event, best)
     return Assessment(
         None,
@@ -243,35 +245,34 @@ def _states(
 
 def _current(
     bundle: Bundle, seen: ob.Seen, best: Mapping[str, ob.Instance]
-) -> dict[str, str | None]:
-    """Table -> the gateway all its destinations use now (None: mixed, missing or dead)."""
+) -> dict[Route, str | None]:
+    """(table, destination) -> the gateway that route uses now (None: missing or dead), for
+    every table this run can read."""
     enis = {i.eni: g for g, i in best.items() if i.eni}
     tables = {t.name: t for t in seen.tables}
-    current: dict[str, str | None] = {}
+    current: dict[Route, str | None] = {}
     for design_table in bundle.design.route_tables:
         found = tables.get(design_table.name)
         if found is None:
             continue
-        used = {enis.get(found.routes.get(str(d), "")) for d in design_table.destinations}
-        only = next(iter(used)) if len(used) == 1 else None
-        current[design_table.name] = only
+        for d in map(str, design_table.destinations):
+            current[(design_table.name, d)] = enis.get(found.routes.get(d, ""))
     return current
 
 
-def _moves(
-    bundle: Bundle, choice: Choice, tables: Mapping[str, ob.Table], best: Mapping[str, ob.Instance]
-) -> list[Move]:
+def _move(
+    choice: Choice, tables: Mapping[str, ob.Table], best: Mapping[str, ob.Instance]
+) -> Move | None:
     assert choice.chosen is not None
     eni = best[choice.chosen].eni
     found = tables[choice.table]
-    wanted: RouteTable = bundle.design.route_table_by_name[choice.table]
-    if eni is None:
-        return []
-    return [
-        Move(found.account, found.region, found.id, found.name, d, choice.chosen, eni, was)
-        for d in map(str, wanted.destinations)
-        if (was := found.routes.get(d)) != eni
-    ]
+    was = found.routes.get(choice.destination)
+    if eni is None or was == eni:
+        return None
+    return Move(
+        found.account, found.region, found.id, found.name, choice.destination, choice.chosen,
+        eni, was,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------ new instances and names

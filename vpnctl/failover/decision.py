@@ -1,18 +1,23 @@
-"""Which gateway each routing route table should use. Pure: design + health in, choices out.
+"""Which gateway each route of each routing route table should use. Pure: design + health in,
+choices out.
 
-The rules, per route table (one per AZ of a VPC, gateways listed same-AZ first):
+Health is judged per destination, not all or nothing: a gateway that lost its way to one VPC
+still carries traffic to the others, and for those it is better than a dead one. So the rules
+hold for every (route table, destination) pair, the table's gateways listed same-AZ first:
 
-1. A gateway is healthy when its instance is running and not being terminated, its probe
-   alarm is not in ALARM, and the probe has no tunnel of it DOWN. DOWN already means several
-   failed runs in a row, and UP again a stricter number of good ones (``probe.health``), so
-   one bad minute moves nothing.
-2. If no gateway of the VPC is healthy, nothing changes: a degraded route that still carries
-   something beats a black hole.
-3. A table on a healthy gateway stays there. It goes back to its preferred (same-AZ)
-   gateway only when ``failover.failback`` is on and that gateway has been healthy for
-   ``failover.hold_down_s`` seconds, so a gateway that comes and goes does not drag routes.
-4. A table on an unhealthy, missing or unknown gateway moves to the healthiest gateway, the
-   preferred one first, then the others in order; alarms in INSUFFICIENT_DATA rank after OK.
+1. A gateway is usable when its instance is running and not being terminated and its probe
+   alarm is not in ALARM. For a destination it *reaches* the VPCs under that destination it
+   has a working path to (``reaches``, from ``signals``: its own tunnels up, and the onward
+   tunnels of a transit hub up). A gateway with nothing DOWN reaches everything.
+   DOWN already means a sound failure streak (``probe.health``): one bad minute moves nothing.
+2. If no usable gateway of the VPC reaches anything under a destination, that route does not
+   change: a degraded route that still carries something beats a black hole.
+3. A route on a gateway that reaches as much as any other stays there. It goes back to its
+   preferred (same-AZ) gateway only when ``failover.failback`` is on and that gateway has been
+   healthy for ``failover.hold_down_s`` seconds, so a gateway that comes and goes does not
+   drag routes.
+4. Otherwise it moves to the gateway that reaches the most, the preferred one first among
+   equals, then the others in order; alarms in INSUFFICIENT_DATA rank after OK.
 
 Every choice carries its reason, so the hook's log line says what was seen and why.
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network
 
 from vpnctl.design import Design, RouteTable
 from vpnctl.topology import Failover
@@ -37,15 +43,28 @@ class GatewayState:
     down_tunnels: frozenset[str] = field(default_factory=frozenset)
     terminating: bool = False  # in a terminate lifecycle wait
     healthy_since: float | None = None  # unix time it last became healthy
+    # Routing subnets (CIDRs) it has a working path to now; None: every one it is designed to
+    # reach when nothing is DOWN, none when something is and no one worked out which
+    # (``signals`` does).
+    reaches: frozenset[str] | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.instance == RUNNING and not self.terminating and self.alarm != "ALARM"
 
     @property
     def healthy(self) -> bool:
-        return (
-            self.instance == RUNNING
-            and not self.terminating
-            and self.alarm != "ALARM"
-            and not self.down_tunnels
-        )
+        return self.usable and not self.down_tunnels
+
+    def reach(self, wanted: frozenset[str]) -> int:
+        """How many of the ``wanted`` routing subnets traffic through this gateway gets to."""
+        if not self.usable:
+            return 0
+        if not wanted:  # a route to no VPC's routing subnet: only a healthy gateway will do
+            return int(self.healthy)
+        if self.reaches is None:
+            return 0 if self.down_tunnels else len(wanted)
+        return len(self.reaches & wanted)
 
     def describe(self) -> str:
         if self.instance != RUNNING:
@@ -59,9 +78,13 @@ class GatewayState:
         return "healthy"
 
 
+Route = tuple[str, str]  # (route table name, destination CIDR)
+
+
 @dataclass(frozen=True)
 class Choice:
     table: str
+    destination: str
     vpc: str
     az: str
     current: str | None
@@ -75,51 +98,101 @@ class Choice:
 
 def decide(
     design: Design,
-    current: Mapping[str, str | None],
+    current: Mapping[Route, str | None],
     states: Mapping[str, GatewayState],
     policy: Failover,
     now: float,
 ) -> tuple[Choice, ...]:
-    """A choice for every route table of the design; ``current`` maps table -> gateway."""
-    return tuple(_choose(t, current.get(t.name), states, policy, now) for t in design.route_tables)
+    """A choice for every route of every routing table; ``current`` maps (table, destination)
+    -> the gateway it uses now."""
+    return tuple(
+        _choose(table, d, current.get((table.name, str(d))), states, policy, now, design)
+        for table in design.route_tables
+        for d in table.destinations
+    )
+
+
+def routes(table: RouteTable) -> tuple[Route, ...]:
+    return tuple((table.name, str(d)) for d in table.destinations)
 
 
 def _choose(
     table: RouteTable,
+    destination: IPv4Network,
     current: str | None,
     states: Mapping[str, GatewayState],
     policy: Failover,
     now: float,
+    design: Design,
 ) -> Choice:
     def choice(chosen: str | None, reason: str) -> Choice:
-        return Choice(table.name, table.vpc, table.az, current, chosen, reason)
+        return Choice(table.name, str(destination), table.vpc, table.az, current, chosen, reason)
 
-    healthy = _ranked(table, states)
-    if not healthy:
-        return choice(None, "no healthy gateway in the VPC; leaving the route as it is")
-    preferred = table.gateways[0]
-    if current in healthy:
+    wanted = _wanted(design, table, destination, states)
+    reach = {g: _state(states, g).reach(wanted) for g in table.gateways}
+    ranked = _ranked(table, states, reach)
+    if not ranked:
+        return choice(None, "no usable gateway in the VPC reaches it; leaving the route as it is")
+    best, preferred = reach[ranked[0]], table.gateways[0]
+    partial = f" (reaches {best} of {len(wanted)} subnets)" if best < len(wanted) else ""
+    if current in ranked and reach[current] == best:
         if current == preferred:
-            return choice(current, f"{current} (same AZ) is healthy")
-        if policy.failback and preferred in healthy and _settled(states[preferred], policy, now):
+            return choice(current, f"{current} (same AZ) is healthy{partial}")
+        if (
+            policy.failback
+            and reach[preferred] == best
+            and _state(states, preferred).healthy
+            and _settled(states[preferred], policy, now)
+        ):
             return choice(
                 preferred,
                 f"failback: {preferred} has been healthy for {policy.hold_down_s}s or more",
             )
         return choice(current, f"{current} is healthy; staying (failback off or holding down)")
-    seen = _state(states, current).describe() if current else "not pointing at a gateway"
-    return choice(healthy[0], f"{current or 'route'} is {seen}; moving to {healthy[0]}")
+    seen = _seen(states, current, reach) if current else "not pointing at a gateway"
+    return choice(ranked[0], f"{current or 'route'} is {seen}; moving to {ranked[0]}{partial}")
+
+
+ANY = frozenset({"*"})  # stands for "what the route is for" when no gateway reaches only part
+
+
+def _wanted(
+    design: Design, table: RouteTable, destination: IPv4Network, states: Mapping[str, GatewayState]
+) -> frozenset[str]:
+    """The routing subnets of other VPCs under ``destination``: what the route is for. Worked
+    out only when a gateway of the table reaches part of the topology; otherwise every gateway
+    reaches all of it or nothing, and ``ANY`` counts the same (a hook on a large topology
+    decides thousands of routes per event)."""
+    if all(_state(states, g).reaches is None for g in table.gateways):
+        return ANY
+    return frozenset(
+        str(s.cidr)
+        for name, vpc in design.vpcs.items()
+        if name != table.vpc
+        for s in vpc.routing_subnets
+        if s.cidr.subnet_of(destination)
+    )
+
+
+def _seen(states: Mapping[str, GatewayState], gateway: str, reach: Mapping[str, int]) -> str:
+    state = _state(states, gateway)
+    if state.usable and reach.get(gateway, 0):
+        return f"{state.describe()}, reaching less than another gateway"
+    return state.describe()
 
 
 def _state(states: Mapping[str, GatewayState], gateway: str) -> GatewayState:
     return states.get(gateway, GatewayState())
 
 
-def _ranked(table: RouteTable, states: Mapping[str, GatewayState]) -> list[str]:
-    """The table's healthy gateways, healthiest first, preference order breaking ties."""
+def _ranked(
+    table: RouteTable, states: Mapping[str, GatewayState], reach: Mapping[str, int]
+) -> list[str]:
+    """The table's gateways that reach anything, those reaching most first, then OK alarms
+    before INSUFFICIENT_DATA, then preference order."""
     order = {g: i for i, g in enumerate(table.gateways)}
-    healthy = [g for g in table.gateways if _state(states, g).healthy]
-    return sorted(healthy, key=lambda g: (states[g].alarm != "OK", order[g]))
+    found = [g for g in table.gateways if reach[g] > 0]
+    return sorted(found, key=lambda g: (-reach[g], _state(states, g).alarm != "OK", order[g]))
 
 
 def _settled(state: GatewayState, policy: Failover, now: float) -> bool:

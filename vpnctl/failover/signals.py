@@ -7,9 +7,11 @@ alarms. Two facts are added here, because a gateway can be alive and useless:
   instance that is terminated passes nothing; waiting for three failed probe runs would only
   lengthen the outage);
 - a tunnel into a transit VPC is down when the far gateway's tunnel onwards, to a VPC this
-  tunnel carries routes for, is down: the path breaks beyond the first hop. (A hub that lost
-  one spoke's AZ moves its other spokes' tables in that AZ too: each table has one next hop,
-  so that is the price of keeping every destination reachable.)
+  tunnel carries routes for, is down: the path breaks beyond the first hop.
+
+And what each gateway still *reaches*: the VPCs at the far end of its working tunnels, and
+beyond a transit hub those whose onward tunnel from that hub works. The decision uses it per
+destination, so a gateway that lost its way to one VPC keeps carrying traffic to the others.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def gateway_states(
             down_tunnels=frozenset(down),
             terminating=gw.name in terminating,
             healthy_since=healthy_since.get(gw.name),
+            reaches=_reaches(design, gw.name, direct) if down else None,
         )
     return states
 
@@ -79,3 +82,31 @@ def _carries(routes: tuple[IPv4Network, ...], design: Design, lost: str, via: st
 
 def _tunnel(design: Design, name: str, gateway: str) -> Tunnel:
     return next(t for t in design.tunnels_by_gateway[gateway] if t.name == name)
+
+
+def _reaches(design: Design, gateway: str, direct: Mapping[str, set[str]]) -> frozenset[str]:
+    """The routing subnets (CIDRs) traffic through ``gateway`` gets to, over working tunnels:
+    all of the far VPC's, and beyond a transit hub those an onward tunnel that works carries
+    (each end sends into its tunnel only the routes it has for it)."""
+    found: set[str] = set()
+    for tunnel in design.tunnels_by_gateway[gateway]:
+        if tunnel.name in direct[gateway]:
+            continue
+        here, far = tunnel.end(gateway)
+        found.update(str(s.cidr) for s in design.vpcs[far.vpc].routing_subnets)
+        for onward in design.tunnels_by_gateway[far.gateway]:
+            if onward.name == tunnel.name or onward.name in direct[far.gateway]:
+                continue
+            there, beyond = onward.end(far.gateway)
+            if beyond.vpc == here.vpc:
+                continue
+            found.update(
+                str(s.cidr)
+                for s in design.vpcs[beyond.vpc].routing_subnets
+                if _within(s.cidr, here.routes) and _within(s.cidr, there.routes)
+            )
+    return frozenset(found)
+
+
+def _within(subnet: IPv4Network, routes: tuple[IPv4Network, ...]) -> bool:
+    return any(subnet.subnet_of(route) for route in routes)

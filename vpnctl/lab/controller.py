@@ -22,14 +22,14 @@ import time
 from functools import partial
 from pathlib import Path
 
-from vpnctl.failover.decision import Choice, decide
+from vpnctl.failover.decision import Choice, Route, decide
 from vpnctl.failover.signals import gateway_states
 from vpnctl.lab import lifecycle, netthread
 from vpnctl.lab.drill import killed
 from vpnctl.lab.lifecycle import Lab
 from vpnctl.probe import health, prober, session
 from vpnctl.probe.atomic import write_atomically
-from vpnctl.probe.report import Target
+from vpnctl.probe.report import Target, as_run
 from vpnctl.topology import Failover
 
 
@@ -41,7 +41,11 @@ class Controller:
         self.lock = threading.Lock()
         self.tunnels: dict[str, health.Health] = {}  # "<gateway>|<tunnel>" -> health
         self.healthy_since: dict[str, float] = {}
-        self.current = {t.name: lifecycle.current_gateway(lab, t) for t in lab.layout.tables}
+        self.current: dict[Route, str | None] = {
+            (t.name, str(d)): lifecycle.current_gateway(lab, t)
+            for t in lab.layout.tables
+            for d in t.destinations
+        }
 
     # ----------------------------------------------------------------- probing
 
@@ -61,9 +65,10 @@ class Controller:
             with self.lock:
                 for result in report.results:
                     key = f"{gateway}|{names[result.target.address]}"
-                    run = health.Run(now, result.status.name, None, None)
+                    run = as_run(result, now, topo.probe.crit)
                     self.tunnels[key] = health.step(self.tunnels.get(key, health.Health()),
-                                                    run, self.policy)  # fmt: skip
+                                                    run, self.policy,
+                                                    topo.probe.crit.loss_pct)  # fmt: skip
 
     # ----------------------------------------------------------------- deciding
 
@@ -85,8 +90,8 @@ class Controller:
         for choice in moved:
             table = next(t for t in self.lab.layout.tables if t.name == choice.table)
             assert choice.chosen is not None
-            lifecycle.set_gateway(self.lab, table, choice.chosen)
-            self.current[choice.table] = choice.chosen
+            lifecycle.set_route(self.lab, table, choice.destination, choice.chosen)
+            self.current[(choice.table, choice.destination)] = choice.chosen
             print(json.dumps({"at": now, **dataclasses.asdict(choice)}), flush=True)
         self.publish(states, tunnel_health, now)
         return moved
@@ -94,7 +99,8 @@ class Controller:
     def publish(self, states: dict, tunnel_health: dict[str, str], now: float) -> None:  # type: ignore[type-arg]
         write_atomically(self.lab.path("controller.json"), json.dumps({
             "at": now,
-            "tables": self.current,
+            "tables": {t: g for (t, _d), g in self.current.items()},
+            "routes": {f"{t} {d}": g for (t, d), g in self.current.items()},
             "gateways": {g: s.describe() for g, s in states.items()},
             "tunnels": tunnel_health,
         }, indent=1))  # fmt: skip

@@ -369,3 +369,9 @@ def set_gateway(lab: Lab, table: layoutmod.TableNode, gateway: str) -> None:
     for destination in table.destinations:
         shell.ip("route", "replace", str(destination), "via", via, "table",
                  str(table.table_id), ns=table.ns)  # fmt: skip
+
+
+def set_route(lab: Lab, table: layoutmod.TableNode, destination: str, gateway: str) -> None:
+    """Point one destination of a lab route table at ``gateway``."""
+    shell.ip("route", "replace", destination, "via", str(lab.layout.gateway_ip(gateway)),
+             "table", str(table.table_id), ns=table.ns)  # fmt: skip

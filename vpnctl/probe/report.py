@@ -79,18 +79,35 @@ def unmeasured(targets: Sequence[Target], reason: str) -> tuple[Result, ...]:
 
 
 def with_health(
-    results: Sequence[Result], previous: Mapping[str, Health], at: float, policy: Failover
+    results: Sequence[Result],
+    previous: Mapping[str, Health],
+    at: float,
+    policy: Failover,
+    crit: Thresholds,
 ) -> tuple[Result, ...]:
     """Each result carrying its target's health after this run."""
-    return tuple(_stepped(r, previous.get(r.target.key, Health()), at, policy) for r in results)
+    return tuple(
+        _stepped(r, previous.get(r.target.key, Health()), at, policy, crit) for r in results
+    )
 
 
-def _stepped(result: Result, before: Health, at: float, policy: Failover) -> Result:
+def as_run(result: Result, at: float, crit: Thresholds) -> healthmod.Run:
+    """A probe result as the health state machine counts it."""
     stats = result.stats
-    run = healthmod.Run(
+    median = stats.rtt.median if stats and stats.rtt else None
+    return healthmod.Run(
         at=at,
         status=result.status.name,
         loss_pct=stats.loss_pct if stats else None,
-        median_ms=stats.rtt.median if stats and stats.rtt else None,
+        median_ms=median,
+        sent=stats.sent if stats else 0,
+        received=stats.received if stats else 0,
+        slow=median is not None and median >= crit.rtt_ms,
     )
-    return replace(result, health=healthmod.step(before, run, policy))
+
+
+def _stepped(
+    result: Result, before: Health, at: float, policy: Failover, crit: Thresholds
+) -> Result:
+    run = as_run(result, at, crit)
+    return replace(result, health=healthmod.step(before, run, policy, crit.loss_pct))

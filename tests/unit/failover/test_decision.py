@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.builders import designed, doc, vpc
-from vpnctl.failover.decision import Choice, GatewayState, decide
+from vpnctl.design import Design
+from vpnctl.failover.decision import Choice, GatewayState, Route, decide, routes
 from vpnctl.probe import health
 from vpnctl.topology import Failover
 
@@ -16,8 +17,13 @@ UP = GatewayState("running", healthy_since=0.0)
 POLICY = Failover(consecutive_failures=3, recovery_successes=5, failback=False, hold_down_s=300)
 
 
-def preferred() -> dict[str, str | None]:
-    return {t.name: t.via for t in DESIGN.route_tables}
+def on(design: Design, tables: dict[str, str | None]) -> dict[Route, str | None]:
+    """Every route of each named table on the given gateway."""
+    return {r: g for t, g in tables.items() for r in routes(design.route_table_by_name[t])}
+
+
+def preferred(design: Design = DESIGN) -> dict[Route, str | None]:
+    return on(design, {t.name: t.via for t in design.route_tables})
 
 
 def by_table(choices: tuple[Choice, ...]) -> dict[str, Choice]:
@@ -65,11 +71,11 @@ def test_no_healthy_gateway_changes_nothing() -> None:
     choice = by_table(decide(DESIGN, preferred(), states, POLICY, now=1000))["rt-east-a"]
     assert not choice.changed
     assert choice.chosen is None
-    assert "no healthy gateway" in choice.reason
+    assert "no usable gateway" in choice.reason
 
 
 def test_failback_waits_for_hold_down_and_only_when_enabled() -> None:
-    moved = {**preferred(), "rt-east-a": "gw-east-b"}
+    moved = {**preferred(), **on(DESIGN, {"rt-east-a": "gw-east-b"})}
     recovered = all_up(gw_east_a=GatewayState("running", healthy_since=900.0))
     stay = by_table(decide(DESIGN, moved, recovered, POLICY, now=1000))["rt-east-a"]
     assert not stay.changed
@@ -90,7 +96,9 @@ def test_alarm_without_data_ranks_after_ok() -> None:
     states = {g.name: UP for g in design.gateways}
     states["gw-east-a"] = GatewayState("stopped")
     states["gw-east-b"] = GatewayState("running", alarm="INSUFFICIENT_DATA")
-    choice = by_table(decide(design, {"rt-east-a": "gw-east-a"}, states, POLICY, 0))["rt-east-a"]
+    choice = by_table(decide(design, on(design, {"rt-east-a": "gw-east-a"}), states, POLICY, 0))[
+        "rt-east-a"
+    ]
     assert choice.chosen == "gw-east-c"
 
 
@@ -108,7 +116,8 @@ gateway_states = st.builds(
     healthy_since=st.one_of(st.none(), st.floats(0, 2000)),
 )
 currents = st.dictionaries(
-    st.sampled_from([t.name for t in DESIGN.route_tables]), st.sampled_from([*GATEWAYS, None])
+    st.sampled_from([r for t in DESIGN.route_tables for r in routes(t)]),
+    st.sampled_from([*GATEWAYS, None]),
 )
 policies = st.builds(
     Failover, st.integers(1, 5), st.integers(1, 8), st.booleans(), st.integers(0, 900)
@@ -118,7 +127,7 @@ policies = st.builds(
 @settings(max_examples=300)
 @given(st.fixed_dictionaries(dict.fromkeys(GATEWAYS, gateway_states)), currents, policies)
 def test_never_an_unhealthy_choice_when_a_healthy_gateway_exists(
-    states: dict[str, GatewayState], current: dict[str, str | None], policy: Failover
+    states: dict[str, GatewayState], current: dict[Route, str | None], policy: Failover
 ) -> None:
     for choice in decide(DESIGN, current, states, policy, now=1000):
         vpc_gateways = DESIGN.vpcs[choice.vpc].gateways

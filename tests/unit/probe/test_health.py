@@ -1,11 +1,12 @@
 import json
+import random
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vpnctl.probe.health import HISTORY, Health, Run, StateError, Store, step
+from vpnctl.probe.health import HISTORY, Health, Run, StateError, Store, step, wilson_lower
 from vpnctl.topology import Failover
 
 POLICY = Failover(consecutive_failures=3, recovery_successes=5)
@@ -95,3 +96,86 @@ def test_store_file_is_plain_json(tmp_path: Path) -> None:
     document = json.loads(path.read_text())
     assert document["format_version"] == 1
     assert document["targets"]["k"]["failures"] == 1
+
+
+# ------------------------------------------------------------------ sound for the sample size
+
+LIMIT = 10.0  # the critical loss, %
+
+
+def lossy_runs(loss_per_direction: float, count: int, echoes: int = 20, seed: int = 7) -> Health:
+    """``count`` runs of ``echoes`` echoes over a path losing each way at random."""
+    rng = random.Random(seed)
+    health = Health()
+    for at in range(count):
+        received = sum(
+            rng.random() >= loss_per_direction and rng.random() >= loss_per_direction
+            for _ in range(echoes)
+        )
+        loss = 100.0 * (echoes - received) / echoes
+        status = "CRITICAL" if received == 0 or loss >= LIMIT else "OK"
+        run = Run(float(at), status, loss, 50.0 if received else None, echoes, received)
+        health = step(health, run, POLICY, LIMIT)
+        assert health.state == "UP", f"DOWN at run {at} under {loss_per_direction:.0%} loss"
+    return health
+
+
+@pytest.mark.parametrize("loss", [0.01, 0.03, 0.04, 0.05])
+@pytest.mark.parametrize("seed", range(5))
+def test_random_loss_below_the_threshold_never_goes_down(loss: float, seed: int) -> None:
+    """Ten minutes of runs at one a second, each 20 echoes; 5% each way is 9.75% a round trip."""
+    lossy_runs(loss, 600, seed=seed)
+
+
+def counted(at: float, sent: int, received: int, slow: bool = False) -> Run:
+    loss = 100.0 * (sent - received) / sent
+    status = "CRITICAL" if received == 0 or slow or loss >= LIMIT else "OK"
+    return Run(at, status, loss, None if received == 0 else 20.0, sent, received, slow)
+
+
+def test_a_silent_tunnel_is_down_after_the_failure_streak() -> None:
+    health = Health()
+    states = []
+    for at in range(4):
+        health = step(health, counted(float(at), 20, 0), POLICY, LIMIT)
+        states.append(health.state)
+    assert states == ["UP", "UP", "DOWN", "DOWN"]
+
+
+def test_a_slow_tunnel_is_down_after_the_failure_streak() -> None:
+    health = Health()
+    for at in range(3):
+        health = step(health, counted(float(at), 20, 20, slow=True), POLICY, LIMIT)
+    assert health.state == "DOWN"
+
+
+def test_loss_well_above_the_threshold_goes_down_within_a_few_runs() -> None:
+    health, at = Health(), 0
+    while health.state == "UP":
+        health = step(health, counted(float(at), 20, 10), POLICY, LIMIT)  # 50% loss
+        at += 1
+    assert at == POLICY.consecutive_failures
+
+
+def test_one_unlucky_run_is_not_evidence() -> None:
+    health = step(Health(), counted(0.0, 20, 17), POLICY, LIMIT)  # 15% in one run of 20
+    assert health.failures == 0
+
+
+def test_recovery_needs_runs_below_the_threshold_each() -> None:
+    health = Health()
+    for at in range(3):
+        health = step(health, counted(float(at), 20, 0), POLICY, LIMIT)
+    for at in range(3, 7):
+        health = step(health, counted(float(at), 20, 20), POLICY, LIMIT)
+    health = step(health, counted(7.0, 20, 16), POLICY, LIMIT)  # 20%: no good run
+    assert (health.state, health.successes) == ("DOWN", 0)
+    for at in range(8, 13):
+        health = step(health, counted(float(at), 20, 20), POLICY, LIMIT)
+    assert health.state == "UP"
+
+
+@given(st.integers(0, 400), st.integers(1, 400))
+def test_the_wilson_bound_is_below_the_observed_loss(lost: int, sent: int) -> None:
+    lost = min(lost, sent)
+    assert 0.0 <= wilson_lower(lost, sent) <= lost / sent + 1e-12
