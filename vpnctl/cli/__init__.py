@@ -14,6 +14,7 @@ from vpnctl import __version__
 # when that command runs (or for --help), so `vpnctl plan` and the probe a gateway's timer runs
 # every minute do not pay for importing boto3 and the AWS layer.
 COMMANDS = {
+    "agent": "vpnctl.cli.agent:agent",
     "apply": "vpnctl.cli.apply:apply",
     "destroy": "vpnctl.cli.destroy:destroy",
     "failover": "vpnctl.cli.failover:failover",
