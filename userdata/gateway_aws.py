@@ -158,17 +158,18 @@ def write_file(path: Path, data: bytes, mode: int) -> None:
 
 
 def install_config(data: bytes, root: Path = Path("/")) -> list[Path]:
-    """Write the files of a fetched configuration (under ``root``), then the config itself."""
+    """Write the files of a fetched configuration (under ``root``), then the config itself.
+    Every path is checked before the first file is written."""
     document = json.loads(data)
     if document.get("format_version") != CONFIG_FORMAT:
         raise SystemExit(f"configuration is not format {CONFIG_FORMAT}: apply with this vpnctl")
-    written = []
-    for item in document["files"]:
-        path = PurePosixPath(item["path"])
+    files = [(PurePosixPath(f["path"]), f) for f in document["files"]]
+    for path, _ in files:
         if ".." in path.parts or not any(path.is_relative_to(r) for r in CONFIG_ROOTS):
-            raise SystemExit(
-                f"configuration names {path}, outside {', '.join(map(str, CONFIG_ROOTS))}"
-            )
+            roots = ", ".join(map(str, CONFIG_ROOTS))
+            raise SystemExit(f"configuration names {path}, outside {roots}")
+    written = []
+    for path, item in files:
         target = root / path.relative_to("/")
         write_file(target, item["content"].encode(), int(item["mode"], 8))
         written.append(target)
