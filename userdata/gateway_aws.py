@@ -178,17 +178,21 @@ def install_config(data: bytes, root: Path = Path("/")) -> list[Path]:
 
 
 def fetch(env: dict[str, str], base: str = IMDS, root: Path = Path("/")) -> None:
-    """The pinned software and configuration, each checked by digest before it is installed."""
-    credentials, account = role_credentials(base), account_id(base)
+    """The pinned software and configuration, each checked by digest before it is installed.
+    A copy already on disk with the pinned digest is used as it is: a reboot needs no S3."""
     software = root / LIB_DIR.relative_to("/") / "vpnctl.pyz"
-    pinned = env["VPNCTL_SOFTWARE_SHA256"]
-    if not software.exists() or hashlib.sha256(software.read_bytes()).hexdigest() != pinned:
-        data = get_object(env, env["VPNCTL_SOFTWARE_KEY"], pinned, credentials, account)
-        write_file(software, data, 0o755)
-    config = get_object(
-        env, env["VPNCTL_CONFIG_KEY"], env["VPNCTL_CONFIG_SHA256"], credentials, account
-    )
-    install_config(config, root)
+    config = root / CONFIG.relative_to("/")
+    wanted = [
+        (software, env["VPNCTL_SOFTWARE_KEY"], env["VPNCTL_SOFTWARE_SHA256"], 0o755),
+        (config, env["VPNCTL_CONFIG_KEY"], env["VPNCTL_CONFIG_SHA256"], 0o644),
+    ]
+    session: tuple[dict[str, str], str] | None = None
+    for path, key, pinned, mode in wanted:
+        if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == pinned:
+            continue
+        session = session or (role_credentials(base), account_id(base))
+        write_file(path, get_object(env, key, pinned, *session), mode)
+    install_config(config.read_bytes(), root)  # at every boot: its files as it says
 
 
 def tunnels(config: Path = CONFIG) -> list[tuple[str, str]]:

@@ -190,6 +190,11 @@ def test_boot_fetches_verifies_and_installs_what_user_data_pins(
     tunnels = gateway_aws.tunnels(root / "etc/vpnctl/config.json")
     assert tunnels == [("eu-west-1-a--us-west-2-a", "psk")]
 
+    # a reboot: everything on disk has the pinned digests, so no S3 (and no IMDS) is needed
+    (root / "etc/vpnctl/firewall.nft").write_text("changed by hand")
+    gateway_aws.fetch(env, "http://127.0.0.1:9/nothing-listens-here", root)
+    assert (root / "etc/vpnctl/firewall.nft").read_text() != "changed by hand"
+
     # someone replaces the object behind the pinned key: the gateway refuses it
     s3 = aws.client("s3", "us-west-2")
     s3.put_object(Bucket=bucket("us-west-2"), Key=env["VPNCTL_CONFIG_KEY"], Body=b"{}")
