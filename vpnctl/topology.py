@@ -893,4 +893,3 @@ _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
 _INSTANCE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _URL = re.compile(r"^https?://\S+$")
-# a requirement pip understands and a shell cannot misread: name, version specifiers, or a URL
