@@ -50,6 +50,9 @@ for tool in openvpn nft python3 chronyc ip; do
 done
 python3 -c "import boto3"
 
+step="fetching the vpnctl software and this gateway's configuration (pinned by sha256)"
+retry python3 "$lib/gateway_aws.py" fetch
+
 step="enabling forwarding (sysctl)"
 sysctl -q -p /etc/sysctl.d/90-vpnctl.conf
 
@@ -74,9 +77,10 @@ retry python3 "$lib/gateway_aws.py" source-dest-check
 
 step="starting the tunnels"
 mkdir -p /run/vpnctl
-for entry in $VPNCTL_TUNNELS; do
-    systemctl start --no-block "vpnctl-openvpn@${entry%%:*}.service"
-done
+python3 "$lib/gateway_aws.py" tunnels >/run/vpnctl/tunnels
+while read -r tunnel; do
+    systemctl start --no-block "vpnctl-openvpn@${tunnel}.service"
+done </run/vpnctl/tunnels
 
 mkdir -p "$state"
 echo "healthy" >"$state/health"

@@ -4,8 +4,14 @@
 Runs on the gateway (python3 and python3-boto3 from the distribution), not in vpnctl: it reads
 ``/etc/vpnctl/gateway.env`` from the environment, finds its instance ID through IMDSv2 (a
 session token, never the v1 path), and lets boto3 take the instance role's credentials the same
-way. Commands:
+way. Fetching the software and the configuration needs no boto3: one SigV4-signed S3 GetObject
+each, with the role's credentials from IMDSv2, so it works before anything is installed.
+Commands:
 
+``fetch``              download the vpnctl software and this gateway's configuration from the
+                       artifact bucket, refuse either unless its sha256 is the pinned one,
+                       install them (the software to LIB_DIR/vpnctl.pyz, run by python3)
+``tunnels``            print this gateway's tunnel names, one a line (from the installed config)
 ``keys``               fetch this gateway's tunnel keys from SSM (SecureString) into 0600 files
 ``elastic-ip``         associate the Elastic IP tagged for this gateway
 ``source-dest-check``  turn the check off: an instance cannot route for others with it on
@@ -16,28 +22,183 @@ Key material is written, never printed: errors name parameters, not values.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
+import json
 import os
 import sys
+import urllib.error
+import urllib.parse
 import urllib.request
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 IMDS = "http://169.254.169.254/latest"
 KEY_DIR = Path("/etc/openvpn/vpnctl/keys")
+LIB_DIR = Path("/usr/local/lib/vpnctl")
+CONFIG = Path("/etc/vpnctl/config.json")  # the installed configuration, as fetched
+CONFIG_FORMAT = 1
+# Where a configuration may write (the keys directory is not among them: keys come from SSM).
+CONFIG_ROOTS = (PurePosixPath("/etc/vpnctl"), PurePosixPath("/etc/openvpn/vpnctl"))
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
-def imds(path: str) -> str:
+def imds(path: str, base: str = IMDS) -> str:
     """One IMDSv2 read: a PUT for a short-lived token, then the GET with it."""
     put = urllib.request.Request(
-        f"{IMDS}/api/token",
+        f"{base}/api/token",
         method="PUT",
         headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"},
     )
     with urllib.request.urlopen(put, timeout=5) as response:
         token = response.read().decode()
-    get = urllib.request.Request(f"{IMDS}/{path}", headers={"X-aws-ec2-metadata-token": token})
+    get = urllib.request.Request(f"{base}/{path}", headers={"X-aws-ec2-metadata-token": token})
     with urllib.request.urlopen(get, timeout=5) as response:
         return str(response.read().decode())
+
+
+# ------------------------------------------------------------------ S3 without boto3
+
+
+def role_credentials(base: str = IMDS) -> dict[str, str]:
+    """The instance role's temporary credentials (AccessKeyId, SecretAccessKey, Token)."""
+    role = imds("meta-data/iam/security-credentials/", base).split()[0]
+    found: dict[str, str] = json.loads(imds(f"meta-data/iam/security-credentials/{role}", base))
+    return found
+
+
+def account_id(base: str = IMDS) -> str:
+    return str(json.loads(imds("dynamic/instance-identity/document", base))["accountId"])
+
+
+def bucket_name(account: str, region: str) -> str:
+    """The artifact bucket of this account and region (as vpnctl.aws.store.bucket_name)."""
+    return f"vpnctl-{account}-{region}"
+
+
+def _hmac(key: bytes, text: str) -> bytes:
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def signed_headers(
+    url: str, region: str, credentials: dict[str, str], now: dt.datetime, **extra: str
+) -> dict[str, str]:
+    """The headers of a SigV4-signed S3 GET of ``url`` (AWS Signature Version 4, "Signature
+    calculations for the Authorization header": canonical request, string to sign, a signing
+    key derived per date, region and service). ``extra`` headers are signed too."""
+    parts = urllib.parse.urlsplit(url)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    headers = {
+        "host": parts.netloc,
+        "x-amz-content-sha256": EMPTY_SHA256,
+        "x-amz-date": stamp,
+        **{k.lower(): v for k, v in extra.items()},
+    }
+    if credentials.get("Token"):
+        headers["x-amz-security-token"] = credentials["Token"]
+    names = sorted(headers)
+    canonical = "\n".join(
+        [
+            "GET",
+            urllib.parse.quote(parts.path or "/", safe="/~"),
+            parts.query,
+            *(f"{n}:{headers[n].strip()}" for n in names),
+            "",
+            ";".join(names),
+            EMPTY_SHA256,
+        ]
+    )
+    scope = f"{stamp[:8]}/{region}/s3/aws4_request"
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{digest}"
+    key = ("AWS4" + credentials["SecretAccessKey"]).encode()
+    for part in (stamp[:8], region, "s3", "aws4_request"):
+        key = _hmac(key, part)
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={credentials['AccessKeyId']}/{scope}, "
+        f"SignedHeaders={';'.join(names)}, Signature={signature}"
+    )
+    return headers
+
+
+def get_object(
+    env: dict[str, str], key: str, sha256: str, credentials: dict[str, str], account: str
+) -> bytes:
+    """One object of the artifact bucket, or SystemExit unless its sha256 is ``sha256``."""
+    bucket = bucket_name(account, env["VPNCTL_REGION"])
+    url = env["VPNCTL_S3_URL"].format(bucket=bucket) + "/" + key
+    now = dt.datetime.now(dt.UTC)
+    # the expected owner: never read a bucket of that name someone else might have made
+    headers = signed_headers(
+        url, env["VPNCTL_REGION"], credentials, now, **{"x-amz-expected-bucket-owner": account}
+    )
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            data = bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        raise SystemExit(f"s3://{bucket}/{key}: HTTP {exc.code} {exc.reason}") from exc
+    found = hashlib.sha256(data).hexdigest()
+    if found != sha256:
+        raise SystemExit(f"s3://{bucket}/{key}: sha256 is {found}, not the pinned {sha256}")
+    return data
+
+
+def write_file(path: Path, data: bytes, mode: int) -> None:
+    """Atomically: a reader sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.new")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.chmod(partial, mode)
+    os.replace(partial, path)
+
+
+def install_config(data: bytes, root: Path = Path("/")) -> list[Path]:
+    """Write the files of a fetched configuration (under ``root``), then the config itself.
+    Every path is checked before the first file is written."""
+    document = json.loads(data)
+    if document.get("format_version") != CONFIG_FORMAT:
+        raise SystemExit(f"configuration is not format {CONFIG_FORMAT}: apply with this vpnctl")
+    files = [(PurePosixPath(f["path"]), f) for f in document["files"]]
+    for path, _ in files:
+        if ".." in path.parts or not any(path.is_relative_to(r) for r in CONFIG_ROOTS):
+            roots = ", ".join(map(str, CONFIG_ROOTS))
+            raise SystemExit(f"configuration names {path}, outside {roots}")
+    written = []
+    for path, item in files:
+        target = root / path.relative_to("/")
+        write_file(target, item["content"].encode(), int(item["mode"], 8))
+        written.append(target)
+    write_file(root / CONFIG.relative_to("/"), data, 0o644)
+    return written
+
+
+def fetch(env: dict[str, str], base: str = IMDS, root: Path = Path("/")) -> None:
+    """The pinned software and configuration, each checked by digest before it is installed.
+    A copy already on disk with the pinned digest is used as it is: a reboot needs no S3."""
+    software = root / LIB_DIR.relative_to("/") / "vpnctl.pyz"
+    config = root / CONFIG.relative_to("/")
+    wanted = [
+        (software, env["VPNCTL_SOFTWARE_KEY"], env["VPNCTL_SOFTWARE_SHA256"], 0o755),
+        (config, env["VPNCTL_CONFIG_KEY"], env["VPNCTL_CONFIG_SHA256"], 0o644),
+    ]
+    session: tuple[dict[str, str], str] | None = None
+    for path, key, pinned, mode in wanted:
+        if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == pinned:
+            continue
+        session = session or (role_credentials(base), account_id(base))
+        write_file(path, get_object(env, key, pinned, *session), mode)
+    install_config(config.read_bytes(), root)  # at every boot: its files as it says
+
+
+def tunnels(config: Path = CONFIG) -> list[tuple[str, str]]:
+    """(name, mode) of each tunnel of the installed configuration."""
+    document = json.loads(config.read_text())
+    return [(t["name"], t["mode"]) for t in document["tunnels"]]
 
 
 def client(service: str) -> Any:
@@ -69,9 +230,10 @@ def write_secret(path: Path, value: str) -> None:
     os.chmod(path, 0o600)
 
 
-def fetch_keys(ssm: Any, env: dict[str, str], key_dir: Path = KEY_DIR) -> None:
-    for entry in env["VPNCTL_TUNNELS"].split():
-        tunnel, mode = entry.split(":")
+def fetch_keys(
+    ssm: Any, env: dict[str, str], found: list[tuple[str, str]], key_dir: Path = KEY_DIR
+) -> None:
+    for tunnel, mode in found:
         names = wanted(env["VPNCTL_PARAMETER_PREFIX"], env["VPNCTL_GATEWAY"], tunnel, mode)
         found = ssm.get_parameters(Names=sorted(names), WithDecryption=True)
         if found.get("InvalidParameters"):
@@ -105,8 +267,12 @@ def associate_elastic_ip(ec2: Any, env: dict[str, str], instance: str) -> None:
 def main(argv: list[str]) -> int:
     env = dict(os.environ)
     command = argv[1] if len(argv) > 1 else ""
-    if command == "keys":
-        fetch_keys(client("ssm"), env)
+    if command == "fetch":
+        fetch(env)
+    elif command == "tunnels":
+        print("\n".join(name for name, _ in tunnels()))
+    elif command == "keys":
+        fetch_keys(client("ssm"), env, tunnels())
     elif command == "elastic-ip":
         associate_elastic_ip(client("ec2"), env, imds("meta-data/instance-id"))
     elif command == "source-dest-check":

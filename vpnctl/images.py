@@ -39,6 +39,11 @@ class Image:
     openvpn: Version | None  # None: the distribution packages no OpenVPN vpnctl can name
     package: str  # the package version the fact comes from
     unsupported: str = ""  # why vpnctl gateways cannot boot on it, if they cannot
+    # The distribution's python3: gateways run the vpnctl apply ships (a zipapp), which needs
+    # the Python vpnctl needs (pyproject.toml's requires-python). Sources: packages.ubuntu.com
+    # python3 (focal 3.8.2, jammy 3.10.6, noble 3.12.3), packages.debian.org bookworm python3
+    # 3.11.2; resolute's (26.04) is taken as 3.13 or later, not re-checked against a release.
+    python: Version = (3, 11, 0)
 
     def describe(self) -> str:
         if self.openvpn is None:
@@ -61,6 +66,7 @@ IMAGES: Mapping[str, Image] = MappingProxyType(
             "ubuntu/images/hvm-ssd/ubuntu-focal-20.04-amd64-server-*",
             (2, 4, 7),
             "2.4.7-1ubuntu2.20.04",
+            python=(3, 8, 2),
         ),
         # manpages.ubuntu.com/manpages/jammy/en/man8/openvpn.8.html:
         # "Provided by: openvpn_2.5.11-0ubuntu0.22.04.1_amd64".
@@ -70,6 +76,7 @@ IMAGES: Mapping[str, Image] = MappingProxyType(
             "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*",
             (2, 5, 11),
             "2.5.11-0ubuntu0.22.04.1",
+            python=(3, 10, 6),
         ),
         # packages.ubuntu.com/noble-updates/openvpn: "openvpn (2.6.19-0ubuntu0.24.04.3)";
         # manpages.ubuntu.com (noble) showed 2.6.12-0ubuntu0.24.04.1 before: 2.6 throughout.
@@ -79,6 +86,7 @@ IMAGES: Mapping[str, Image] = MappingProxyType(
             "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*",
             (2, 6, 19),
             "2.6.19-0ubuntu0.24.04.3",
+            python=(3, 12, 3),
         ),
         # packages.ubuntu.com/resolute-updates/openvpn: "openvpn (2.7.0-1ubuntu1.1)". The AMI
         # name follows Canonical's pattern for gp3 images since noble (not yet checked
@@ -89,6 +97,7 @@ IMAGES: Mapping[str, Image] = MappingProxyType(
             "ubuntu/images/hvm-ssd-gp3/ubuntu-resolute-26.04-amd64-server-*",
             (2, 7, 0),
             "2.7.0-1ubuntu1.1",
+            python=(3, 13, 0),
         ),
         # packages.debian.org/openvpn: bookworm (oldstable) "2.6.3-1+deb12u3". Debian's cloud
         # team publishes its AMIs in the aws partition, from account 136693071363, named
@@ -100,6 +109,7 @@ IMAGES: Mapping[str, Image] = MappingProxyType(
             "debian-12-amd64-*",
             (2, 6, 3),
             "2.6.3-1+deb12u3",
+            python=(3, 11, 2),
         ),
         # AL2023 had no openvpn package until 2023.6 (amazonlinux/amazon-linux-2023#79, #654),
         # and it never had EPEL. Gateways boot with cloud-init's apt module and Debian's
@@ -122,6 +132,7 @@ IMAGES: Mapping[str, Image] = MappingProxyType(
 # Fingerprint mode pins the peer with ``peer-fingerprint``, new in 2.6 (Changes.rst, "Overview
 # of changes in 2.6": "The --peer-fingerprint option has been introduced"; with it --ca becomes
 # optional, so self-signed certificates need no CA).
+PYTHON_NEEDED: Version = (3, 11, 0)  # pyproject.toml: requires-python = ">=3.11"
 FINGERPRINT_SINCE: Version = (2, 6, 0)
 # Every option of the rendered configs exists from 2.5 on (2.5 renamed ``ncp-ciphers`` to
 # ``data-ciphers``, Changes.rst of 2.5); 2.5.11 is the oldest OpenVPN the system tests run.
@@ -200,9 +211,7 @@ def openvpn_of(topology: Topology, vpc: str) -> Version | None:
 
 def problems(topology: Topology) -> list[Problem]:
     """Every image problem of the topology, once each."""
-    found = list(_image_problems(topology))
-    if not found:
-        found += _mode_problems(topology)
+    found = list(_image_problems(topology)) + list(_mode_problems(topology))
     return sorted(set(found))
 
 
@@ -218,6 +227,12 @@ def _image_problems(topology: Topology) -> Iterator[Problem]:
             yield Problem(key, f"unknown image {name!r}{hint}; known images: {known}")
         elif image.unsupported:
             yield Problem(key, f"vpnctl cannot boot gateways on {name}: {image.unsupported}")
+        elif image.python < PYTHON_NEEDED:
+            yield Problem(
+                key,
+                f"gateways run vpnctl, which needs Python {dotted(PYTHON_NEEDED)} or later;"
+                f" {name} ships Python {dotted(image.python)}: use {DEFAULT_IMAGE}",
+            )
         elif topology.partition(vpc) not in image.owners:
             partition = topology.partition(vpc)
             yield Problem(
@@ -257,6 +272,9 @@ def _advice(mode: str) -> str:
     runs = [
         i.key
         for i in IMAGES.values()
-        if i.openvpn and not i.unsupported and not refusal(mode, i.openvpn)
+        if i.openvpn
+        and not i.unsupported
+        and i.python >= PYTHON_NEEDED
+        and not refusal(mode, i.openvpn)
     ]
     return f"images that run {mode} mode: {', '.join(runs)}"

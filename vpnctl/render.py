@@ -5,16 +5,22 @@ writing an empty option) loads the OpenVPN template from ``vpnctl/templates`` an
 cloud-init template, units and shell scripts from ``userdata/`` (the ``vpnctl.userdata``
 package). Everything here returns strings; the CLI writes files.
 
-Per gateway, what the instance gets (``gateway_files``) is also what ``gateway_userdata`` embeds
-with cloud-init's ``write_files`` (``launch_userdata`` gzips it when it would not fit 16 KB): one OpenVPN config per tunnel that points at key files (never
-the keys: the instance fetches them from SSM at boot), the forward firewall, sysctls, systemd
-units and the boot script. ``tunnel_config(..., keys=...)`` gives the self-contained variant
-with keys inline, for ``render --with-keys`` and the lab.
+Per gateway, two things. Its user-data (``gateway_userdata``) is a bootstrap of constant size:
+cloud-init's ``write_files`` with the boot script, the AWS helper, systemd units, sysctls and a
+small ``gateway.env`` that pins, by sha256, the vpnctl software and the gateway's desired
+configuration. That configuration (``gateway_config``: one JSON document) holds everything that
+grows with the topology: one OpenVPN config per tunnel that points at key files (never the
+keys: the instance fetches them from SSM at boot), the forward firewall and the probe plan.
+apply stores it content-addressed in the artifact bucket (``vpnctl.aws.store``); the gateway
+fetches it at boot and checks its digest. ``tunnel_config(..., keys=...)`` gives the
+self-contained variant with keys inline, for ``render --with-keys`` and the lab.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -24,6 +30,7 @@ from pathlib import Path, PurePosixPath
 import jinja2
 
 from vpnctl import images
+from vpnctl.aws import store
 from vpnctl.design import AllowedFlow, Design, Gateway, Tunnel
 from vpnctl.keys import TunnelKeys, parameter_prefix
 from vpnctl.partitions import PARTITIONS, Partition
@@ -231,26 +238,38 @@ def firewall(
 
 # --------------------------------------------------------------------------- user-data
 
+CONFIG_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Pin:
+    """An object of the artifact store a gateway fetches at boot: its key and sha256 (hex)."""
+
+    key: str
+    sha256: str
+
 
 def sysctl() -> str:
     """Forwarding on, loose reverse-path filtering: the same on every gateway (and in the lab)."""
     return _render("sysctl.conf.j2")
 
 
-def gateway_env(topology: Topology, design: Design, gateway_name: str) -> str:
-    """/etc/vpnctl/gateway.env: what the boot script and the AWS helper need to know."""
+def gateway_env(
+    topology: Topology, design: Design, gateway_name: str, software: Pin, config: Pin
+) -> str:
+    """/etc/vpnctl/gateway.env: what the boot script and the AWS helper need to know. Of
+    constant size: nothing in it grows with the topology (its tunnels are in the config)."""
     gateway = design.gateway_by_name[gateway_name]
-    tunnels = design.tunnels_by_gateway[gateway_name]
     return _render(
         "gateway.env.j2",
         topology=topology.name,
         gateway=gateway,
         vpc=design.vpcs[gateway.vpc],
         router=gateway.subnet.network_address + 1,  # the VPC router: the subnet's base + 1
-        tunnels=" ".join(f"{t.name}:{t.mode}" for t in tunnels),
         prefix=f"/vpnctl/{topology.name}",
-        pip_requirement=topology.gateways.vpnctl,
-        pip_index=topology.gateways.pip_indexes.get(gateway.partition, ""),
+        s3_url=f"https://{{bucket}}.s3.{gateway.region}.{PARTITIONS[gateway.partition].dns_suffix}",
+        software=software,
+        config=config,
     )
 
 
@@ -261,13 +280,14 @@ def probe_plan(topology: Topology, design: Design, gateway_name: str) -> str:
     return spec.dumps(plan)
 
 
-def gateway_files(
+def configured_files(
     topology: Topology,
     design: Design,
     gateway_name: str,
     partitions: Mapping[str, Partition] = PARTITIONS,
 ) -> tuple[GatewayFile, ...]:
-    """Every file the gateway's user-data writes, none of them holding key material."""
+    """What grows with the topology: the gateway's firewall, probe plan and tunnel configs
+    (pointing at key files, never holding keys). Its desired configuration carries them."""
     configs = [
         GatewayFile(
             OPENVPN_DIR / f"{t.name}.conf",
@@ -276,11 +296,50 @@ def gateway_files(
         for t in design.tunnels_by_gateway[gateway_name]
     ]
     return (
-        GatewayFile(ETC_DIR / "gateway.env", gateway_env(topology, design, gateway_name)),
         GatewayFile(ETC_DIR / "firewall.nft", firewall(design, gateway_name, partitions)),
         GatewayFile(ETC_DIR / "probe.json", probe_plan(topology, design, gateway_name)),
-        GatewayFile(SYSCTL_PATH, sysctl()),
         *configs,
+    )
+
+
+def gateway_config(
+    topology: Topology,
+    design: Design,
+    gateway_name: str,
+    partitions: Mapping[str, Partition] = PARTITIONS,
+) -> bytes:
+    """The gateway's desired configuration: one JSON document, stored content-addressed in its
+    account and region's artifact bucket, fetched and checked by digest at boot."""
+    document = {
+        "format_version": CONFIG_FORMAT,
+        "topology": topology.name,
+        "gateway": gateway_name,
+        "tunnels": [
+            {"name": t.name, "mode": t.mode} for t in design.tunnels_by_gateway[gateway_name]
+        ],
+        "files": [
+            {"path": str(f.path), "mode": f.mode, "content": f.content}
+            for f in configured_files(topology, design, gateway_name, partitions)
+        ],
+    }
+    return (json.dumps(document, sort_keys=True, indent=1) + "\n").encode()
+
+
+def config_pin(topology: Topology, gateway_name: str, config: bytes) -> Pin:
+    digest = hashlib.sha256(config).hexdigest()
+    return Pin(store.config_key(topology.name, gateway_name, digest), digest)
+
+
+def gateway_files(
+    topology: Topology, design: Design, gateway_name: str, software: Pin, config: Pin
+) -> tuple[GatewayFile, ...]:
+    """Every file the gateway's user-data writes: the same few for every gateway, whatever
+    the size of the topology, none of them holding key material."""
+    return (
+        GatewayFile(
+            ETC_DIR / "gateway.env", gateway_env(topology, design, gateway_name, software, config)
+        ),
+        GatewayFile(SYSCTL_PATH, sysctl()),
         *(GatewayFile(dest, static_file(name), mode) for name, dest, mode in STATIC_FILES),
     )
 
@@ -289,16 +348,21 @@ def gateway_userdata(
     topology: Topology,
     design: Design,
     gateway_name: str,
+    software: Pin,
     partitions: Mapping[str, Partition] = PARTITIONS,
 ) -> str:
-    """The cloud-init user-data of one gateway, exactly what its launch template carries."""
+    """The cloud-init user-data of one gateway, exactly what its launch template carries: a
+    bootstrap that fetches ``software`` and the gateway's configuration, both pinned."""
     gateway = design.gateway_by_name[gateway_name]
+    config = config_pin(
+        topology, gateway_name, gateway_config(topology, design, gateway_name, partitions)
+    )
     return _render(
         "cloud-config.yaml.j2",
         topology=topology.name,
         gateway=gateway,
         mirror=topology.gateways.mirrors.get(gateway.partition),
-        files=gateway_files(topology, design, gateway_name, partitions),
+        files=gateway_files(topology, design, gateway_name, software, config),
     )
 
 
@@ -306,11 +370,12 @@ def launch_userdata(
     topology: Topology,
     design: Design,
     gateway_name: str,
+    software: Pin,
     partitions: Mapping[str, Partition] = PARTITIONS,
 ) -> bytes:
     """The bytes the launch template carries: ``gateway_userdata``, gzipped when it would not
     fit EC2's 16 KB (cloud-init recognises and inflates gzip user-data by itself)."""
-    return fit_userdata(gateway_userdata(topology, design, gateway_name, partitions))
+    return fit_userdata(gateway_userdata(topology, design, gateway_name, software, partitions))
 
 
 def fit_userdata(text: str) -> bytes:
@@ -334,14 +399,19 @@ def read_userdata(payload: bytes) -> str:
 def artifacts(
     topology: Topology,
     design: Design,
+    software: Pin,
     keys: Mapping[str, TunnelKeys] | None = None,
     partitions: Mapping[str, Partition] = PARTITIONS,
 ) -> tuple[Artifact, ...]:
-    """What ``vpnctl render`` writes: per gateway its user-data and one config per tunnel."""
+    """What ``vpnctl render`` writes: per gateway its user-data, its desired configuration
+    (``config.json``, what apply stores for it) and one config per tunnel (self-contained
+    with ``keys``)."""
     found = []
     for gateway in design.gateways:
-        user_data = launch_userdata(topology, design, gateway.name, partitions)
+        user_data = launch_userdata(topology, design, gateway.name, software, partitions)
         found.append(Artifact(PurePosixPath(gateway.name, "user-data"), user_data))
+        config = gateway_config(topology, design, gateway.name, partitions)
+        found.append(Artifact(PurePosixPath(gateway.name, "config.json"), config))
         for tunnel in design.tunnels_by_gateway[gateway.name]:
             held = keys[tunnel.name] if keys is not None else None
             text = tunnel_config(topology, design, gateway.name, tunnel.name, held)

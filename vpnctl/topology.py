@@ -7,8 +7,9 @@ reads files or talks to AWS; ``read(path)`` is the one convenience that does.
 The contract is ``spec/topology.md``. Keys added here beyond it (all optional):
 ``vpcs.X.prefix`` (size of this VPC when allocated), ``vpcs.X.image`` (AMI for this VPC),
 ``addressing.summarise`` and ``addressing.route_quota``, ``tunnel.keepalive`` and
-``tunnel.ping_restart``, ``gateways.vpnctl`` and ``gateways.pip_indexes``, ``probe.targets``,
-``failover.recovery_successes`` and ``failover.hold_down_s``.
+``tunnel.ping_restart``, ``probe.targets``, ``failover.recovery_successes`` and
+``failover.hold_down_s``. ``gateways.vpnctl`` and ``gateways.pip_indexes`` are refused (see
+``REMOVED_GATEWAY_KEYS``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vpnctl import __version__
 from vpnctl import source as yamlsource
 from vpnctl.errors import Problem
 from vpnctl.partitions import PARTITIONS, partition_of_region
@@ -106,9 +106,14 @@ class Gateways:
     instance_type: str = "t3.small"
     image: str = "ubuntu-24.04"  # vpnctl.images.DEFAULT_IMAGE
     mirrors: Mapping[str, str] = field(default_factory=dict)  # apt mirror per partition
-    # what gateways pip-install to run their probe, and from which index per partition
-    vpnctl: str = f"vpnctl=={__version__}"
-    pip_indexes: Mapping[str, str] = field(default_factory=dict)
+
+
+# Keys that once told gateways what to pip-install by name. A gateway now runs the vpnctl that
+# apply ships to the topology's artifact bucket, pinned by sha256: no index is ever asked.
+REMOVED_GATEWAY_KEYS = {
+    "vpnctl": "apply now ships the vpnctl it runs to each gateway, pinned by sha256",
+    "pip_indexes": "gateways install nothing from a package index any more",
+}
 
 
 @dataclass(frozen=True)
@@ -729,11 +734,12 @@ class _Reader:
         return self.listing(raw, key, one)
 
     def gateways(self, raw: Any, key: str) -> Gateways | None:
-        spec = self.mapping(
-            raw, key, ("instance_type", "image", "mirrors", "vpnctl", "pip_indexes")
-        )
+        spec = self.mapping(raw, key, ("instance_type", "image", "mirrors", *REMOVED_GATEWAY_KEYS))
         if spec is None:
             return None
+        for name in REMOVED_GATEWAY_KEYS.keys() & spec.keys():
+            why = REMOVED_GATEWAY_KEYS[name]
+            self.problem(f"{key}.{name}", f"no longer supported: {why}; remove this key")
         instance_type = self.optional(
             spec,
             "instance_type",
@@ -742,20 +748,10 @@ class _Reader:
             "t3.small",
         )
         image = self.optional(spec, "image", key, self.string, Gateways.image)
-        requirement = self.optional(
-            spec, "vpnctl", key, lambda v, k: self.string(v, k, _PIP, "pip requirement"),
-            Gateways.vpnctl,
-        )  # fmt: skip
-        return Gateways(
-            instance_type,
-            image,
-            self.urls(spec.get("mirrors", {}), f"{key}.mirrors"),
-            requirement,
-            self.urls(spec.get("pip_indexes", {}), f"{key}.pip_indexes"),
-        )
+        return Gateways(instance_type, image, self.urls(spec.get("mirrors", {}), f"{key}.mirrors"))
 
     def urls(self, raw: Any, key: str) -> dict[str, str]:
-        """A URL per partition (apt mirrors, pip indexes)."""
+        """A URL per partition (apt mirrors)."""
         found: dict[str, str] = {}
         if self.mapping(raw, key, PARTITIONS) is not None:
             for part, url in raw.items():
@@ -897,5 +893,3 @@ _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
 _INSTANCE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _URL = re.compile(r"^https?://\S+$")
-# a requirement pip understands and a shell cannot misread: name, version specifiers, or a URL
-_PIP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~:/@+]*$")

@@ -37,6 +37,20 @@ def _launch_template_tags_follow_create_tags(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(LaunchTemplate, "tags", live, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _bucket_policies_are_checked_by_our_evaluator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto evaluates a bucket policy on object calls, but any statement whose condition it
+    cannot meet comes back DENIED, a Deny whose condition does not hold too
+    (moto/iam/access_control.py, IAMPolicyStatement.is_action_permitted): the artifact
+    bucket's policy, all Deny-with-condition, would refuse apply's own PutObject. AWS
+    evaluates such a Deny as not applying. The policy's meaning is tested against AWS's
+    documented evaluation in tests/unit/aws/test_store.py; here moto only stores it."""
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    monkeypatch.setattr(FakeBucket, "get_permission", lambda *_a: PermissionResult.NEUTRAL)
+
+
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
     from moto.server import ThreadedMotoServer

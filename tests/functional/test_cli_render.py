@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import stat
 from pathlib import Path
@@ -36,6 +37,11 @@ def test_render_writes_user_data_and_one_config_per_tunnel_without_keys(
     assert len(configs) == 8  # 4 tunnels, 2 ends
     assert "gw-cn-north-1-a/openvpn/ap-southeast-1-a--cn-north-1-a.conf" in configs
     assert len(list(out.glob("*/user-data"))) == 6
+    for config in out.glob("*/config.json"):  # the desired configuration the user-data pins
+        digest = hashlib.sha256(config.read_bytes()).hexdigest()
+        user_data = render.read_userdata((config.parent / "user-data").read_bytes())
+        assert f"VPNCTL_CONFIG_SHA256={digest}\n" in user_data
+    assert len(list(out.glob("*/config.json"))) == 6
     for path in out.rglob("*"):
         if path.is_file():
             data = path.read_bytes()

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import hashlib
+import json
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
+from benchmarks.hubs import hub_topology
 from tests.builders import designed, doc, parse
 from vpnctl import keys, render
 from vpnctl.design import Design, design
@@ -23,6 +28,8 @@ EXAMPLES = ("demo", "china-hub", "mesh")
 NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 # mesh has 10 gateways; its largest and a 3-AZ one say enough (the rest is the same template)
 GOLDEN_GATEWAYS = {"mesh": ("gw-euw1-data-a", "gw-use1-data-c")}
+# a stand-in for the vpnctl zipapp's pin, so golden files do not change with every code change
+SOFTWARE = render.Pin("demo/software/vpnctl-" + "5" * 64 + ".pyz", "5" * 64)
 
 
 def example(name: str, **tunnel: object) -> tuple[Topology, Design]:
@@ -52,9 +59,10 @@ def test_example_artifacts_match_their_golden_files(name: str) -> None:
     topology, d = example(name)
     chosen = GOLDEN_GATEWAYS.get(name)
     for gateway in (g for g in d.gateways if chosen is None or g.name in chosen):
-        golden(
-            f"{name}/{gateway.name}/user-data", render.gateway_userdata(topology, d, gateway.name)
-        )
+        text = render.gateway_userdata(topology, d, gateway.name, SOFTWARE)
+        golden(f"{name}/{gateway.name}/user-data", text)
+        config = render.gateway_config(topology, d, gateway.name).decode()
+        golden(f"{name}/{gateway.name}/config.json", config)
         for tunnel in d.tunnels_by_gateway[gateway.name]:
             text = render.tunnel_config(topology, d, gateway.name, tunnel.name)
             golden(f"{name}/{gateway.name}/openvpn/{tunnel.name}.conf", text)
@@ -149,47 +157,98 @@ def test_a_render_failure_names_the_template() -> None:
 # --------------------------------------------------------------------------- user-data
 
 
+def written_files(text: str) -> dict[str, dict[str, str]]:
+    return {f["path"]: f for f in yaml.safe_load(text)["write_files"]}
+
+
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_user_data_fits_ec2s_16_kb_and_carries_every_file(name: str) -> None:
+def test_user_data_is_a_bootstrap_that_pins_the_software_and_the_config(name: str) -> None:
     topology, d = example(name)
     for gateway in d.gateways:
-        payload = render.launch_userdata(topology, d, gateway.name)
+        payload = render.launch_userdata(topology, d, gateway.name, SOFTWARE)
         assert len(payload) <= render.USERDATA_LIMIT
         text = render.read_userdata(payload)
-        assert text == render.gateway_userdata(topology, d, gateway.name)
+        assert text == render.gateway_userdata(topology, d, gateway.name, SOFTWARE)
         assert text.startswith("#cloud-config\n")
-        written = {f["path"]: f for f in yaml.safe_load(text)["write_files"]}
-        for expected in render.gateway_files(topology, d, gateway.name):
+        config = render.gateway_config(topology, d, gateway.name)
+        pin = render.config_pin(topology, gateway.name, config)
+        written = written_files(text)
+        for expected in render.gateway_files(topology, d, gateway.name, SOFTWARE, pin):
             assert written[str(expected.path)]["content"] == expected.content
             assert written[str(expected.path)]["permissions"] == expected.mode
-        assert "BEGIN" not in text
-        assert "Static key" not in text
+        env = written["/etc/vpnctl/gateway.env"]["content"]
+        assert f"VPNCTL_SOFTWARE_SHA256={SOFTWARE.sha256}\n" in env
+        assert f"VPNCTL_CONFIG_SHA256={hashlib.sha256(config).hexdigest()}\n" in env
+        assert f"VPNCTL_CONFIG_KEY={topology.name}/gateways/{gateway.name}/" in env
+        for tunnel in d.tunnels_by_gateway[gateway.name]:  # tunnels are in the config only
+            assert tunnel.name not in text
+        assert "BEGIN" not in text + config.decode()
+        assert "Static key" not in text + config.decode()
+        assert not re.search(r"\bpip3?\b|index-url|venv", text)
+
+
+def test_the_config_holds_what_grows_with_the_topology_and_no_keys() -> None:
+    topology, d = example("china-hub")
+    gateway = "gw-ap-southeast-1-a"
+    document = json.loads(render.gateway_config(topology, d, gateway))
+    assert document["format_version"] == render.CONFIG_FORMAT
+    files = {f["path"]: f["content"] for f in document["files"]}
+    assert files["/etc/vpnctl/firewall.nft"] == render.firewall(d, gateway)
+    assert files["/etc/vpnctl/probe.json"] == render.probe_plan(topology, d, gateway)
+    tunnels = d.tunnels_by_gateway[gateway]
+    assert document["tunnels"] == [{"name": t.name, "mode": t.mode} for t in tunnels]
+    for tunnel in tunnels:
+        path = f"/etc/openvpn/vpnctl/{tunnel.name}.conf"
+        assert files[path] == render.tunnel_config(topology, d, gateway, tunnel.name)
+    assert all(not p.startswith("/etc/openvpn/vpnctl/keys") for p in files)
+
+
+def test_spoke_user_data_is_the_same_size_however_large_the_hub() -> None:
+    sizes = []
+    for vpcs in (80, 1000):
+        topology = parse(yaml.safe_load(hub_topology(f"hub{vpcs}", vpcs)), f"hub{vpcs}.yaml")
+        d = design(topology, allocate(topology, None).lock)
+        for gateway in ("gw-v00-a", f"gw-v{vpcs - 1:02d}-a"):
+            packed = gzip.compress(
+                render.gateway_userdata(topology, d, gateway, SOFTWARE).encode(), 9, mtime=0
+            )
+            sizes.append(len(packed))
+    spoke_80, spoke_1000 = sizes[1], sizes[3]
+    assert abs(spoke_1000 - spoke_80) <= 0.05 * spoke_80, sizes
+    assert max(sizes) < render.USERDATA_LIMIT * 5 // 8, sizes  # the hub too: far under 16 KB
 
 
 def test_user_data_uses_the_partitions_mirror_and_keeps_its_vpc_via_the_router() -> None:
     topology, d = example("china-hub")
-    china = render.gateway_userdata(topology, d, "gw-cn-north-1-a")
+    china = render.gateway_userdata(topology, d, "gw-cn-north-1-a", SOFTWARE)
     assert "uri: http://mirrors.aliyun.com/ubuntu" in china
-    assert "mirrors.aliyun.com" not in render.gateway_userdata(topology, d, "gw-us-west-2-a")
-    env = render.gateway_env(topology, d, "gw-cn-north-1-a")
+    us = render.gateway_userdata(topology, d, "gw-us-west-2-a", SOFTWARE)
+    assert "mirrors.aliyun.com" not in us
+    config = render.config_pin(topology, "gw-cn-north-1-a", b"{}")
+    env = render.gateway_env(topology, d, "gw-cn-north-1-a", SOFTWARE, config)
     # its tunnel route 10.64.0.0/12 covers its own 10.70.0.0/16: boot.sh routes that via the VPC
     assert "VPNCTL_VPC_CIDR=10.70.0.0/16" in env
     assert "VPNCTL_VPC_ROUTER=10.70.255.241" in env
-    assert 'VPNCTL_TUNNELS="ap-southeast-1-a--cn-north-1-a:psk"' in env
+    # the bucket's endpoint in the gateway's own partition
+    assert "VPNCTL_S3_URL=https://{bucket}.s3.cn-north-1.amazonaws.com.cn\n" in env
+    assert "VPNCTL_S3_URL=https://{bucket}.s3.us-west-2.amazonaws.com\n" in us
 
 
 def test_every_tunnel_gets_a_systemd_instance_started_by_the_boot_script() -> None:
     topology, d = example("china-hub")
+    pin = render.config_pin(topology, "gw-ap-southeast-1-a", b"{}")
     files = {
-        str(f.path): f.content for f in render.gateway_files(topology, d, "gw-ap-southeast-1-a")
+        str(f.path): f.content
+        for f in render.gateway_files(topology, d, "gw-ap-southeast-1-a", SOFTWARE, pin)
     }
     unit = files["/etc/systemd/system/vpnctl-openvpn@.service"]
     assert "Restart=always" in unit
     assert "StartLimitIntervalSec=0" in unit
     assert "Requires=vpnctl-boot.service" in unit
-    assert "vpnctl-openvpn@" in files["/usr/local/lib/vpnctl/boot.sh"]
-    for tunnel in d.tunnels_by_gateway["gw-ap-southeast-1-a"]:
-        assert f"/etc/openvpn/vpnctl/{tunnel.name}.conf" in files
+    boot = files["/usr/local/lib/vpnctl/boot.sh"]
+    assert "vpnctl-openvpn@" in boot
+    assert boot.index('gateway_aws.py" fetch') < boot.index("nft -f")
+    assert 'gateway_aws.py" tunnels' in boot
 
 
 # --------------------------------------------------------------------------- firewall

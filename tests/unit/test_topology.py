@@ -200,16 +200,13 @@ def test_unknown_partition_is_refused_with_a_hint() -> None:
     assert "accounts.china.partition: 'aws-china' is not one of aws, aws-cn" in only_problem(d)
 
 
-def test_gateways_say_what_to_install_for_their_probe() -> None:
-    d = doc(
-        gateways={
-            "vpnctl": "vpnctl==0.2.0",
-            "pip_indexes": {"aws-cn": "https://pypi.example.cn/simple/"},
-        }
-    )
-    gateways = parse(d).gateways
-    assert gateways.vpnctl == "vpnctl==0.2.0"
-    assert gateways.pip_indexes == {"aws-cn": "https://pypi.example.cn/simple"}
-    assert parse(doc()).gateways.vpnctl.startswith("vpnctl==")
-    d["gateways"]["vpnctl"] = "vpnctl; rm -rf /"
-    assert "gateways.vpnctl: 'vpnctl; rm -rf /' is not a valid pip requirement" in only_problem(d)
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("vpnctl", "vpnctl==0.2.0"), ("pip_indexes", {"aws-cn": "https://pypi.example.cn/simple/"})],
+)
+def test_removed_gateway_install_keys_are_refused_saying_what_replaced_them(
+    key: str, value: object
+) -> None:
+    problem = only_problem(doc(gateways={key: value}))
+    assert f"gateways.{key}: no longer supported" in problem
+    assert "remove this key" in problem

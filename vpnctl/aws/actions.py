@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.exceptions
 
 from vpnctl.aws import changes as c
+from vpnctl.aws import store
 from vpnctl.aws.live import DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG
 from vpnctl.aws.policy import VPC_TAG
 from vpnctl.aws.session import Client, aws_errors, error_code
@@ -224,7 +226,68 @@ def allocate_address(ex: Executor, ch: c.AllocateAddress) -> None:
     put(ex, "eip-ip", ch, ch.name, made["PublicIp"])
 
 
+@handles(c.PutArtifactStore)
+def put_store(ex: Executor, ch: c.PutArtifactStore) -> None:
+    s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
+    if ch.create:
+        create_bucket(ex, s3, ch)
+    owner = expected_owner(ch)
+    call(
+        ex,
+        s3.put_public_access_block,
+        PublicAccessBlockConfiguration=store.PUBLIC_ACCESS_BLOCK,
+        **owner,
+    )
+    call(ex, s3.put_bucket_policy, Policy=ch.policy, **owner)
+
+
+def expected_owner(
+    ch: c.PutArtifactStore | c.PutArtifact | c.DeleteArtifacts | c.DeleteArtifactStore,
+) -> dict[str, Any]:
+    """The bucket and its owner's account id (``store.bucket_owner``)."""
+    return {"Bucket": ch.bucket, "ExpectedBucketOwner": store.bucket_owner(ch.bucket)}
+
+
+def create_bucket(ex: Executor, s3: Client, ch: c.PutArtifactStore) -> None:
+    """Made with its owner enforced (no ACLs) and tagged; one this account has already is
+    taken as made, one another account has is an error naming the bucket."""
+    where: dict[str, Any] = {}
+    if ch.where.region != "us-east-1":  # S3 refuses a LocationConstraint of us-east-1
+        where = {"CreateBucketConfiguration": {"LocationConstraint": ch.where.region}}
+    call(
+        ex,
+        s3.create_bucket,
+        ok=("BucketAlreadyOwnedByYou",),
+        Bucket=ch.bucket,
+        ObjectOwnership="BucketOwnerEnforced",
+        **where,
+    )
+    call(
+        ex,
+        s3.put_bucket_tagging,
+        Tagging={"TagSet": [{"Key": store.STORE_TAG, "Value": "artifacts"}]},
+        **expected_owner(ch),
+    )
+
+
 # ------------------------------------------------------------------ stage 1
+
+
+@handles(c.PutArtifact)
+def put_artifact(ex: Executor, ch: c.PutArtifact) -> None:
+    """S3 checks the object against its SHA-256 as it arrives (``ChecksumSHA256``)."""
+    blob = next(b for b in ex.intent.blobs(ch.where.account, ch.where.region) if b.key == ch.key)
+    s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
+    tags = {TOPOLOGY_TAG: ex.intent.topology, NAME_TAG: ch.what}
+    call(
+        ex,
+        s3.put_object,
+        Key=ch.key,
+        Body=blob.data,
+        ChecksumSHA256=base64.b64encode(bytes.fromhex(blob.sha256)).decode(),
+        Tagging=urllib.parse.urlencode(tags),
+        **expected_owner(ch),
+    )
 
 
 @handles(c.CreateInternetGateway)
@@ -620,6 +683,23 @@ def delete_parameters(ex: Executor, ch: c.DeleteParameters) -> None:
     ssm = ex.sessions.client(ch.where.account, ch.where.region, "ssm")
     for i in range(0, len(ch.names), 10):
         call(ex, ssm.delete_parameters, Names=list(ch.names[i : i + 10]))
+
+
+@handles(c.DeleteArtifacts)
+def delete_artifacts(ex: Executor, ch: c.DeleteArtifacts) -> None:
+    s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
+    for i in range(0, len(ch.keys), 1000):  # DeleteObjects takes up to 1,000 keys
+        objects = [{"Key": k} for k in ch.keys[i : i + 1000]]
+        call(
+            ex, s3.delete_objects, Delete={"Objects": objects, "Quiet": True}, **expected_owner(ch)
+        )
+
+
+@handles(c.DeleteArtifactStore)
+def delete_store(ex: Executor, ch: c.DeleteArtifactStore) -> None:
+    """Another topology's objects keep the bucket (S3 refuses to delete a non-empty one)."""
+    s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
+    call(ex, s3.delete_bucket, ok=("BucketNotEmpty", "NoSuchBucket"), **expected_owner(ch))
 
 
 @handles(c.ReleaseAddress)

@@ -1,8 +1,10 @@
 """Where apply meets rendering and keys: the one place ``vpnctl.render`` and ``vpnctl.keys``
 plug into the AWS side.
 
-``intent(plan)`` renders every gateway's user-data (what its launch template carries), builds
-the failover hook's Lambda package, and collects the facts apply needs beside the design. ``KeyMaker`` generates a tunnel's keys the
+``intent(plan)`` builds the gateway software (the vpnctl zipapp), renders every gateway's
+desired configuration and its user-data (what its launch template carries, pinning both by
+sha256), builds the failover hook's Lambda package, and collects the facts apply needs beside
+the design. ``KeyMaker`` generates a tunnel's keys the
 first time the executor asks, once per apply, so both ends' regions store the same keys.
 """
 
@@ -12,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 
 from vpnctl import keys, render
+from vpnctl.aws import store
 from vpnctl.aws.intent import HookPackage, Intent
 from vpnctl.design import Design
 from vpnctl.pipeline import Plan
@@ -32,12 +35,15 @@ def retired_regions(planned: Plan) -> tuple[tuple[str, str], ...]:
 
 def intent(planned: Plan) -> Intent:
     topology, design = planned.topology, planned.design
+    software = gateway_software(topology.name)
+    pin = render.Pin(software.key, software.sha256)
+    configs = {g.name: gateway_config(planned, g.name) for g in design.gateways}
     return Intent(
         design=design,
         instance_type=topology.gateways.instance_type,
         images={n: v.image or topology.gateways.image for n, v in topology.vpcs.items()},
         userdata={
-            g.name: render.launch_userdata(topology, design, g.name) for g in design.gateways
+            g.name: render.launch_userdata(topology, design, g.name, pin) for g in design.gateways
         },
         dns_account=topology.dns.account,
         partitions={n: a.partition for n, a in topology.accounts.items()},
@@ -45,7 +51,23 @@ def intent(planned: Plan) -> Intent:
         alarm_threshold=topology.probe.crit.loss_pct,
         alarm_periods=topology.failover.consecutive_failures,
         retired=retired_regions(planned),
+        software=software,
+        configs=configs,
     )
+
+
+def gateway_software(topology: str) -> store.Blob:
+    """The vpnctl zipapp every gateway runs, keyed by its digest in the topology's prefix."""
+    from vpnctl.failover import package
+
+    built = package.gateway_software()
+    return store.Blob(store.software_key(topology, built.sha256), built.data, built.sha256)
+
+
+def gateway_config(planned: Plan, gateway: str) -> store.Blob:
+    data = render.gateway_config(planned.topology, planned.design, gateway)
+    pin = render.config_pin(planned.topology, gateway, data)
+    return store.Blob(pin.key, data, pin.sha256)
 
 
 def hook_package(planned: Plan) -> HookPackage:

@@ -117,6 +117,25 @@ class PutKeys(Change):
 
 
 @dataclass(frozen=True)
+class PutArtifactStore(Change):
+    """The account and region's artifact bucket: made if missing, its public access block and
+    policy (``vpnctl.aws.store.bucket_policy``) put back if they differ."""
+
+    bucket: str
+    policy: str  # canonical JSON
+    create: bool
+
+    @property
+    def sign(self) -> str:  # type: ignore[override]
+        return "+" if self.create else "~"
+
+    def describe(self) -> str:
+        if self.create:
+            return f"s3 bucket {self.bucket}: artifact store (public access blocked, gateway reads)"
+        return f"s3 bucket {self.bucket}: put back its public access block and policy"
+
+
+@dataclass(frozen=True)
 class AllocateAddress(Change):
     name: str
 
@@ -208,6 +227,21 @@ class PutRolePolicy(Change):
     def describe(self) -> str:
         what = "update" if self.replaces else "least-privilege"
         return f"iam role {self.role_name}: {what} inline policy"
+
+
+@dataclass(frozen=True)
+class PutArtifact(Change):
+    """One content-addressed object of the artifact store (its key holds its sha256)."""
+
+    bucket: str
+    key: str
+    sha256: str
+    size: int
+    what: str  # "vpnctl software", "configuration of gw-..."
+    stage: ClassVar[int] = 1
+
+    def describe(self) -> str:
+        return f"s3 object {self.key} ({self.what}, {self.size} bytes, sha256 {self.sha256[:12]})"
 
 
 # ------------------------------------------------------------------- stage 2: wiring
@@ -451,6 +485,18 @@ class DeleteParameters(Removal):
 
 
 @dataclass(frozen=True)
+class DeleteArtifacts(Removal):
+    """Objects under the topology's prefix that no gateway is pinned to any more."""
+
+    bucket: str
+    keys: tuple[str, ...]
+    stage: ClassVar[int] = 12
+
+    def describe(self) -> str:
+        return f"s3 objects in {self.bucket}: {', '.join(self.keys)}"
+
+
+@dataclass(frozen=True)
 class ReleaseAddress(Removal):
     name: str
     allocation_id: str
@@ -523,6 +569,17 @@ class DeleteHostedZone(Removal):
 
     def describe(self) -> str:
         return f"hosted zone {self.zone}"
+
+
+@dataclass(frozen=True)
+class DeleteArtifactStore(Removal):
+    """The artifact bucket, on destroy: only if no other topology's objects are left in it."""
+
+    bucket: str
+    stage: ClassVar[int] = 16
+
+    def describe(self) -> str:
+        return f"s3 bucket {self.bucket} (kept while another topology's objects are in it)"
 
 
 @dataclass(frozen=True)

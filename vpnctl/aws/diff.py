@@ -3,7 +3,7 @@
 It reads the snapshot ``observe`` took and decides everything; the executor only carries the
 changes out. Per VPC it walks the network in the order it must be built (VPC, internet gateway,
 subnets, route tables, security groups, Elastic IPs, IAM, keys, launch template, group, routes,
-DNS) and emits a change wherever the live object is missing or differs. Removals of what vpnctl
+DNS), after the artifact store of each account and region with gateways and emits a change wherever the live object is missing or differs. Removals of what vpnctl
 owns but the design no longer has come from ``sweep`` (a separate pass), appended at the end.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from vpnctl.aws import changes as c
-from vpnctl.aws import hooks
+from vpnctl.aws import hooks, store
 from vpnctl.aws import live as lv
 from vpnctl.aws.intent import (
     Intent,
@@ -50,6 +50,8 @@ class _Differ:
     def changes(self) -> Iterator[c.Change]:
         design = self.intent.design
         yield from self.zone()
+        for account, region in sorted({(g.account, g.region) for g in design.gateways}):
+            yield from self.store(account, region)
         for vpc in design.vpcs.values():
             yield from self.vpc(vpc)
         for gateway in design.gateways:
@@ -134,6 +136,29 @@ class _Differ:
         account = self.intent.dns_account
         region = PARTITIONS[self.intent.partitions[account]].global_region
         return c.Where(account, region)
+
+    # ------------------------------------------------------------------ the artifact store
+
+    def store(self, account: str, region: str) -> Iterator[c.Change]:
+        """The bucket as ``store`` says, and every object of the region's gateways in it:
+        compared by key, which holds the digest, so an unchanged object costs no call."""
+        found = self.live.accounts.get(account)
+        account_id = found.account_id if found else ""
+        bucket = store.bucket_name(account_id, region)
+        have = self.live.stores.get((account, region)) or lv.StoreLive(bucket)
+        here = c.Where(account, region)
+        policy = store.bucket_policy(self.intent.partitions[account], bucket, account_id)
+        if not have.exists or have.policy != policy or not have.public_blocked:
+            yield c.PutArtifactStore(here, bucket, policy, create=not have.exists)
+        names = {b.key: g for g, b in self.intent.configs.items()}
+        for blob in self.intent.blobs(account, region):
+            if blob.key not in have.keys:
+                what = (
+                    f"configuration of {names[blob.key]}"
+                    if blob.key in names
+                    else "vpnctl software"
+                )
+                yield c.PutArtifact(here, bucket, blob.key, blob.sha256, len(blob.data), what)
 
     # ------------------------------------------------------------------ per VPC
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vpnctl.aws.live import canonical_json
+from vpnctl.aws.store import Blob
 from vpnctl.design import Design, Gateway, Tunnel
 from vpnctl.keys import parameter_names
 from vpnctl.partitions import PARTITIONS
@@ -42,6 +43,10 @@ class Intent:
     # (account, region) pairs the lock file says VPCs of this topology lived in, and no VPC
     # does now: observed anyway, so what vpnctl left there is swept
     retired: tuple[tuple[str, str], ...] = ()
+    # what the artifact bucket of each gateway's account and region holds for it
+    # (``vpnctl.aws.store``): the vpnctl zipapp, and each gateway's desired configuration
+    software: Blob | None = None
+    configs: Mapping[str, Blob] = field(default_factory=dict)  # gateway -> its configuration
 
     @property
     def topology(self) -> str:
@@ -65,6 +70,17 @@ class Intent:
             far = tunnel.end(gateway)[1].gateway
             found += [n for n in self.parameters(tunnel) if f"/{far}/" not in n]
         return tuple(found)
+
+    def blobs(self, account: str, region: str) -> tuple[Blob, ...]:
+        """What the artifact bucket of this account and region must hold for the topology."""
+        here = [g.name for g in self.design.gateways if (g.account, g.region) == (account, region)]
+        found = [self.configs[g] for g in here if g in self.configs]
+        return (self.software, *found) if self.software and found else tuple(found)
+
+    def gateway_blobs(self, gateway: str) -> tuple[Blob, ...]:
+        """The objects one gateway reads: the software and its own configuration."""
+        config = self.configs.get(gateway)
+        return tuple(b for b in (self.software, config) if b is not None)
 
     def template_digest(self, gateway: Gateway, image_id: str) -> str:
         text = "\n".join([image_id, self.instance_type, self.aws_name(gateway.name)])

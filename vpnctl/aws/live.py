@@ -201,12 +201,24 @@ class HookLive:
 
 
 @dataclass(frozen=True)
+class StoreLive:
+    """The artifact bucket of one account and region (see ``vpnctl.aws.store``)."""
+
+    bucket: str
+    exists: bool = False
+    policy: str | None = None  # canonical JSON
+    public_blocked: bool = False  # every Block Public Access setting on
+    keys: frozenset[str] = frozenset()  # the objects under this topology's prefix
+
+
+@dataclass(frozen=True)
 class Live:
     topology: str
     regions: Mapping[RegionKey, Region]
     accounts: Mapping[str, AccountLive]
     zone: Zone
     hooks: Mapping[RegionKey, HookLive] = field(default_factory=dict)
+    stores: Mapping[RegionKey, StoreLive] = field(default_factory=dict)
 
     def region(self, account: str, region: str) -> Region:
         return self.regions.get((account, region)) or Region(account, region)
@@ -218,6 +230,7 @@ class Live:
             "accounts": {n: asdict(a) for n, a in self.accounts.items()},
             "zone": asdict(self.zone),
             "hooks": {f"{a}/{r}": asdict(v) for (a, r), v in self.hooks.items()},
+            "stores": {f"{a}/{r}": asdict(v) for (a, r), v in self.stores.items()},
         }
         text = json.dumps(document, sort_keys=True, default=_jsonable)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

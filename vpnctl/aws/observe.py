@@ -3,7 +3,8 @@
 One read pass per account and region, regions in parallel. Reads are batched by filter (every
 VPC of a region in one ``DescribeSubnets``, everything tagged with the topology in one call per
 kind), so the number of calls per account and region stays the same however many VPCs there
-are. IAM is read once per account, the zone once. Secrets are never read: SSM is asked for
+are. IAM is read once per account, the zone once; the artifact store three calls per account
+and region, after its account (the bucket is named by the account id). Secrets are never read: SSM is asked for
 parameter names only.
 """
 
@@ -16,11 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from vpnctl.aws import hookactions
+import botocore.exceptions
+
+from vpnctl.aws import hookactions, store
 from vpnctl.aws import live as lv
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.retry import Retry
-from vpnctl.aws.session import Client, Sessions, aws_errors
+from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
+from vpnctl.errors import AwsError
 from vpnctl.images import IMAGES
 
 INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
@@ -68,12 +72,19 @@ def observe(sessions: Sessions, scope: Scope, retry: Retry) -> lv.Live:
         accounts = {a: pool.submit(reader.account, a) for a in scope.accounts}
         zone = pool.submit(reader.zone)
         hooks = {k: pool.submit(hookactions.read, sessions, k, scope, retry) for k in scope.regions}
+        read = {a: f.result() for a, f in accounts.items()}
+        stores = {  # the bucket's name holds the account id: read once the account is
+            k: pool.submit(reader.store, *k, read[k[0]].account_id)
+            for k in scope.regions
+            if k[0] in read
+        }
         return lv.Live(
             scope.topology,
             {k: f.result() for k, f in regions.items()},
-            {a: f.result() for a, f in accounts.items()},
+            read,
             zone.result(),
             {k: f.result() for k, f in hooks.items()},
+            {k: f.result() for k, f in stores.items()},
         )
 
 
@@ -256,6 +267,58 @@ class _Reader:
             found = self.pages(ec2, "describe_images", "Images", at, Filters=stock)
         newest = max(found, key=lambda i: str(i.get("CreationDate", "")), default=None)
         return str(newest["ImageId"]) if newest else None
+
+    # ------------------------------------------------------------------ the artifact store
+
+    def store(self, account: str, region: str, account_id: str) -> lv.StoreLive:
+        """Three reads: the bucket's policy (which says whether it exists), its public access
+        block, the keys under the topology's prefix. Every call names the expected owner, so
+        a bucket of that name in someone else's account is an error, never a place to write."""
+        s3 = self.sessions.client(account, region, "s3")
+        bucket = store.bucket_name(account_id, region)
+        owner = {"Bucket": bucket, "ExpectedBucketOwner": account_id}
+        with aws_errors(account, region, f"s3 bucket {bucket} (the artifact store)"):
+            exists, policy = self.bucket_policy(s3, owner, account, region)
+            if not exists:
+                return lv.StoreLive(bucket)
+            blocked = self.public_blocked(s3, owner)
+            listed = self.pages(
+                s3, "list_objects_v2", "Contents", (account, region),
+                Prefix=store.prefix(self.scope.topology), **owner,
+            )  # fmt: skip
+        keys = frozenset(str(o["Key"]) for o in listed)
+        return lv.StoreLive(bucket, True, policy, blocked, keys)
+
+    def bucket_policy(
+        self, s3: Client, owner: dict[str, str], account: str, region: str
+    ) -> tuple[bool, str | None]:
+        """Whether the bucket exists, and its policy as canonical JSON (None: it has none)."""
+        try:
+            found = self.retry.call(lambda: s3.get_bucket_policy(**owner))
+        except botocore.exceptions.ClientError as exc:
+            code = error_code(exc)
+            if code == "NoSuchBucket":
+                return False, None
+            if code == "NoSuchBucketPolicy":
+                return True, None
+            if code in ("AccessDenied", "403"):
+                raise AwsError(
+                    account, region, f"s3 bucket {owner['Bucket']}",
+                    "exists but is not readable as this account's (is the name taken by "
+                    "another account, or do these credentials lack s3:GetBucketPolicy?)",
+                ) from exc  # fmt: skip
+            raise
+        return True, lv.canonical_json(json.loads(found["Policy"]))
+
+    def public_blocked(self, s3: Client, owner: dict[str, str]) -> bool:
+        try:
+            found = self.retry.call(lambda: s3.get_public_access_block(**owner))
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
+                return False
+            raise
+        settings = found["PublicAccessBlockConfiguration"]
+        return all(settings.get(k) is True for k in store.PUBLIC_ACCESS_BLOCK)
 
     # ------------------------------------------------------------------ one account
 

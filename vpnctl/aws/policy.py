@@ -5,10 +5,15 @@ turn off its own source/destination check, and replace routes in its own VPC's v
 tables. "Its own" is said with tags vpnctl put on those objects at creation
 (``vpnctl:topology``, ``vpnctl:name``, ``vpnctl:vpc``), so the policy is known before any of
 them exists. Describe calls cannot be scoped by resource in EC2, so they are allowed on ``*``.
+It may read exactly two objects of its region's artifact bucket: the vpnctl software and its
+own configuration (``vpnctl.aws.store``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from vpnctl.aws import store
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.live import NAME_TAG, TOPOLOGY_TAG, canonical_json
 from vpnctl.design import Gateway
@@ -89,6 +94,18 @@ def gateway_policy(intent: Intent, gateway: Gateway, account_id: str) -> str:
             "Resource": "*",
         }
     )
+    statements += _artifact_reads(intent, gateway, account_id)
     if not keys:
         statements = statements[1:]
     return canonical_json({"Version": "2012-10-17", "Statement": statements})
+
+
+def _artifact_reads(intent: Intent, gateway: Gateway, account_id: str) -> list[dict[str, Any]]:
+    """s3:GetObject on exactly the two objects boot fetches: the software and its own config."""
+    blobs = intent.gateway_blobs(gateway.name)
+    if not blobs:
+        return []
+    bucket = store.bucket_name(account_id, gateway.region)
+    objects = [store.object_arn(gateway.partition, bucket, b.key) for b in blobs]
+    return [{"Sid": "ReadOwnArtifacts", "Effect": "Allow", "Action": "s3:GetObject",
+             "Resource": objects}]  # fmt: skip

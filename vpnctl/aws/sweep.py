@@ -35,6 +35,7 @@ def sweep(intent: Intent, live: lv.Live, *, everything: bool = False) -> list[c.
     for region in live.regions.values():
         found += sweeper.region(region)
     found += sweeper.roles()
+    found += sweeper.artifacts()
     found += hooks.removals(intent, live, everything)
     found += sweeper.zone()
     return sorted(found, key=lambda ch: ch.stage)
@@ -159,6 +160,20 @@ class _Sweeper:
         for vpc in region.vpcs:
             if vpc.owned and self.gone(vpc.name):
                 yield c.DeleteVpc(at(vpc.id), vpc.name or "", vpc.id, vpc.cidr)
+
+    def artifacts(self) -> Iterator[c.Change]:
+        """Objects under the topology's prefix that diff does not want (observe lists only
+        that prefix: other topologies' objects in a shared bucket are never seen here)."""
+        for (account, region), have in sorted(self.live.stores.items()):
+            if not have.exists:
+                continue
+            here = c.Where(account, region)
+            wanted = () if self.everything else self.intent.blobs(account, region)
+            stale = sorted(have.keys - {b.key for b in wanted})
+            if stale:
+                yield c.DeleteArtifacts(here, have.bucket, tuple(stale))
+            if self.everything:
+                yield c.DeleteArtifactStore(here, have.bucket)
 
     # ------------------------------------------------------------------ account-wide
 

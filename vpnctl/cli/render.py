@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from vpnctl import keys, pipeline, render
+from vpnctl.aws import store
 from vpnctl.cli.common import reports_errors
+from vpnctl.failover import package
 
 
 @click.command("render")
@@ -18,7 +20,8 @@ from vpnctl.cli.common import reports_errors
     "out",
     required=True,
     type=click.Path(file_okay=False),
-    help="Directory to write DIR/<gateway>/user-data and DIR/<gateway>/openvpn/<tunnel>.conf.",
+    help="Directory to write DIR/<gateway>/user-data, DIR/<gateway>/config.json (the desired "
+    "configuration apply stores) and DIR/<gateway>/openvpn/<tunnel>.conf.",
 )
 @click.option(
     "--with-keys",
@@ -38,7 +41,9 @@ def render_command(topology: str, out: str, with_keys: bool, frozen: bool) -> No
     planned = pipeline.plan(topology)
     written = pipeline.record(planned, frozen)
     held = keys.generate_all(planned.design) if with_keys else None
-    made = render.artifacts(planned.topology, planned.design, held)
+    software = package.gateway_software()
+    pin = render.Pin(store.software_key(planned.topology.name, software.sha256), software.sha256)
+    made = render.artifacts(planned.topology, planned.design, pin, held)
     root = Path(out)
     _remove_stale(root, made)
     for artifact in made:
@@ -46,7 +51,8 @@ def render_command(topology: str, out: str, with_keys: bool, frozen: bool) -> No
     if written:
         click.echo(f"wrote {planned.lock_path}", err=True)
     gateways = len(planned.design.gateways)
-    click.echo(f"rendered {gateways} gateways, {len(made) - gateways} tunnel configs into {root}")
+    tunnels = len(made) - 2 * gateways
+    click.echo(f"rendered {gateways} gateways, {tunnels} tunnel configs into {root}")
 
 
 def _write(path: Path, content: str | bytes, secret: bool) -> None:

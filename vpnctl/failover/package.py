@@ -1,5 +1,10 @@
-"""The Lambda deployment package: vpnctl's code, the design as JSON, the few pure-Python
-libraries the hook imports that Lambda's Python runtime lacks.
+"""vpnctl's own bundler: the Lambda deployment package and the gateway's software.
+
+The Lambda package is vpnctl's code, the design as JSON, and the few pure-Python libraries the
+hook imports that Lambda's Python runtime lacks. The gateway software (``gateway_software``) is
+the same code and the libraries the gateway side imports (the probe's command line), as one
+zipapp the gateway runs with its system ``python3``; apply ships it to the topology's artifact
+bucket and user-data pins it by sha256, so a gateway never installs anything by name.
 
 Why bundle rather than strip: the pure decision reads ``vpnctl.design``, whose module imports
 the allocator (netaddr) and the topology reader (PyYAML). Keeping the handler free of them
@@ -17,6 +22,7 @@ design give the same bytes, and apply compares its SHA-256 with the function's
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import importlib.util
 import io
@@ -25,7 +31,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vpnctl.failover.bundle import Bundle
@@ -40,6 +46,20 @@ SKIP_SUFFIXES = (".pyc", ".so", ".pyd", ".dylib")
 SKIP_FILES = frozenset({"netaddr/eui/oui.txt", "netaddr/eui/oui.idx", "netaddr/eui/iab.txt",
                         "netaddr/eui/iab.idx"})  # fmt: skip
 STAMP = (1980, 1, 1, 0, 0, 0)
+HOOK_MODULES = ("vpnctl.failover.hook",)
+# What a gateway runs: the command line and its probe (CloudWatch through the system's boto3,
+# from the distribution's python3-boto3, as on Lambda).
+GATEWAY_MODULES = ("vpnctl.cli", "vpnctl.cli.probe")
+SHEBANG = b"#!/usr/bin/env python3\n"
+ZIPAPP_MAIN = """\
+import sys
+
+if sys.version_info < (3, 11):
+    sys.exit("vpnctl needs Python 3.11 or newer; this is " + sys.version.split()[0])
+from vpnctl.cli import main
+
+main()
+"""
 
 
 @dataclass(frozen=True)
@@ -53,17 +73,41 @@ class Package:
 
 
 def build(bundle: Bundle) -> Package:
-    files = dict(_vpnctl_files())
-    for name in sorted(libraries()):
-        files.update(_library_files(name))
+    files = _code_and_libraries(HOOK_MODULES)
     files["vpnctl/failover/bundle.json"] = bundle.to_json().encode()
     return Package(_zip(files))
 
 
-def libraries() -> frozenset[str]:
-    """Third-party top-level packages the hook imports, found by importing it afresh."""
+@dataclass(frozen=True)
+class Software:
+    """The gateway's vpnctl as one zipapp: ``python3 vpnctl.pyz probe ...``."""
+
+    data: bytes = field(repr=False)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@functools.cache
+def gateway_software() -> Software:
+    """Built once per process: the same installed code gives the same bytes."""
+    files = _code_and_libraries(GATEWAY_MODULES)
+    files["__main__.py"] = ZIPAPP_MAIN.encode()
+    return Software(_zip(files, prefix=SHEBANG))
+
+
+def _code_and_libraries(modules: tuple[str, ...]) -> dict[str, bytes]:
+    files = dict(_vpnctl_files())
+    for name in sorted(libraries(modules)):
+        files.update(_library_files(name))
+    return files
+
+
+def libraries(modules: tuple[str, ...] = ("vpnctl.failover.hook",)) -> frozenset[str]:
+    """Third-party top-level packages ``modules`` import, found by importing them afresh."""
     script = (
-        "import json, sys, vpnctl.failover.hook; "
+        f"import json, sys, {', '.join(modules)}; "
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
     )
     out = subprocess.run(
@@ -104,8 +148,9 @@ def _wanted(path: Path, arcname: str) -> bool:
     )
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
+def _zip(files: dict[str, bytes], prefix: bytes = b"") -> bytes:
+    buffer = io.BytesIO(prefix)
+    buffer.seek(len(prefix))  # a zipapp: the shebang line, then the archive (zipimport allows it)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, STAMP)
