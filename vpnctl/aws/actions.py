@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import botocore.exceptions
 
 from vpnctl.aws import changes as c
-from vpnctl.aws.live import DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG
-from vpnctl.aws.policy import VPC_TAG
+from vpnctl.aws import names
+from vpnctl.aws.names import DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG, VPC_TAG
 from vpnctl.aws.session import Client, aws_errors, error_code
 from vpnctl.errors import AwsError
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 C = TypeVar("C", bound=c.Change)
 Handler = Callable[["Executor", Any], None]
 HANDLERS: dict[type[c.Change], Handler] = {}
-POLICY_NAME = "vpnctl-gateway"
+POLICY_NAME = names.GATEWAY_POLICY
 
 
 def handles(
@@ -72,12 +72,7 @@ def call(
 
 
 def tag_list(ex: Executor, name: str, **extra: str) -> list[dict[str, str]]:
-    found = {
-        TOPOLOGY_TAG: ex.intent.topology,
-        NAME_TAG: name,
-        "Name": ex.intent.aws_name(name),
-        **extra,
-    }
+    found = names.tags(ex.intent.topology, name, **extra)
     return [{"Key": k, "Value": v} for k, v in found.items()]
 
 
@@ -108,7 +103,7 @@ def wait_for_instance(ex: Executor, ref: c.Ref) -> str:
     filters = [
         {"Name": f"tag:{TOPOLOGY_TAG}", "Values": [ex.intent.topology]},
         {"Name": f"tag:{NAME_TAG}", "Values": [ref.name]},
-        {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        {"Name": "instance-state-name", "Values": list(names.LIVE_STATES)},
     ]
     deadline = ex.clock() + ex.wait_s
     while True:
@@ -558,10 +553,7 @@ def wait_terminated(ex: Executor, ch: c.DeleteAutoScalingGroup) -> None:
     filters = [
         {"Name": f"tag:{TOPOLOGY_TAG}", "Values": [ex.intent.topology]},
         {"Name": f"tag:{NAME_TAG}", "Values": [ch.name]},
-        {
-            "Name": "instance-state-name",
-            "Values": ["pending", "running", "stopping", "stopped", "shutting-down"],
-        },
+        {"Name": "instance-state-name", "Values": list(names.NOT_TERMINATED)},
     ]
     client = ec2(ex, ch)
     deadline = ex.clock() + ex.wait_s

@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from vpnctl.aws import names
 from vpnctl.design import Design, RouteTable
 from vpnctl.topology import Failover
 
-RUNNING = "running"
+RUNNING = names.RUNNING
 
 
 @dataclass(frozen=True)
