@@ -11,9 +11,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from vpnctl import keys, render
+from vpnctl import keys, limits, render
 from vpnctl.aws.intent import HookPackage, Intent
-from vpnctl.design import Design
+from vpnctl.design import Design, Gateway
 from vpnctl.pipeline import Plan
 
 
@@ -36,9 +36,7 @@ def intent(planned: Plan) -> Intent:
         design=design,
         instance_type=topology.gateways.instance_type,
         images={n: v.image or topology.gateways.image for n, v in topology.vpcs.items()},
-        userdata={
-            g.name: render.launch_userdata(topology, design, g.name) for g in design.gateways
-        },
+        userdata={g.name: userdata(planned, g) for g in design.gateways},
         dns_account=topology.dns.account,
         partitions={n: a.partition for n, a in topology.accounts.items()},
         hook=hook_package(planned),
@@ -46,6 +44,16 @@ def intent(planned: Plan) -> Intent:
         alarm_periods=topology.failover.consecutive_failures,
         retired=retired_regions(planned),
     )
+
+
+def userdata(planned: Plan, gateway: Gateway) -> bytes:
+    """What the gateway's launch template carries; too large is an input error (exit 2)."""
+    try:
+        return render.launch_userdata(planned.topology, planned.design, gateway.name)
+    except render.UserDataTooLarge:
+        problem = limits.userdata_problem(planned.topology, planned.design, gateway)
+        assert problem is not None
+        raise planned.source.fail([problem]) from None
 
 
 def hook_package(planned: Plan) -> HookPackage:
