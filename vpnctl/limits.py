@@ -90,6 +90,7 @@ def _derived(intent: Intent) -> Iterator[tuple[str, str, str, str]]:
     for account in {a for a, _ in hooks.regions(intent)}:
         yield "name", "iam role", f"account {account}", names.hook_role(topo)
     yield "name", "iam path", "", intent.iam_path
+    yield "name", "dynamodb table", "", names.LOCK_TABLE
     for tunnel in intent.design.tunnels:
         for parameter in parameter_names(topo, tunnel):
             yield f"links.{tunnel.link}", "ssm parameter", "", parameter
