@@ -21,12 +21,16 @@ class Partition:
     alias_records: bool  # Route53 alias records to this partition's resources
     nat_gateway_regions: frozenset[str]  # regions with managed NAT gateways
     route53: bool  # Route53 public hosted zones are offered here
-    service_principal_suffix: str  # "amazonaws.com" or "amazonaws.com.cn"
     global_region: str = "us-east-1"  # where the partition's global services (IAM, Route53) answer
     ubuntu_owner: str = "099720109477"  # Canonical's image-owning account in this partition
 
     def service_principal(self, service: str) -> str:
-        return f"{service}.{self.service_principal_suffix}"
+        """The principal ``service`` acts as in this partition (trust policies, permissions).
+
+        Only the services vpnctl trusts or grants are known; another is a KeyError, never a
+        guess (a wrong principal is ``MalformedPolicyDocument: Invalid principal`` or, worse, a
+        permission nobody ever uses)."""
+        return SERVICE_PRINCIPALS[self.name][service]
 
     def arn(self, service: str, region: str, account: str, resource: str) -> str:
         return f"{self.arn_prefix}:{service}:{region}:{account}:{resource}"
@@ -86,7 +90,6 @@ PARTITIONS: Mapping[str, Partition] = MappingProxyType(
             alias_records=True,
             nat_gateway_regions=_AWS_REGIONS,
             route53=True,
-            service_principal_suffix="amazonaws.com",
         ),
         "aws-cn": Partition(
             name="aws-cn",
@@ -98,7 +101,6 @@ PARTITIONS: Mapping[str, Partition] = MappingProxyType(
             alias_records=False,
             nat_gateway_regions=_CN_REGIONS,
             route53=False,
-            service_principal_suffix="amazonaws.com.cn",
             global_region="cn-north-1",
             ubuntu_owner="837727238323",
         ),
@@ -110,10 +112,35 @@ PARTITIONS: Mapping[str, Partition] = MappingProxyType(
             alias_records=True,
             nat_gateway_regions=_GOV_REGIONS,
             route53=True,
-            service_principal_suffix="amazonaws.com",
             global_region="us-gov-west-1",
             ubuntu_owner="513442679011",
         ),
+    }
+)
+
+
+# The service principals vpnctl uses, per partition. Sources:
+# - AWS CDK, packages/aws-cdk-lib/region-info/lib/default.ts (``Default.servicePrincipal``):
+#   "Service principals are now globally `<SERVICE>.amazonaws.com`"; the only China exceptions
+#   left are codedeploy and logs (``<service>.<region>.amazonaws.com.cn``) and elasticmapreduce
+#   (``elasticmapreduce.amazonaws.com.cn``). Older CDK releases listed ec2, lambda, events and
+#   autoscaling as ``.amazonaws.com.cn`` in China; they were dropped from that list.
+# - Terraform AWS provider, ``aws_service_principal`` data source
+#   (``ServicePrincipalNameForPartition``): in aws-cn only codedeploy, elasticmapreduce and logs
+#   take the ``amazonaws.com.cn`` suffix; every other service is ``<service>.amazonaws.com``;
+#   GovCloud has no exception.
+# - AWS docs, "AWS service principals" (IAM User Guide, reference_policies_elements_principal):
+#   a service principal is ``<service>.amazonaws.com``; CloudWatch's is
+#   ``monitoring.amazonaws.com``, EventBridge's ``events.amazonaws.com``, Systems Manager's
+#   ``ssm.amazonaws.com``.
+# So EventBridge in China invokes Lambda as ``events.amazonaws.com`` (the permission apply adds
+# must name that), and EC2 and Lambda assume roles as ``ec2.amazonaws.com`` and
+# ``lambda.amazonaws.com`` there too.
+_UNIVERSAL = ("autoscaling", "ec2", "events", "lambda", "monitoring", "ssm")
+SERVICE_PRINCIPALS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        partition: MappingProxyType({s: f"{s}.amazonaws.com" for s in _UNIVERSAL})
+        for partition in ("aws", "aws-cn", "aws-us-gov")
     }
 )
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vpnctl import images, lockfile, topology
+from vpnctl import images, limits, lockfile, topology
 from vpnctl.design import Design, design
 from vpnctl.errors import LockConflict
 from vpnctl.ipam import Lock, allocate, release
@@ -45,6 +45,10 @@ def plan(path: str | Path, *, releases: Iterable[str] = (), prune: bool = False)
     allocation = allocate(topo, start)
     if allocation.problems:
         raise src.fail(list(allocation.problems))
+    designed = design(topo, allocation.lock)
+    breaches = limits.problems(topo, designed)  # what AWS would refuse, found before apply
+    if breaches:
+        raise src.fail(breaches)
     text = lockfile.dumps(allocation.lock)
     return Plan(
         topology=topo,
@@ -53,7 +57,7 @@ def plan(path: str | Path, *, releases: Iterable[str] = (), prune: bool = False)
         lock_path=lock_path,
         lock_text=text,
         lock_changed=text != old_text,
-        design=design(topo, allocation.lock),
+        design=designed,
         notes=allocation.notes,
     )
 

@@ -32,6 +32,7 @@ import jinja2
 from vpnctl import images
 from vpnctl.aws import store
 from vpnctl.design import AllowedFlow, Design, Gateway, Tunnel
+from vpnctl.errors import VpnctlError
 from vpnctl.keys import TunnelKeys, parameter_prefix
 from vpnctl.partitions import PARTITIONS, Partition
 from vpnctl.probe import spec, targets
@@ -60,8 +61,13 @@ STATIC_FILES = (
 SYSCTL_PATH = PurePosixPath("/etc/sysctl.d/90-vpnctl.conf")
 
 
-class RenderError(Exception):
+class RenderError(VpnctlError):
     """A template failed; the message names the template and line. A bug, not bad input."""
+
+
+class UserDataTooLarge(RenderError):
+    """A gateway's user-data would not fit EC2's 16 KB even gzipped: bad input, which
+    ``vpnctl.limits`` reports at plan time."""
 
 
 @dataclass(frozen=True)
@@ -384,7 +390,9 @@ def fit_userdata(text: str) -> bytes:
         return raw
     packed = gzip.compress(raw, compresslevel=9, mtime=0)  # mtime 0: same input, same bytes
     if len(packed) > USERDATA_LIMIT:
-        raise RenderError(f"user-data is {len(packed)} bytes gzipped, over EC2's {USERDATA_LIMIT}")
+        raise UserDataTooLarge(
+            f"user-data is {len(packed):,} bytes gzipped, over EC2's {USERDATA_LIMIT:,}"
+        )
     return packed
 
 

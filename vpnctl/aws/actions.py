@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import botocore.exceptions
 
 from vpnctl.aws import changes as c
-from vpnctl.aws import store
-from vpnctl.aws.live import DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG
-from vpnctl.aws.policy import VPC_TAG
+from vpnctl.aws import names, store
+from vpnctl.aws.names import DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG, VPC_TAG
 from vpnctl.aws.session import Client, aws_errors, error_code
 from vpnctl.errors import AwsError
 
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
 C = TypeVar("C", bound=c.Change)
 Handler = Callable[["Executor", Any], None]
 HANDLERS: dict[type[c.Change], Handler] = {}
-POLICY_NAME = "vpnctl-gateway"
+POLICY_NAME = names.GATEWAY_POLICY
 
 
 def handles(
@@ -74,12 +73,7 @@ def call(
 
 
 def tag_list(ex: Executor, name: str, **extra: str) -> list[dict[str, str]]:
-    found = {
-        TOPOLOGY_TAG: ex.intent.topology,
-        NAME_TAG: name,
-        "Name": ex.intent.aws_name(name),
-        **extra,
-    }
+    found = names.tags(ex.intent.topology, name, **extra)
     return [{"Key": k, "Value": v} for k, v in found.items()]
 
 
@@ -110,7 +104,7 @@ def wait_for_instance(ex: Executor, ref: c.Ref) -> str:
     filters = [
         {"Name": f"tag:{TOPOLOGY_TAG}", "Values": [ex.intent.topology]},
         {"Name": f"tag:{NAME_TAG}", "Values": [ref.name]},
-        {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        {"Name": "instance-state-name", "Values": list(names.LIVE_STATES)},
     ]
     deadline = ex.clock() + ex.wait_s
     while True:
@@ -621,10 +615,7 @@ def wait_terminated(ex: Executor, ch: c.DeleteAutoScalingGroup) -> None:
     filters = [
         {"Name": f"tag:{TOPOLOGY_TAG}", "Values": [ex.intent.topology]},
         {"Name": f"tag:{NAME_TAG}", "Values": [ch.name]},
-        {
-            "Name": "instance-state-name",
-            "Values": ["pending", "running", "stopping", "stopped", "shutting-down"],
-        },
+        {"Name": "instance-state-name", "Values": list(names.NOT_TERMINATED)},
     ]
     client = ec2(ex, ch)
     deadline = ex.clock() + ex.wait_s

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 
 import botocore.exceptions
 
+from vpnctl.aws import names
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
 from vpnctl.errors import LockConflict
 
-TABLE = "vpnctl-locks"
+TABLE = names.LOCK_TABLE
 KEY = "topology"
 
 
@@ -168,7 +169,7 @@ class ApplyLock:
                         KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
                         AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
                         BillingMode="PAY_PER_REQUEST",
-                        Tags=[{"Key": "vpnctl:purpose", "Value": "apply lock"}],
+                        Tags=[{"Key": names.PURPOSE_TAG, "Value": "apply lock"}],
                     )
                 )
             except botocore.exceptions.ClientError as exc:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from vpnctl import keys, render
+from vpnctl import keys, limits, render
 from vpnctl.aws import store
 from vpnctl.aws.intent import HookPackage, Intent
-from vpnctl.design import Design
+from vpnctl.design import Design, Gateway
 from vpnctl.pipeline import Plan
 
 
@@ -42,9 +42,7 @@ def intent(planned: Plan) -> Intent:
         design=design,
         instance_type=topology.gateways.instance_type,
         images={n: v.image or topology.gateways.image for n, v in topology.vpcs.items()},
-        userdata={
-            g.name: render.launch_userdata(topology, design, g.name, pin) for g in design.gateways
-        },
+        userdata={g.name: userdata(planned, g, pin) for g in design.gateways},
         dns_account=topology.dns.account,
         partitions={n: a.partition for n, a in topology.accounts.items()},
         hook=hook_package(planned),
@@ -68,6 +66,16 @@ def gateway_config(planned: Plan, gateway: str) -> store.Blob:
     data = render.gateway_config(planned.topology, planned.design, gateway)
     pin = render.config_pin(planned.topology, gateway, data)
     return store.Blob(pin.key, data, pin.sha256)
+
+
+def userdata(planned: Plan, gateway: Gateway, software: render.Pin) -> bytes:
+    """What the gateway's launch template carries; too large is an input error (exit 2)."""
+    try:
+        return render.launch_userdata(planned.topology, planned.design, gateway.name, software)
+    except render.UserDataTooLarge:
+        problem = limits.userdata_problem(planned.topology, planned.design, gateway)
+        assert problem is not None
+        raise planned.source.fail([problem]) from None
 
 
 def hook_package(planned: Plan) -> HookPackage:

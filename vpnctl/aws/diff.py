@@ -14,14 +14,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from vpnctl.aws import changes as c
-from vpnctl.aws import hooks, store
+from vpnctl.aws import hooks, names, store
 from vpnctl.aws import live as lv
 from vpnctl.aws.intent import (
     Intent,
-    gateway_group_name,
-    public_table_name,
-    routing_group_name,
-    subnet_name,
     trust_policy,
 )
 from vpnctl.aws.policy import gateway_policy
@@ -32,7 +28,6 @@ from vpnctl.errors import AwsError
 from vpnctl.partitions import PARTITIONS
 
 INTERNET = "0.0.0.0/0"
-LIVE_STATES = ("pending", "running")
 
 
 def diff(intent: Intent, live: lv.Live) -> c.ChangeSet:
@@ -104,7 +99,7 @@ class _Differ:
             i.eni_id: i.name
             for r in self.live.regions.values()
             for i in r.instances
-            if i.eni_id and i.name and i.state in LIVE_STATES
+            if i.eni_id and i.name and i.state in names.LIVE_STATES
         }
 
     def instance(self, gateway: Gateway) -> lv.Instance | None:
@@ -112,7 +107,7 @@ class _Differ:
             (
                 i
                 for i in self.region(gateway).instances
-                if i.name == gateway.name and i.state in LIVE_STATES
+                if i.name == gateway.name and i.state in names.LIVE_STATES
             ),
             None,
         )
@@ -179,7 +174,7 @@ class _Differ:
         yield from self.internet_gateway(vpc, vpc_ref)
         yield from self.subnets(vpc, vpc_ref)
         yield from self.public_table(vpc, vpc_ref)
-        yield from self.group(vpc, routing_group_name(vpc.name), vpc_ref, "routing subnets")
+        yield from self.group(vpc, names.routing_group(vpc.name), vpc_ref, "routing subnets")
 
     def internet_gateway(self, vpc: VpcDesign, vpc_ref: c.Ref) -> Iterator[c.Change]:
         if self.igw_of(vpc, vpc_ref) is not None:
@@ -212,7 +207,7 @@ class _Differ:
         return next((s for s in self.region(vpc).subnets if s.owned and s.name == name), None)
 
     def subnet_ref(self, vpc: VpcDesign, role: str, az: str) -> c.Ref:
-        name = subnet_name(vpc.name, role, az)
+        name = names.subnet(vpc.name, role, az)
         found = self.subnet_of(vpc, name)
         return self.ref("subnet", vpc, name, found.id if found else None)
 
@@ -220,7 +215,7 @@ class _Differ:
         wanted = [("routing", s) for s in vpc.routing_subnets]
         wanted += [("gateway", s) for s in vpc.gateway_subnets]
         for role, subnet in wanted:
-            name = subnet_name(vpc.name, role, subnet.az)
+            name = names.subnet(vpc.name, role, subnet.az)
             found = self.subnet_of(vpc, name)
             if found is None:
                 yield c.CreateSubnet(self.where(vpc), name, vpc_ref, subnet.az, str(subnet.cidr))
@@ -259,7 +254,7 @@ class _Differ:
         return None
 
     def public_table(self, vpc: VpcDesign, vpc_ref: c.Ref) -> Iterator[c.Change]:
-        name = public_table_name(vpc.name)
+        name = names.public_table(vpc.name)
         subnets = [self.subnet_ref(vpc, "gateway", s.az) for s in vpc.gateway_subnets]
         yield from self.table(vpc, name, subnets)
         found = self.table_of(vpc, name)
@@ -287,7 +282,7 @@ class _Differ:
             )
         wanted = (
             routing_permits(self.intent.design, vpc.name)
-            if name == routing_group_name(vpc.name)
+            if name == names.routing_group(vpc.name)
             else gateway_permits(self.intent.design, name.removeprefix("sg-"), self.address_ip)
         )
         yield from self.rules(vpc, ref, found, wanted)
@@ -317,7 +312,7 @@ class _Differ:
         vpc = self.intent.design.vpcs[gateway.vpc]
         here = self.where(gateway)
         yield from self.group(
-            vpc, gateway_group_name(gateway.name), self.vpc_ref(vpc), f"gateway {gateway.name}"
+            vpc, names.gateway_group(gateway.name), self.vpc_ref(vpc), f"gateway {gateway.name}"
         )
         if self.address(gateway) is None:
             yield c.AllocateAddress(here, gateway.name)
@@ -360,7 +355,7 @@ class _Differ:
 
     def template(self, gateway: Gateway, vpc: VpcDesign) -> Iterator[c.Change]:
         image = self.image(gateway, vpc)
-        group_name = gateway_group_name(gateway.name)
+        group_name = names.gateway_group(gateway.name)
         found_group = self.group_of(gateway, group_name)
         data = c.LaunchTemplateData(
             image,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from vpnctl.aws import hooks
+from vpnctl.aws import hooks, names
 from vpnctl.aws import live as lv
 from vpnctl.aws.actions import POLICY_NAME, call, handles, make_role, tag_list
 from vpnctl.aws.changes import Change
@@ -187,7 +187,11 @@ def put_lifecycle_hook(ex: Executor, ch: hooks.PutLifecycleHook) -> None:
         HeartbeatTimeout=120,  # the hook moves routes in seconds; then the instance may go
         DefaultResult="CONTINUE",
     )
-    tag = {"ResourceId": ch.group_name, "ResourceType": "auto-scaling-group", "Key": lv.DRAIN_TAG}
+    tag = {
+        "ResourceId": ch.group_name,
+        "ResourceType": "auto-scaling-group",
+        "Key": names.DRAIN_TAG,
+    }
     call(
         ex,
         _client(ex, ch, "autoscaling").create_or_update_tags,

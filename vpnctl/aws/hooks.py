@@ -21,33 +21,24 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from vpnctl.aws import changes as c
+from vpnctl.aws import names
 from vpnctl.aws.intent import HookPackage, Intent
-from vpnctl.aws.live import TOPOLOGY_TAG, HookLive, Live, canonical_json
+from vpnctl.aws.live import HookLive, Live, canonical_json
+from vpnctl.aws.names import TOPOLOGY_TAG
 from vpnctl.partitions import PARTITIONS
 
-LIFECYCLE_HOOK = "vpnctl-drain"
+LIFECYCLE_HOOK = names.LIFECYCLE_HOOK
 SCHEDULE = "rate(5 minutes)"
 TIMEOUT_S = 60
-STOPPING = ["stopping", "stopped", "shutting-down", "terminated", "running"]
 
 
 # ------------------------------------------------------------------ names and documents
 
 
-def function_name(topology: str) -> str:
-    return f"vpnctl-{topology}-failover"[:64]
-
-
-def role_name(topology: str) -> str:
-    return f"{topology}-failover-hook"[:64]
-
-
-def rule_prefix(topology: str) -> str:
-    return f"vpnctl-{topology}-failover-"
-
-
-def alarm_prefix(topology: str) -> str:
-    return f"vpnctl-{topology}-"
+function_name = names.hook_function
+role_name = names.hook_role
+rule_prefix = names.hook_rule_prefix
+alarm_prefix = names.alarm_prefix
 
 
 def digest(document: object) -> str:
@@ -56,13 +47,12 @@ def digest(document: object) -> str:
 
 def rules(topology: str) -> dict[str, dict[str, Any]]:
     """Rule name -> its put_rule arguments (an event pattern or a schedule)."""
-    prefix = rule_prefix(topology)
     group = [{"prefix": f"{topology}-"}]
     patterns = {
         "ec2": {
             "source": ["aws.ec2"],
             "detail-type": ["EC2 Instance State-change Notification"],
-            "detail": {"state": STOPPING},
+            "detail": {"state": list(names.HOOK_RULE_STATES)},
         },
         "autoscaling": {
             "source": ["aws.autoscaling"],
@@ -78,8 +68,11 @@ def rules(topology: str) -> dict[str, dict[str, Any]]:
             "detail": {"alarmName": [{"prefix": alarm_prefix(topology)}]},
         },
     }
-    found = {f"{prefix}{k}": {"EventPattern": canonical_json(p)} for k, p in patterns.items()}
-    found[f"{prefix}reconcile"] = {"ScheduleExpression": SCHEDULE}
+    found = {
+        names.hook_rule(topology, k): {"EventPattern": canonical_json(p)}
+        for k, p in patterns.items()
+    }
+    found[names.hook_rule(topology, "reconcile")] = {"ScheduleExpression": SCHEDULE}
     return found
 
 
@@ -90,7 +83,7 @@ def alarm(intent: Intent, gateway: str, threshold: float, periods: int) -> dict[
     for i, tunnel in enumerate(intent.design.tunnels_by_gateway[gateway]):
         dims = {"Topology": topo, "Link": tunnel.link, "Gateway": gateway}
         metric = {
-            "Namespace": "vpnctl",
+            "Namespace": names.METRIC_NAMESPACE,
             "MetricName": "LossPercent",
             "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
         }
@@ -99,7 +92,7 @@ def alarm(intent: Intent, gateway: str, threshold: float, periods: int) -> dict[
     ids = ",".join(m["Id"] for m in metrics)
     metrics.append({"Id": "loss", "Expression": f"MAX([{ids}])", "ReturnData": True})
     return {
-        "AlarmName": f"{alarm_prefix(topo)}{gateway}",
+        "AlarmName": names.alarm(topo, gateway),
         "AlarmDescription": f"vpnctl {topo}: probe loss on {gateway}'s tunnels",
         "Metrics": metrics,
         "EvaluationPeriods": periods,
@@ -133,7 +126,10 @@ def trust(partition: str) -> str:
 
 
 def policy(intent: Intent, account: str, account_id: str) -> str:
-    """The hook's least privilege in one account (all of its regions)."""
+    """The hook's least privilege in one account (all of its regions).
+
+    Every statement is there for calls listed in ``vpnctl.aws.permissions.hook_calls``; a test
+    evaluates this document against that list for every example topology."""
     partition = PARTITIONS[intent.partitions[account]]
     topo = intent.topology
 
@@ -157,9 +153,10 @@ def policy(intent: Intent, account: str, account_id: str) -> str:
         _allow(
             "OwnRoutes", ["ec2:ReplaceRoute", "ec2:CreateRoute"], arn("ec2", "route-table/*"), own
         ),
+        _allow("OwnInstances", "ec2:ModifyInstanceAttribute", arn("ec2", "instance/*"), own),
         _allow(
-            "OwnInstances",
-            ["ec2:ModifyInstanceAttribute", "ec2:AssociateAddress"],
+            "OwnAddresses",
+            "ec2:AssociateAddress",
             [arn("ec2", "instance/*"), arn("ec2", "elastic-ip/*")],
             own,
         ),
@@ -168,6 +165,7 @@ def policy(intent: Intent, account: str, account_id: str) -> str:
             "OwnGroups",
             "autoscaling:CompleteLifecycleAction",
             arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{topo}-*"),
+            own,  # the name prefix alone would also match topology "<topo>-x"'s groups
         ),
         _allow(
             "Lease",
@@ -177,7 +175,7 @@ def policy(intent: Intent, account: str, account_id: str) -> str:
                 "dynamodb:DescribeTable",
                 "dynamodb:CreateTable",
             ],
-            arn("dynamodb", "table/vpnctl-locks", home),
+            arn("dynamodb", f"table/{names.LOCK_TABLE}", home),
         ),
         _allow(
             "Logs",
@@ -364,7 +362,7 @@ def _region(intent: Intent, live: Live, account: str, region: str) -> Iterator[c
 def removals(intent: Intent, live: Live, everything: bool) -> Iterator[c.Change]:
     wanted_regions = set(regions(intent)) if intent.hook and not everything else set()
     wanted_rules = set(rules(intent.topology))
-    wanted_alarms = {alarm_prefix(intent.topology) + g.name for g in intent.design.gateways}
+    wanted_alarms = {names.alarm(intent.topology, g.name) for g in intent.design.gateways}
     for (account, region), have in sorted(live.hooks.items()):
         here = c.Where(account, region)
         keep = (account, region) in wanted_regions

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from vpnctl.aws import names
 from vpnctl.aws.live import canonical_json
 from vpnctl.aws.store import Blob
 from vpnctl.design import Design, Gateway, Tunnel
@@ -54,11 +55,11 @@ class Intent:
 
     def aws_name(self, name: str) -> str:
         """The name AWS shows (Name tag, template, group, role): prefixed by the topology."""
-        return f"{self.topology}-{name}"[:64]
+        return names.aws_name(self.topology, name)
 
     @property
     def iam_path(self) -> str:
-        return f"/vpnctl/{self.topology}/"
+        return names.iam_path(self.topology)
 
     def parameters(self, tunnel: Tunnel) -> tuple[str, ...]:
         return parameter_names(self.topology, tunnel)
@@ -86,22 +87,6 @@ class Intent:
         text = "\n".join([image_id, self.instance_type, self.aws_name(gateway.name)])
         digest = hashlib.sha256(text.encode() + b"\n" + self.userdata[gateway.name])
         return digest.hexdigest()[:16]
-
-
-def subnet_name(vpc: str, role: str, az: str) -> str:
-    return f"{vpc}-{role}-{az}"
-
-
-def public_table_name(vpc: str) -> str:
-    return f"rt-{vpc}-public"
-
-
-def gateway_group_name(gateway: str) -> str:
-    return f"sg-{gateway}"
-
-
-def routing_group_name(vpc: str) -> str:
-    return f"sg-{vpc}-routing"
 
 
 def trust_policy(partition: str) -> str:

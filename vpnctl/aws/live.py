@@ -12,11 +12,6 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
-TOPOLOGY_TAG = "vpnctl:topology"
-NAME_TAG = "vpnctl:name"
-DIGEST_TAG = "vpnctl:digest"
-DRAIN_TAG = "vpnctl:drain-hook"  # on a group, once the failover hook's lifecycle hook is on it  # what a launch template was made from, to see drift cheaply
-
 RegionKey = tuple[str, str]  # (account, region)
 
 

@@ -21,13 +21,12 @@ import botocore.exceptions
 
 from vpnctl.aws import hookactions, store
 from vpnctl.aws import live as lv
+from vpnctl.aws import names as nm
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
 from vpnctl.errors import AwsError
 from vpnctl.images import IMAGES
-
-INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 
 
 @dataclass(frozen=True)
@@ -100,11 +99,11 @@ class _Reader:
 
     def owned(self, item: Mapping[str, Any]) -> tuple[str | None, bool]:
         found = tags(item)
-        mine = found.get(lv.TOPOLOGY_TAG) == self.scope.topology
-        return (found.get(lv.NAME_TAG) if mine else None), mine
+        mine = found.get(nm.TOPOLOGY_TAG) == self.scope.topology
+        return (found.get(nm.NAME_TAG) if mine else None), mine
 
     def mine(self) -> list[dict[str, Any]]:
-        return [{"Name": f"tag:{lv.TOPOLOGY_TAG}", "Values": [self.scope.topology]}]
+        return [{"Name": f"tag:{nm.TOPOLOGY_TAG}", "Values": [self.scope.topology]}]
 
     def pages(
         self, client: Client, operation: str, key: str, where: tuple[str, str], **kwargs: Any
@@ -210,12 +209,12 @@ class _Reader:
                 t["LaunchTemplateId"],
                 t["LaunchTemplateName"],
                 self.owned(t)[0],
-                tags(t).get(lv.DIGEST_TAG),
+                tags(t).get(nm.DIGEST_TAG),
             )
 
     def groups(self, at: tuple[str, str]) -> Iterator[lv.Group]:
         client = self.sessions.client(*at, "autoscaling")
-        mine = [{"Name": f"tag:{lv.TOPOLOGY_TAG}", "Values": [self.scope.topology]}]
+        mine = [{"Name": f"tag:{nm.TOPOLOGY_TAG}", "Values": [self.scope.topology]}]
         found = self.pages(
             client, "describe_auto_scaling_groups", "AutoScalingGroups", at, Filters=mine
         )
@@ -224,11 +223,11 @@ class _Reader:
             subnets = tuple(s for s in (g.get("VPCZoneIdentifier") or "").split(",") if s)
             instances = tuple(i["InstanceId"] for i in g.get("Instances", []))
             name = self.owned(g)[0]
-            drain = lv.DRAIN_TAG in tags(g)
+            drain = nm.DRAIN_TAG in tags(g)
             yield lv.Group(g["AutoScalingGroupName"], name, template, subnets, instances, drain)
 
     def instances(self, ec2: Client, at: tuple[str, str]) -> Iterator[lv.Instance]:
-        states = [{"Name": "instance-state-name", "Values": INSTANCE_STATES}]
+        states = [{"Name": "instance-state-name", "Values": list(nm.NOT_TERMINATED)}]
         found = self.pages(
             ec2, "describe_instances", "Reservations", at, Filters=self.mine() + states
         )
@@ -245,7 +244,7 @@ class _Reader:
 
     def parameters(self, at: tuple[str, str]) -> Iterator[str]:
         ssm = self.sessions.client(*at, "ssm")
-        mine = [{"Key": f"tag:{lv.TOPOLOGY_TAG}", "Values": [self.scope.topology]}]
+        mine = [{"Key": f"tag:{nm.TOPOLOGY_TAG}", "Values": [self.scope.topology]}]
         found = self.pages(
             ssm, "describe_parameters", "Parameters", at, ParameterFilters=mine, MaxResults=50
         )
@@ -371,7 +370,7 @@ class _Reader:
             tagged = self.retry.call(
                 lambda: r53.list_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id)
             )
-        owned = tags(tagged.get("ResourceTagSet", {})).get(lv.TOPOLOGY_TAG) == self.scope.topology
+        owned = tags(tagged.get("ResourceTagSet", {})).get(nm.TOPOLOGY_TAG) == self.scope.topology
         sets = self.pages(
             r53, "list_resource_record_sets", "ResourceRecordSets", at, HostedZoneId=zone_id
         )

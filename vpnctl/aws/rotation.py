@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vpnctl import keys
+from vpnctl.aws import names
 from vpnctl.aws.applylock import ApplyLock, owner
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Sessions, aws_errors
@@ -147,7 +148,7 @@ class Rotation:
         for end in tunnel.ends():
             gateway = self.bundle.design.gateway_by_name[end.gateway]
             instance = best.get(gateway.name)
-            if instance is None or instance.state != "running":
+            if instance is None or instance.state != names.RUNNING:
                 self.say(f"  {gateway.name} has no running instance: it gets the keys at boot")
                 continue
             sent.append((gateway, instance.id, self.send(gateway, instance.id, tunnel.name)))

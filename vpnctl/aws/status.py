@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from vpnctl.aws import live as lv
+from vpnctl.aws import names
 from vpnctl.aws.changes import ChangeSet
 from vpnctl.aws.dns import Answer
 from vpnctl.aws.intent import Intent
@@ -54,7 +55,7 @@ def report(
 
 def _instances(live: lv.Live) -> Iterator[lv.Instance]:
     for region in live.regions.values():
-        yield from (i for i in region.instances if i.state in ("pending", "running"))
+        yield from (i for i in region.instances if i.state in names.LIVE_STATES)
 
 
 def _gateway(gateway: Gateway, live: lv.Live, answers: Mapping[str, Answer]) -> tuple[str, int]:
@@ -63,7 +64,7 @@ def _gateway(gateway: Gateway, live: lv.Live, answers: Mapping[str, Answer]) -> 
     address = next((a for a in region.addresses if a.name == gateway.name), None)
     flags: list[str] = []
     state = f"{instance.id} {instance.state}" if instance else "no instance"
-    if instance is None or instance.state != "running":
+    if instance is None or instance.state != names.RUNNING:
         flags.append("NOT RUNNING")
     eip = address.public_ip if address else "none"
     if address is None:

@@ -26,9 +26,11 @@ a missing tag matches nothing, so the deny holds). Public access is blocked on t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from vpnctl.aws.live import NAME_TAG, TOPOLOGY_TAG, canonical_json
+from vpnctl.aws.live import canonical_json
+from vpnctl.aws.names import NAME_TAG, TOPOLOGY_TAG
 from vpnctl.partitions import PARTITIONS
 
 STORE_TAG = "vpnctl:store"
@@ -48,6 +50,16 @@ class Blob:
     key: str
     data: bytes = field(repr=False)
     sha256: str
+
+
+STAND_IN = "0" * 64  # a digest not known yet: plan builds neither software nor configurations
+
+
+def stand_ins(topology: str, gateways: Iterable[str]) -> tuple[Blob, dict[str, Blob]]:
+    """The software and each gateway's configuration as apply will key them, with a stand-in
+    digest of the same length: what plan sizes (and proves) the gateways' policies with."""
+    software = Blob(software_key(topology, STAND_IN), b"", STAND_IN)
+    return software, {g: Blob(config_key(topology, g, STAND_IN), b"", STAND_IN) for g in gateways}
 
 
 def bucket_name(account_id: str, region: str) -> str:

@@ -16,13 +16,8 @@ from functools import cached_property
 from vpnctl.aws import changes as c
 from vpnctl.aws import hooks
 from vpnctl.aws import live as lv
-from vpnctl.aws.intent import (
-    Intent,
-    gateway_group_name,
-    public_table_name,
-    routing_group_name,
-    subnet_name,
-)
+from vpnctl.aws import names as nm
+from vpnctl.aws.intent import Intent
 from vpnctl.partitions import PARTITIONS
 
 ZONE_OWN_TYPES = ("NS", "SOA")
@@ -55,11 +50,11 @@ class _Sweeper:
         design = self.intent.design
         names: set[str] = set()
         for vpc in design.vpcs.values():
-            names |= {vpc.name, public_table_name(vpc.name), routing_group_name(vpc.name)}
-            names |= {subnet_name(vpc.name, "routing", s.az) for s in vpc.routing_subnets}
-            names |= {subnet_name(vpc.name, "gateway", s.az) for s in vpc.gateway_subnets}
+            names |= {vpc.name, nm.public_table(vpc.name), nm.routing_group(vpc.name)}
+            names |= {nm.subnet(vpc.name, "routing", s.az) for s in vpc.routing_subnets}
+            names |= {nm.subnet(vpc.name, "gateway", s.az) for s in vpc.gateway_subnets}
         for gateway in design.gateways:
-            names |= {gateway.name, gateway_group_name(gateway.name)}
+            names |= {gateway.name, nm.gateway_group(gateway.name)}
         names |= {t.name for t in design.route_tables}
         return frozenset(names)
 

@@ -19,12 +19,12 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from vpnctl.aws import names
 from vpnctl.design import Gateway
 from vpnctl.failover import observe as ob
 from vpnctl.failover.bundle import Bundle
 from vpnctl.failover.decision import Choice, GatewayState, Route, decide
 from vpnctl.failover.events import (
-    STOPPING_STATES,
     AlarmChanged,
     AnyEvent,
     InstanceLaunched,
@@ -34,8 +34,8 @@ from vpnctl.failover.events import (
 )
 from vpnctl.failover.signals import gateway_states
 
-RANK = ("running", "pending", "stopping", "stopped", "shutting-down", "terminated")
-LIVE = ("pending", "running")
+RANK = names.STATE_RANK
+LIVE = names.LIVE_STATES
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ def best_instances(seen: ob.Seen) -> dict[str, ob.Instance]:
 
 def _overlaid(best: dict[str, ob.Instance], event: AnyEvent) -> dict[str, ob.Instance]:
     """An EC2 state change the read has not caught up with yet."""
-    if not isinstance(event, InstanceStateChanged) or event.state not in STOPPING_STATES:
+    if not isinstance(event, InstanceStateChanged) or event.state not in names.GONE_STATES:
         return best
     return {
         g: dataclasses.replace(i, state=event.state) if i.id == event.instance_id else i
@@ -219,7 +219,7 @@ def _states(
     for g in bundle.design.gateways:
         found = best.get(g.name)
         instances[g.name] = (
-            (found.state if found else "missing") if _observed(g, seen) else "running"
+            (found.state if found else "missing") if _observed(g, seen) else names.RUNNING
         )
     alarms = dict(seen.alarms)
     if isinstance(event, AlarmChanged):

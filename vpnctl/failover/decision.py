@@ -28,10 +28,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 
+from vpnctl.aws import names
 from vpnctl.design import Design, RouteTable
 from vpnctl.topology import Failover
 
-RUNNING = "running"
+RUNNING = names.RUNNING
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,6 @@ from typing import Any
 
 from vpnctl.errors import EventError
 
-STOPPING_STATES = frozenset({"stopping", "stopped", "shutting-down", "terminated"})
-
 
 @dataclass(frozen=True)
 class Event:

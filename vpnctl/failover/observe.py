@@ -15,29 +15,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from vpnctl.aws import names
+from vpnctl.aws.names import NAME_TAG, TOPOLOGY_TAG
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Client, Sessions, aws_errors
 from vpnctl.failover.bundle import Bundle
 from vpnctl.partitions import PARTITIONS
 
-TOPOLOGY_TAG = "vpnctl:topology"
-NAME_TAG = "vpnctl:name"
 DONE = ("Terminating:Proceed", "Terminated")  # a lifecycle action completed already
 
 RegionKey = tuple[str, str]  # (account, region)
 
 
-def alarm_prefix(topology: str) -> str:
-    return f"vpnctl-{topology}-"
-
-
-def alarm_name(topology: str, gateway: str) -> str:
-    return f"{alarm_prefix(topology)}{gateway}"
-
-
-def group_name(topology: str, gateway: str) -> str:
-    """A gateway's Auto Scaling group, as apply names it (``Intent.aws_name``)."""
-    return f"{topology}-{gateway}"[:64]
+alarm_prefix = names.alarm_prefix
+alarm_name = names.alarm
+group_name = names.aws_name  # a gateway's Auto Scaling group, as apply names it
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from vpnctl.aws import names
 from vpnctl.errors import AwsError
 from vpnctl.probe.report import Report, Result
 
-NAMESPACE = "vpnctl"
+NAMESPACE = names.METRIC_NAMESPACE
 MAX_DATUMS = 1000  # PutMetricData's limit per request (and far below its 1 MB payload limit)
 
 Datum = dict[str, Any]

@@ -124,7 +124,7 @@ policies = st.builds(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.fixed_dictionaries(dict.fromkeys(GATEWAYS, gateway_states)), currents, policies)
 def test_never_an_unhealthy_choice_when_a_healthy_gateway_exists(
     states: dict[str, GatewayState], current: dict[Route, str | None], policy: Failover
@@ -139,7 +139,7 @@ def test_never_an_unhealthy_choice_when_a_healthy_gateway_exists(
             assert not choice.changed
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     st.integers(2, 6),
     st.lists(st.integers(1, 5), min_size=1, max_size=30),
