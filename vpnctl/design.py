@@ -128,6 +128,8 @@ class Design:
     route_tables: tuple[RouteTable, ...]
     flows: tuple[AllowedFlow, ...]
     warnings: tuple[str, ...] = field(default=())
+    # per VPC the flows its gateways forward: its own, and those it carries in transit
+    flows_by_vpc: Mapping[str, tuple[AllowedFlow, ...]] = field(default_factory=dict)
 
     @cached_property
     def gateway_by_name(self) -> Mapping[str, Gateway]:
@@ -136,6 +138,10 @@ class Design:
     @cached_property
     def route_table_by_name(self) -> Mapping[str, RouteTable]:
         return {t.name: t for t in self.route_tables}
+
+    @cached_property
+    def tunnel_by_name(self) -> Mapping[str, Tunnel]:
+        return {t.name: t for t in self.tunnels}
 
     @cached_property
     def tunnels_by_gateway(self) -> Mapping[str, tuple[Tunnel, ...]]:
@@ -171,6 +177,7 @@ class _Designer:
         gateways = tuple(self.gateway(v, az) for v in self.sorted_vpcs() for az in sorted(v.azs))
         tables = tuple(t for v in self.sorted_vpcs() for t in self.tables(v))
         tunnels = self.tunnels()
+        flows = tuple(self.flow(f) for f in self.t.allow)
         return Design(
             name=self.t.name,
             zone=self.t.dns.zone,
@@ -180,8 +187,9 @@ class _Designer:
             gateways=gateways,
             tunnels=tunnels,
             route_tables=tables,
-            flows=tuple(self.flow(f) for f in self.t.allow),
+            flows=flows,
             warnings=self.warnings(tables, tunnels),
+            flows_by_vpc=self.carried(flows),
         )
 
     def sorted_vpcs(self) -> list[Vpc]:
@@ -332,6 +340,23 @@ class _Designer:
             tuple(s.cidr for s in self.routing(flow.src)),
             tuple(s.cidr for s in self.routing(flow.dst)),
         )
+
+    def carried(self, flows: tuple[AllowedFlow, ...]) -> dict[str, tuple[AllowedFlow, ...]]:
+        """Per VPC the flows its gateways forward: those the VPC is an end of, and those whose
+        path crosses it in transit (a hub, a ``via``), either way. Linear in the flows."""
+        found: dict[str, list[AllowedFlow]] = {n: [] for n in self.t.vpcs}
+        for allowed in flows:
+            src, dst = allowed.flow.src, allowed.flow.dst
+            for vpc in set(self.path(src, dst)) | set(self.path(dst, src)):
+                found[vpc].append(allowed)
+        return {n: tuple(f) for n, f in found.items()}
+
+    def path(self, src: str, dst: str) -> list[str]:
+        """The VPCs a packet from ``src`` to ``dst`` crosses, both ends included."""
+        path = [src]
+        while path[-1] != dst and len(path) <= len(self.t.vpcs):
+            path.append(self.hops[path[-1]].hop(dst))
+        return path
 
     def warnings(
         self, tables: tuple[RouteTable, ...], tunnels: tuple[Tunnel, ...]
