@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
@@ -38,6 +39,17 @@ class Gateway:
 class Design:
     gateways: tuple[Gateway, ...]
     tunnels: tuple[Tunnel, ...]
+
+    @property
+    def gateway_by_name(self) -> dict[str, Gateway]:
+        return {g.name: g for g in self.gateways}
+
+    @property
+    def tunnels_by_gateway(self) -> dict[str, tuple[Tunnel, ...]]:
+        return {
+            g.name: tuple(t for t in self.tunnels if g.name in (t.a.gateway, t.b.gateway))
+            for g in self.gateways
+        }
 
 
 def ip(text: str) -> IPv4Address:
@@ -107,7 +119,7 @@ def test_works_on_the_real_design_types() -> None:
     assert {"name", "vpc"} <= set(design.Gateway.__dataclass_fields__)
 
 
-def fake_resolver(names: dict[str, str]):
+def fake_resolver(names: dict[str, str]) -> Callable[[str], IPv4Address]:
     def resolve(host: str) -> IPv4Address:
         if host not in names:
             raise TargetError(f"--target {host}: cannot resolve it")
