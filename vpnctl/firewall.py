@@ -25,6 +25,7 @@ enforces.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
@@ -32,15 +33,16 @@ from ipaddress import IPv4Network
 from vpnctl.design import AllowedFlow, Design
 from vpnctl.summary import merge
 
-# Client ports replies may go to. Linux picks client ports from 32768-60999
-# (net.ipv4.ip_local_port_range, kernel Documentation/networking/ip-sysctl.rst); Windows since
-# Vista/Server 2008, macOS and the BSDs from IANA's dynamic range 49152-65535 (RFC 6335
-# section 6). The union keeps out the ports services listen on: IANA registers them in
-# 1024-49151 and in practice nearly all lie below 32768. AWS's guide for stateless network
-# ACLs ("Ephemeral ports", docs.aws.amazon.com/vpc/latest/userguide/nacl-ephemeral-ports.html)
-# opens 1024-65535 to cover every client it knows; of those, Elastic Load Balancing, NAT
-# gateways, Lambda functions and Windows Server 2003 pick ports below 32768, and their replies
-# are dropped here: such a client needs its replies allowed as a flow of their own.
+# Client ports replies may go to: 32768-65535, the range of AWS's own example network ACL (a
+# stateless filter too), in "Ephemeral ports" of the VPC user guide:
+#   https://docs.aws.amazon.com/vpc/latest/userguide/nacl-ephemeral-ports.html
+# It holds Linux's client ports (32768-60999, net.ipv4.ip_local_port_range; the page says
+# 32768-61000) and IANA's dynamic range 49152-65535 (RFC 6335 section 6: Windows Server 2008
+# and later, macOS, the BSDs), and keeps out the ports services listen on (IANA registers them
+# in 1024-49151; nearly all lie below 32768: 22, 443, 5432, 8301, 8500...). The same page
+# opens 1024-65535 for public-facing subnets, to cover Elastic Load Balancing, NAT gateways and
+# Lambda functions, which pick client ports from all of it: the replies to such a client below
+# 32768 are dropped here, unless allowed as a flow of their own (docs/gateway-filter.md).
 EPHEMERAL = (32768, 65535)
 ANY_PORT = (0, 65535)
 
@@ -88,15 +90,19 @@ def gateway_filter(design: Design, gateway_name: str) -> Filter:
     groups = _Collector()
     for allowed in carried:
         groups.add(allowed)
-    vpc = design.vpcs[gateway.vpc]
     tunnels = design.tunnels_by_gateway.get(gateway_name, ())
-    routes = (design.route_table_by_name[t].destinations for t in vpc.route_tables)
     return Filter(
         sets=tuple(FlowSet(n, t, about, groups.of(n)) for n, t, about in _SETS),
         tunnel_ports=ports(t.end(gateway_name)[0].port for t in tunnels),
-        remote=merge(n for table in routes for n in table),
+        remote=_routes(design, gateway.vpc),
         ephemeral=_port(EPHEMERAL),
     )
+
+
+def _routes(design: Design, vpc: str) -> tuple[IPv4Network, ...]:
+    """What the VPC's route tables send to its gateways (the same in each of its tables)."""
+    tables = (design.route_table_by_name[t] for t in design.vpcs[vpc].route_tables)
+    return tuple(dict.fromkeys(n for table in tables for n in table.destinations))
 
 
 def ports(numbers: Iterable[int]) -> str:
@@ -137,8 +143,8 @@ class _Pair:
     """One (source VPC, destination VPC) entry of a set: their networks and the ports so far."""
 
     comment: str
-    sources: tuple[IPv4Network, ...]
-    destinations: tuple[IPv4Network, ...]
+    sources: tuple[str, ...]
+    destinations: tuple[str, ...]
     ranges: list[Ports]
 
 
@@ -150,7 +156,7 @@ class _Collector:
 
     def add(self, allowed: AllowedFlow) -> None:
         src, dst = allowed.flow.src, allowed.flow.dst
-        sources, destinations = merge(allowed.sources), merge(allowed.destinations)
+        sources, destinations = _merged(allowed.sources), _merged(allowed.destinations)
         for name, ranges in _parts(allowed):
             pair = self.sets[name].setdefault(
                 (src, dst), _Pair(f"{src} -> {dst}", sources, destinations, [])
@@ -162,6 +168,12 @@ class _Collector:
 
     def of(self, name: str) -> tuple[Group, ...]:
         return tuple(Group(p.comment, tuple(_elements(p, name))) for p in self.sets[name].values())
+
+
+@functools.lru_cache(maxsize=8192)
+def _merged(nets: tuple[IPv4Network, ...]) -> tuple[str, ...]:
+    """A VPC's routing subnets merged, as text; cached, as a VPC is an end of many flows."""
+    return tuple(map(str, merge(nets)))
 
 
 def _elements(pair: _Pair, name: str) -> Iterator[str]:

@@ -14,6 +14,7 @@ with keys inline, for ``render --with-keys`` and the lab.
 
 from __future__ import annotations
 
+import functools
 import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class Artifact:
     secret: bool = False
 
 
+@functools.cache
 def _userdata_dir() -> Path:
     """The userdata/ templates: the installed ``vpnctl.userdata`` package, or the checkout's."""
     try:
@@ -97,6 +99,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        auto_reload=False,  # templates do not change during a run: no stat per render
     )
 
 
@@ -112,6 +115,7 @@ def _render(template: str, **context: object) -> str:
         raise RenderError(f"{where}: {exc}") from exc
 
 
+@functools.cache  # the same for every gateway: read once, not once per gateway
 def static_file(name: str) -> str:
     """A file from userdata/ as it is (shell scripts, units): shellcheck-able on disk."""
     return (_userdata_dir() / name).read_text(encoding="utf-8")
