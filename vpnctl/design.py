@@ -128,8 +128,9 @@ class Design:
     route_tables: tuple[RouteTable, ...]
     flows: tuple[AllowedFlow, ...]
     warnings: tuple[str, ...] = field(default=())
-    # per VPC the flows its gateways forward: its own, and those it carries in transit
-    flows_by_vpc: Mapping[str, tuple[AllowedFlow, ...]] = field(default_factory=dict)
+    # per VPC, indices into ``flows`` of those its gateways forward: its own, and those it
+    # carries in transit (indices keep the design compact where it is serialised)
+    carried: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     @cached_property
     def gateway_by_name(self) -> Mapping[str, Gateway]:
@@ -138,6 +139,11 @@ class Design:
     @cached_property
     def route_table_by_name(self) -> Mapping[str, RouteTable]:
         return {t.name: t for t in self.route_tables}
+
+    @cached_property
+    def flows_by_vpc(self) -> Mapping[str, tuple[AllowedFlow, ...]]:
+        """Per VPC the flows its gateways forward."""
+        return {v: tuple(self.flows[i] for i in found) for v, found in self.carried.items()}
 
     @cached_property
     def tunnel_by_name(self) -> Mapping[str, Tunnel]:
@@ -189,7 +195,7 @@ class _Designer:
             route_tables=tables,
             flows=flows,
             warnings=self.warnings(tables, tunnels),
-            flows_by_vpc=self.carried(flows),
+            carried=self.carried(flows),
         )
 
     def sorted_vpcs(self) -> list[Vpc]:
@@ -341,14 +347,15 @@ class _Designer:
             tuple(s.cidr for s in self.routing(flow.dst)),
         )
 
-    def carried(self, flows: tuple[AllowedFlow, ...]) -> dict[str, tuple[AllowedFlow, ...]]:
-        """Per VPC the flows its gateways forward: those the VPC is an end of, and those whose
-        path crosses it in transit (a hub, a ``via``), either way. Linear in the flows."""
-        found: dict[str, list[AllowedFlow]] = {n: [] for n in self.t.vpcs}
-        for allowed in flows:
+    def carried(self, flows: tuple[AllowedFlow, ...]) -> dict[str, tuple[int, ...]]:
+        """Per VPC the flows (indices) its gateways forward: those the VPC is an end of, and
+        those whose path crosses it in transit (a hub, a ``via``), either way. Linear in the
+        flows."""
+        found: dict[str, list[int]] = {n: [] for n in self.t.vpcs}
+        for index, allowed in enumerate(flows):
             src, dst = allowed.flow.src, allowed.flow.dst
             for vpc in set(self.path(src, dst)) | set(self.path(dst, src)):
-                found[vpc].append(allowed)
+                found[vpc].append(index)
         return {n: tuple(f) for n, f in found.items()}
 
     def path(self, src: str, dst: str) -> list[str]:
