@@ -2,8 +2,8 @@
 
 ``design(topology, lock)`` says what should exist: per VPC its routing and gateway subnets, one
 gateway per AZ with a stable DNS name, the tunnels of every link with their /30s and ports, one
-route table per AZ for the routing subnets, the flows allowed to cross, and warnings a reviewer
-should read. Everything downstream (the plan, rendered configs, apply, the lab, the failover
+route table per AZ for the routing subnets, the flows allowed to cross (and which VPCs' gateways
+carry each, so a gateway's filter holds only its own), and warnings a reviewer should read. Everything downstream (the plan, rendered configs, apply, the lab, the failover
 hook) reads this one model.
 
 Paths. A VPC reaches its linked VPCs directly, a transit entry's far end through its ``via``,
