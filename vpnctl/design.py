@@ -2,8 +2,8 @@
 
 ``design(topology, lock)`` says what should exist: per VPC its routing and gateway subnets, one
 gateway per AZ with a stable DNS name, the tunnels of every link with their /30s and ports, one
-route table per AZ for the routing subnets, the flows allowed to cross, and warnings a reviewer
-should read. Everything downstream (the plan, rendered configs, apply, the lab, the failover
+route table per AZ for the routing subnets, the flows allowed to cross (and which VPCs' gateways
+carry each, so a gateway's filter holds only its own), and warnings a reviewer should read. Everything downstream (the plan, rendered configs, apply, the lab, the failover
 hook) reads this one model.
 
 Paths. A VPC reaches its linked VPCs directly, a transit entry's far end through its ``via``,
@@ -128,6 +128,9 @@ class Design:
     route_tables: tuple[RouteTable, ...]
     flows: tuple[AllowedFlow, ...]
     warnings: tuple[str, ...] = field(default=())
+    # per VPC, indices into ``flows`` of those its gateways forward: its own, and those it
+    # carries in transit (indices keep the design compact where it is serialised)
+    carried: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     @cached_property
     def gateway_by_name(self) -> Mapping[str, Gateway]:
@@ -136,6 +139,15 @@ class Design:
     @cached_property
     def route_table_by_name(self) -> Mapping[str, RouteTable]:
         return {t.name: t for t in self.route_tables}
+
+    @cached_property
+    def flows_by_vpc(self) -> Mapping[str, tuple[AllowedFlow, ...]]:
+        """Per VPC the flows its gateways forward."""
+        return {v: tuple(self.flows[i] for i in found) for v, found in self.carried.items()}
+
+    @cached_property
+    def tunnel_by_name(self) -> Mapping[str, Tunnel]:
+        return {t.name: t for t in self.tunnels}
 
     @cached_property
     def tunnels_by_gateway(self) -> Mapping[str, tuple[Tunnel, ...]]:
@@ -171,6 +183,7 @@ class _Designer:
         gateways = tuple(self.gateway(v, az) for v in self.sorted_vpcs() for az in sorted(v.azs))
         tables = tuple(t for v in self.sorted_vpcs() for t in self.tables(v))
         tunnels = self.tunnels()
+        flows = tuple(self.flow(f) for f in self.t.allow)
         return Design(
             name=self.t.name,
             zone=self.t.dns.zone,
@@ -180,8 +193,9 @@ class _Designer:
             gateways=gateways,
             tunnels=tunnels,
             route_tables=tables,
-            flows=tuple(self.flow(f) for f in self.t.allow),
+            flows=flows,
             warnings=self.warnings(tables, tunnels),
+            carried=self.carried(flows),
         )
 
     def sorted_vpcs(self) -> list[Vpc]:
@@ -332,6 +346,24 @@ class _Designer:
             tuple(s.cidr for s in self.routing(flow.src)),
             tuple(s.cidr for s in self.routing(flow.dst)),
         )
+
+    def carried(self, flows: tuple[AllowedFlow, ...]) -> dict[str, tuple[int, ...]]:
+        """Per VPC the flows (indices) its gateways forward: those the VPC is an end of, and
+        those whose path crosses it in transit (a hub, a ``via``), either way. Linear in the
+        flows."""
+        found: dict[str, list[int]] = {n: [] for n in self.t.vpcs}
+        for index, allowed in enumerate(flows):
+            src, dst = allowed.flow.src, allowed.flow.dst
+            for vpc in set(self.path(src, dst)) | set(self.path(dst, src)):
+                found[vpc].append(index)
+        return {n: tuple(f) for n, f in found.items()}
+
+    def path(self, src: str, dst: str) -> list[str]:
+        """The VPCs a packet from ``src`` to ``dst`` crosses, both ends included."""
+        path = [src]
+        while path[-1] != dst and len(path) <= len(self.t.vpcs):
+            path.append(self.hops[path[-1]].hop(dst))
+        return path
 
     def warnings(
         self, tables: tuple[RouteTable, ...], tunnels: tuple[Tunnel, ...]

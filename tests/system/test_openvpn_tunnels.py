@@ -7,11 +7,15 @@ like a user would) so recovery is measured in seconds.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.system.netns import Namespace
 from tests.system.tunnel_lab import TunnelLab, ping, wait_for, write_topology
 
 TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies"
@@ -94,3 +98,83 @@ def test_tunnel_comes_up_under_loss(tmp_path: Path, mode: str) -> None:
         except AssertionError:
             print(lab.logs())
             raise
+
+
+# Issue 16. Every allow flow of china-hub and its replies, through the hub; then packets shaped
+# like replies, from a flow's server port, which the old filter let reach any port.
+ALLOWED = [  # (from AZ, proto, to AZ, port, answered)
+    ("us-west-2a", "tcp", "cn-north-1a", 8500, True),
+    ("us-west-2b", "tcp", "cn-north-1b", 8301, True),
+    ("cn-north-1a", "udp", "us-west-2a", 8301, True),
+    ("ap-southeast-1a", "tcp", "cn-north-1a", 443, True),
+    ("ap-southeast-1b", "tcp", "us-west-2b", 443, True),
+    ("cn-north-1a", "tcp", "us-west-2a", 443, False),  # allowed from ap-southeast-1 only
+    ("us-west-2a", "udp", "cn-north-1a", 8301, False),  # allowed the other way only
+]
+FORGED = [  # (from AZ, to AZ, proto, sport, dport, TCP flags, passes)
+    # a reply's shape: from a flow's server port to a client's ephemeral port
+    ("us-west-2a", "cn-north-1a", "udp", 8301, 40001, "", True),
+    ("cn-north-1a", "us-west-2a", "tcp", 8500, 40002, "ACK", True),
+    # source port 8301 no longer reaches any UDP port, nor 8500 any TCP port
+    ("us-west-2a", "cn-north-1a", "udp", 8301, 5353, "", False),
+    ("us-west-2a", "cn-north-1a", "udp", 8301, 8301, "", False),
+    ("cn-north-1a", "us-west-2a", "tcp", 8500, 22, "ACK", False),
+    ("cn-north-1a", "us-west-2a", "tcp", 8500, 22, "FIN", False),
+    ("cn-north-1a", "us-west-2a", "tcp", 8500, 5432, "FIN,ACK", False),
+    # and a reply never opens a connection or goes without ACK, even to a client port
+    ("cn-north-1a", "us-west-2a", "tcp", 8500, 40003, "SYN", False),
+    ("cn-north-1a", "us-west-2a", "tcp", 8500, 40004, "FIN", False),
+]
+
+
+def packets(ns: Namespace, *args: str) -> subprocess.Popen[bytes]:
+    """``tests/system/packets.py ARGS`` in ``ns`` (stopped with it), once it printed "ready"."""
+    proc = ns.popen(sys.executable, "-m", "tests.system.packets", *args, stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"ready"
+    return proc
+
+
+def test_china_hub_gateways_forward_the_allow_flows_and_no_more(tmp_path: Path) -> None:
+    with TunnelLab.build(lab_topology(tmp_path, "china-hub", "fingerprint"), tmp_path) as lab:
+        lab.start()
+        try:
+            assert_tunnels_up(lab)
+            hosts, ips = lab.hosts, lab.host_ip
+            wait_for(hosts["us-west-2a"], ips["cn-north-1a"], 10)
+            wait_for(hosts["us-west-2b"], ips["cn-north-1b"], 10)
+            for _, proto, dst, port, _ in ALLOWED:
+                packets(hosts[dst], "serve", proto, str(port))
+            for src, proto, dst, port, answered in ALLOWED:
+                done = hosts[src].run(
+                    sys.executable, "-m", "tests.system.packets", "call", proto,
+                    str(ips[dst]), str(port), check=False,
+                )  # fmt: skip
+                assert (done.returncode == 0) == answered, (src, proto, dst, port)
+            assert forged_that_arrived(lab) == {case for case in FORGED if case[-1]}
+        except AssertionError:
+            print(lab.logs())
+            raise
+
+
+def forged_that_arrived(lab: TunnelLab) -> set[tuple[str, str, str, int, int, str, bool]]:
+    """Send every FORGED packet; the cases whose packet reached the destination host."""
+    listeners = {az: packets(lab.hosts[az], "listen", "6") for az in {c[1] for c in FORGED}}
+    for src, dst, proto, sport, dport, flags, _ in FORGED:
+        lab.hosts[src].run(
+            sys.executable, "-m", "tests.system.packets", "send", str(lab.host_ip[src]),
+            str(lab.host_ip[dst]), proto, str(sport), str(dport), flags,
+        )  # fmt: skip
+    seen = {}
+    for az, proc in listeners.items():
+        out, _ = proc.communicate(timeout=20)
+        seen[az] = json.loads(out.strip().splitlines()[-1])
+    bits = {"FIN": 0x01, "SYN": 0x02, "RST": 0x04, "ACK": 0x10}
+    arrived = set()
+    for case in FORGED:
+        src, dst, proto, sport, dport, flags, _ = case
+        want = {"proto": proto, "src": str(lab.host_ip[src]), "sport": sport, "dport": dport,
+                "flags": sum(bits[f] for f in flags.split(",") if f)}  # fmt: skip
+        if want in seen[dst]:
+            arrived.add(case)
+    return arrived

@@ -10,7 +10,7 @@ import pytest
 
 from tests.builders import designed, doc
 from tests.system.netns import namespace, nft
-from vpnctl import render
+from vpnctl import pipeline, render
 from vpnctl.partitions import PARTITIONS
 
 
@@ -40,3 +40,15 @@ def test_firewall_loads_twice_with_and_without_nat(nat: bool) -> None:
         listed = ns.run("nft", "list", "table", "inet", "vpnctl").stdout
     assert ("masquerade" in listed) == nat
     assert listed.count("chain forward") == 1
+
+
+@pytest.mark.needs("root", "netns", "nft")
+@pytest.mark.parametrize("name", ["demo", "china-hub", "mesh"])
+def test_every_example_gateways_firewall_loads(name: str) -> None:
+    """Sets of every shape (3-AZ VPCs whose routing subnets do not merge, transit, a mesh)."""
+    planned = pipeline.plan(Path(__file__).resolve().parents[2] / "topologies" / f"{name}.yaml")
+    with namespace("vw") as ns:
+        for gateway in planned.design.gateways:
+            nft(ns, render.firewall(planned.design, gateway.name))
+            listed = ns.run("nft", "list", "set", "inet", "vpnctl", "tcp_flows").stdout
+            assert "type ipv4_addr . ipv4_addr . inet_service" in listed

@@ -15,11 +15,12 @@ import pytest
 import yaml
 
 from benchmarks.hubs import hub_topology
-from tests.builders import designed, doc, parse
+from tests.builders import designed, doc, parse, vpc
 from vpnctl import keys, render
 from vpnctl.design import Design, design
 from vpnctl.ipam import allocate
 from vpnctl.partitions import PARTITIONS
+from vpnctl.summary import merge
 from vpnctl.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -261,12 +262,49 @@ def test_firewall_forwards_only_allow_flows_statelessly() -> None:
     text = render.firewall(d, "gw-east-a")
     assert "policy drop" in text
     assert "ct state" not in text.split("chain forward")[1]
-    sources = " ".join(str(s.cidr) for s in d.vpcs["east"].routing_subnets)
-    forward = [line.strip() for line in text.splitlines() if "dport { 443, 8300-8302 }" in line]
-    assert len(forward) == 1
-    assert forward[0].startswith("ip saddr { " + sources.replace(" ", ", ") + " } ip daddr {")
-    assert "tcp sport { 443, 8300-8302 } tcp flags & (syn | ack) != syn accept" in text
+    (east,) = merge(s.cidr for s in d.vpcs["east"].routing_subnets)
+    (west,) = merge(s.cidr for s in d.vpcs["west"].routing_subnets)
+    lines = [line.strip() for line in text.splitlines()]
+    assert [f"{east} . {west} . 443,", f"{east} . {west} . 8300-8302,"] == [
+        line for line in lines if line.startswith(f"{east} . {west} . ")
+    ]
+    assert "ip saddr . ip daddr . tcp dport @tcp_flows accept" in lines
+    # replies: from the server port, to a client's ephemeral port, never a bare SYN
+    assert (
+        "ip daddr . ip saddr . tcp sport @tcp_flows tcp dport 32768-65535 "
+        "tcp flags & (syn | rst | ack) { ack, syn | ack, rst, rst | ack } accept"
+    ) in lines
+    assert "ip daddr . ip saddr . udp sport @udp_flows udp dport 32768-65535 accept" in lines
     assert "masquerade" not in text
+
+
+def hub(vpcs: int) -> dict[str, object]:
+    """A hub of ``vpcs`` VPCs; each spoke opens tcp/443 on the hub and tcp/5432 on the next."""
+    names = [f"v{i:03d}" for i in range(vpcs)]
+    regions = ("us-east-1", "us-west-2", "eu-west-1")
+    allow: list[dict[str, object]] = []
+    for i, name in enumerate(names[1:], 1):
+        allow.append({"from": name, "to": "v000", "proto": "tcp", "ports": [443]})
+        if i + 1 < vpcs:
+            allow.append({"from": name, "to": names[i + 1], "proto": "udp", "ports": [5432]})
+    return doc(
+        addressing={"pool": "10.0.0.0/8", "vpc_prefix": 20},
+        vpcs={n: vpc(regions[i % 3]) for i, n in enumerate(names)},
+        links={"hub": "v000"},
+        allow=allow,
+    )
+
+
+def test_a_spokes_files_are_byte_identical_in_hubs_of_20_and_200_vpcs() -> None:
+    small = parse(hub(20))
+    lock = allocate(small, None).lock
+    large = parse(hub(200))
+    few, many = design(small, lock), design(large, allocate(large, lock).lock)
+    spoke = "gw-v007-a"
+    assert render.firewall(few, spoke) == render.firewall(many, spoke)
+    assert render.configured_files(small, few, spoke) == render.configured_files(large, many, spoke)
+    # the hub carries every flow: its filter is what grows
+    assert len(render.firewall(many, "gw-v000-a")) > 5 * len(render.firewall(few, "gw-v000-a"))
 
 
 def test_gateway_masquerades_only_where_the_region_has_no_nat_gateway() -> None:
@@ -276,4 +314,8 @@ def test_gateway_masquerades_only_where_the_region_has_no_nat_gateway() -> None:
     text = render.firewall(d, "gw-east-a", no_nat)
     assert "masquerade" in text
     assert 'oifname != "tun*"' in text
+    # what the VPC routes to its gateways never leaves for the internet
+    routes = ", ".join(map(str, d.route_table_by_name["rt-east-a"].destinations))
+    assert "elements = { " + routes + " }" in text.split("set remote")[1]
+    assert 'ip daddr != @remote oifname != "tun*" accept' in text
     assert not render.nat_instance(d.gateway_by_name["gw-east-a"])

@@ -5,9 +5,11 @@ an echo to the far end's inside address, and, if the topology lists ``probe.targ
 VPC, to those hosts through the same link. The local gateway is the one whose tunnel inside
 address this machine holds (``ip -j addr``), unless ``--gateway`` names it.
 
-``from_design`` needs only this much of the design: ``design.gateways`` with ``name`` and
-``vpc``, and ``design.tunnels`` with ``link`` and two ends, each with ``gateway`` and
-``inside_ip``. It is pure; reading the machine's addresses is ``local_addresses``.
+``from_design`` needs only this much of the design: ``design.gateway_by_name`` (gateways with
+``name`` and ``vpc``), ``design.tunnels_by_gateway`` (each gateway's tunnels, with ``link`` and
+two ends, each with ``gateway`` and ``inside_ip``) and, to find the local gateway,
+``design.tunnels``. It is pure, and its work is proportional to the gateway's own tunnels, not
+to the topology; reading the machine's addresses is ``local_addresses``.
 """
 
 from __future__ import annotations
@@ -55,9 +57,11 @@ class _Gateway(Protocol):
 
 class DesignLike(Protocol):
     @property
-    def gateways(self) -> Sequence[_Gateway]: ...
+    def gateway_by_name(self) -> Mapping[str, _Gateway]: ...
     @property
     def tunnels(self) -> Sequence[_Tunnel]: ...
+    @property
+    def tunnels_by_gateway(self) -> Mapping[str, Sequence[_Tunnel]]: ...
 
 
 Resolver = Callable[[str], IPv4Address]
@@ -109,16 +113,17 @@ def from_design(
     to that VPC. ``link`` keeps one link only.
     """
     name = gateway or local_gateway(design, local)
-    vpc_of = {g.name: g.vpc for g in design.gateways}
-    if name not in vpc_of:
-        raise TargetError(f"--gateway {name}: no such gateway in the design" + _known(vpc_of))
+    gateways = design.gateway_by_name
+    if name not in gateways:
+        raise TargetError(f"--gateway {name}: no such gateway in the design" + _known(gateways))
     found: list[Target] = []
-    for tunnel in design.tunnels:
+    for tunnel in design.tunnels_by_gateway.get(name, ()):
         far = _far_end(tunnel, name)
         if far is None or (link is not None and tunnel.link != link):
             continue
         found.append(Target(far.inside_ip, tunnel.link, far.gateway))
-        for host in (hosts or {}).get(vpc_of.get(far.gateway, ""), ()):
+        far_gateway = gateways.get(far.gateway)
+        for host in (hosts or {}).get(far_gateway.vpc if far_gateway else "", ()):
             found.append(Target(host, tunnel.link, far.gateway))
     if link is not None and not found:
         raise TargetError(f"--link {link}: gateway {name} serves no tunnel of that link")

@@ -40,6 +40,17 @@ class Design:
     gateways: tuple[Gateway, ...]
     tunnels: tuple[Tunnel, ...]
 
+    @property
+    def gateway_by_name(self) -> dict[str, Gateway]:
+        return {g.name: g for g in self.gateways}
+
+    @property
+    def tunnels_by_gateway(self) -> dict[str, tuple[Tunnel, ...]]:
+        return {
+            g.name: tuple(t for t in self.tunnels if g.name in (t.a.gateway, t.b.gateway))
+            for g in self.gateways
+        }
+
 
 def ip(text: str) -> IPv4Address:
     return IPv4Address(text)
@@ -64,6 +75,21 @@ def test_far_end_of_every_tunnel_the_gateway_serves() -> None:
         Target(ip("169.254.64.6"), "hub--y", "gw-y-a"),
     )
     assert from_design(HUB, "gw-x-a") == (Target(ip("169.254.64.1"), "hub--x", "gw-hub-a"),)
+
+
+class IndexedOnly:
+    """HUB's indexes, but reading every tunnel of the topology fails the test."""
+
+    gateway_by_name = HUB.gateway_by_name
+    tunnels_by_gateway = HUB.tunnels_by_gateway
+
+    @property
+    def tunnels(self) -> tuple[Tunnel, ...]:
+        raise AssertionError("from_design scanned every tunnel of the topology")
+
+
+def test_targets_come_from_the_gateways_own_tunnels_not_a_scan_of_all() -> None:
+    assert from_design(IndexedOnly(), "gw-hub-a") == from_design(HUB, "gw-hub-a")
 
 
 def test_one_link_only() -> None:
