@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.exceptions
 
+from vpnctl import keys
 from vpnctl.aws import changes as c
 from vpnctl.aws.live import DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG
 from vpnctl.aws.policy import VPC_TAG
@@ -208,7 +209,7 @@ def copied_keys(ex: Executor, ch: c.PutKeys) -> dict[str, str]:
     assert ch.copy_from is not None
     source = ex.sessions.client(ch.copy_from.account, ch.copy_from.region, "ssm")
     found = call(ex, source.get_parameters, Names=list(ch.names), WithDecryption=True)
-    return {p["Name"]: p["Value"] for p in found["Parameters"]}
+    return dict(keys.hold({p["Name"]: p["Value"] for p in found["Parameters"]}))
 
 
 @handles(c.AllocateAddress)
