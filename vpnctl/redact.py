@@ -30,10 +30,12 @@ MIN_LINE = 20  # lines of a registered secret at least this long are redacted on
 
 _PEM = re.compile(r"-----BEGIN ([A-Za-z0-9 ]{1,64})-----(?:.*?-----END \1-----|.*)", re.DOTALL)
 # "Value": "..." and 'Value': '...', the quotes kept. The value ends at a quote that a comma,
-# a closing brace or bracket follows, so an escaped quote inside (at any depth of escaping, as
-# a JSON body inside a bytes repr has) does not end it early.
+# a closing brace or bracket follows and that no escape reaches: none or 4k backslashes before
+# it. (An escaped quote has one backslash in JSON and two in the repr of a JSON body, so
+# neither ends the value early; a JSON value ending in an escaped backslash runs on, which
+# redacts more, never less.)
 _VALUE = re.compile(
-    r"""(?P<head>(?P<q0>["'])Value(?P=q0)\s*:\s*)(?P<q>["'])(?:\\.|[^\\])*?(?P=q)(?=\s*(?:[,}\]]|$))""",
+    r"""(?P<head>(?P<q0>["'])Value(?P=q0)\s*:\s*)(?P<q>["']).*?(?<!\\)(?:\\{4})*(?P=q)(?=\s*(?:[,}\]]|$))""",
     re.DOTALL,
 )
 _TAG_KEY = re.compile(r"""["']Key["']\s*:\s*["'][^"'\\]{0,256}["']\s*,\s*$""")
