@@ -18,6 +18,7 @@ import botocore.exceptions
 
 from vpnctl import keys
 from vpnctl.aws import changes as c
+from vpnctl.aws import keyversions
 from vpnctl.aws.live import DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG
 from vpnctl.aws.policy import VPC_TAG
 from vpnctl.aws.session import Client, aws_errors, error_code
@@ -188,10 +189,16 @@ def make_role(
     )
 
 
+@handles(c.UnfinishedRotation)
+def unfinished_rotation(ex: Executor, ch: c.UnfinishedRotation) -> None:
+    raise AwsError(ch.where.account, ch.where.region, f"keys of link {ch.link}", ch.describe())
+
+
 @handles(c.PutKeys)
 def put_keys(ex: Executor, ch: c.PutKeys) -> None:
     values = copied_keys(ex, ch) if ch.copy_from else ex.keys(ch.tunnel)
     ssm = ex.sessions.client(ch.where.account, ch.where.region, "ssm")
+    described = keyversions.description({n: values[n] for n in ch.names})
     for name in ch.names:
         call(
             ex,
@@ -200,6 +207,7 @@ def put_keys(ex: Executor, ch: c.PutKeys) -> None:
             Name=name,
             Value=values[name],
             Type="SecureString",
+            Description=described,
             Overwrite=False,
             Tags=tag_list(ex, name, **{"vpnctl:tunnel": ch.tunnel}),
         )
