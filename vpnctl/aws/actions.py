@@ -18,7 +18,8 @@ import botocore.exceptions
 
 from vpnctl import keys
 from vpnctl.aws import changes as c
-from vpnctl.aws import keyversions
+from vpnctl.aws import journal, keyversions
+from vpnctl.aws.applylock import TABLE
 from vpnctl.aws.live import DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG
 from vpnctl.aws.policy import VPC_TAG
 from vpnctl.aws.session import Client, aws_errors, error_code
@@ -547,6 +548,13 @@ def upsert_record(ex: Executor, ch: c.UpsertRecord) -> None:
 @handles(c.DeleteRecord)
 def delete_record(ex: Executor, ch: c.DeleteRecord) -> None:
     change_record(ex, ch, "DELETE", ch.fqdn, ch.ttl, ch.values)
+
+
+@handles(c.DeleteRotationJournal)
+def delete_rotation_journal(ex: Executor, ch: c.DeleteRotationJournal) -> None:
+    client = ex.sessions.client(ch.where.account, ch.where.region, "dynamodb")
+    key = {"topology": {"S": journal.key(ch.topology)}}
+    call(ex, client.delete_item, ok=("ResourceNotFoundException",), TableName=TABLE, Key=key)
 
 
 @handles(c.DeleteAutoScalingGroup)

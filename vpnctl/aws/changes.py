@@ -537,6 +537,18 @@ class DeleteVpc(Removal):
 
 
 @dataclass(frozen=True)
+class DeleteRotationJournal(Removal):
+    """destroy: an unfinished rotation's journal goes with the tables it would restore."""
+
+    topology: str
+    link: str
+    stage: ClassVar[int] = 16
+
+    def describe(self) -> str:
+        return f"key rotation journal of {self.topology} (link {self.link}, unfinished)"
+
+
+@dataclass(frozen=True)
 class DeleteHostedZone(Removal):
     zone: str
     zone_id: str

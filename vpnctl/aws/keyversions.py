@@ -58,9 +58,10 @@ class Versions:
 
     @property
     def version(self) -> str | None:
-        """The one version both ends hold, if they do."""
+        """The one version both ends hold, if they do (None also when a region has none)."""
         found = frozenset[str]().union(*self.by_place.values())
-        return next(iter(found)) if len(found) == 1 else None
+        whole = all(self.by_place.values())
+        return next(iter(found)) if whole and len(found) == 1 else None
 
     def describe(self) -> str:
         return ", ".join(

@@ -41,6 +41,7 @@ def sweep(intent: Intent, live: lv.Live, *, everything: bool = False) -> list[c.
     found += sweeper.roles()
     found += hooks.removals(intent, live, everything)
     found += sweeper.zone()
+    found += sweeper.journal()
     return sorted(found, key=lambda ch: ch.stage)
 
 
@@ -198,6 +199,12 @@ class _Sweeper:
         left = [r for r in zone.records if r.type not in ZONE_OWN_TYPES and r.name not in removed]
         if not left:
             yield c.DeleteHostedZone(self.zone_where(), zone.name, zone.id)
+
+    def journal(self) -> Iterator[c.Change]:
+        rotation = self.live.rotation
+        if self.everything and rotation is not None:
+            here = self.zone_where()  # the lock table's: the DNS account's home region
+            yield c.DeleteRotationJournal(here, self.intent.topology, rotation.link)
 
     def zone_where(self) -> c.Where:
         account = self.intent.dns_account
