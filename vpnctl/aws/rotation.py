@@ -9,9 +9,11 @@ So the tunnels are rotated one at a time, each in four steps:
 2. new keys (``vpnctl.keys``) overwrite the tunnel's SSM parameters in both ends' regions;
 3. both gateways fetch them and restart that tunnel's OpenVPN unit, through SSM Run Command;
    the rotation waits until both report success;
-4. undrain: each table the drain moved goes back to the gateway it was on before the rotation
-   began, when the decision (failback on) finds that gateway healthy; no other table moves, so
-   a failover that happened meanwhile is never undone.
+4. undrain: the decision runs with failback on, and of the moves it makes only those that put
+   a table the drain moved back on the gateway it was on before the rotation began are carried
+   out (so that gateway is healthy and the table's preferred one); no other table moves, so a
+   failover that happened meanwhile is never undone, and a table that was already failed over
+   before the rotation stays on the healthy gateway the drain chose for it.
 
 A VPC with one AZ has no other gateway to drain to: its traffic on that link stops while the
 tunnel restarts (seconds), and the rotation says so before it starts. The apply lock is held
@@ -154,7 +156,7 @@ class Rotation:
         return entry
 
     def undrain(self, before: Tables) -> None:
-        """Each drained table back on the gateway it was on before, if that one is healthy."""
+        """Drained tables back on the gateway each was on before, where failback would put them."""
         policy = dataclasses.replace(self.bundle.policy, failback=True, hold_down_s=0)
         bundle = dataclasses.replace(self.bundle, policy=policy)
         found = assess(bundle, self.look(), Reconcile(None, None, None), self.clock())
