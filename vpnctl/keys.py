@@ -11,7 +11,9 @@ touches one tunnel only:
 Everything is generated in Python from ``secrets`` (or an injected byte source, so tests and
 golden files are deterministic); nothing is shelled out, so no key passes through argv, a
 temporary file or another process. Key material is never part of a ``repr``/``str``: objects
-holding it print their names only, so a log line or a traceback cannot leak it.
+holding it print their names only, so a log line or a traceback cannot leak it. Every secret
+made here or read back (``hold``) is registered with ``vpnctl.redact``, so no log shows it either
+(botocore's debug log carries whole SSM request and response bodies).
 
 ``TunnelKeys.parameters()`` is the one place that names where each piece lives in SSM
 Parameter Store (SecureString): ``/vpnctl/<topology>/<tunnel>/psk``,
@@ -32,6 +34,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from vpnctl import redact
 from vpnctl.design import Design, Tunnel
 
 RandomBytes = Callable[[int], bytes]
@@ -48,6 +51,7 @@ def static_key(random: RandomBytes = secrets.token_bytes) -> str:
     """A 2048-bit key in OpenVPN's "Static key V1" text format (for ``secret``, ``tls-crypt``)."""
     hexed = random(STATIC_KEY_BYTES).hex()
     lines = [hexed[i : i + 32] for i in range(0, len(hexed), 32)]
+    redact.register(hexed, *lines)
     return "\n".join(
         [
             "#",
@@ -104,6 +108,7 @@ def self_signed(
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
+    redact.register(key_pem)
     return EndKeys(
         gateway,
         cert.public_bytes(serialization.Encoding.PEM).decode(),
@@ -160,6 +165,12 @@ class TunnelKeys:
 
     def far(self, gateway: str) -> EndKeys:
         return next(e for g, e in self.ends.items() if g != gateway)
+
+
+def hold(values: Mapping[str, str]) -> Mapping[str, str]:
+    """Key material read back (from SSM, to copy it): registered as secret, then returned."""
+    redact.register(*values.values())
+    return values
 
 
 def parameter_prefix(topology: str, tunnel: str) -> str:

@@ -77,7 +77,9 @@ def test_rotate_gives_each_tunnel_new_keys_and_leaves_routes_as_they_were(
     assert {r: routes(aws, r) for r in routes_before} == routes_before
     for tunnel in rotated:
         assert f"{tunnel}: draining" in result.output
-        assert f"{tunnel}: rotated; routes back on their preferred gateways" in result.output
+        assert (
+            f"{tunnel}: rotated; routes back where they were before the rotation" in result.output
+        )
     assert "route rt-us-west-2-a:" in result.output  # drained off gw-us-west-2-a, then back
 
     commands = aws.client("ssm", "us-west-2").list_commands()["Commands"]

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.exceptions
 
+from vpnctl import keys
 from vpnctl.aws import changes as c
-from vpnctl.aws import names, store
+from vpnctl.aws import journal, keyversions, names, store
+from vpnctl.aws.applylock import TABLE
 from vpnctl.aws.names import DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG, VPC_TAG
 from vpnctl.aws.session import Client, aws_errors, error_code
 from vpnctl.errors import AwsError
@@ -183,10 +185,16 @@ def make_role(
     )
 
 
+@handles(c.UnfinishedRotation)
+def unfinished_rotation(ex: Executor, ch: c.UnfinishedRotation) -> None:
+    raise AwsError(ch.where.account, ch.where.region, f"keys of link {ch.link}", ch.describe())
+
+
 @handles(c.PutKeys)
 def put_keys(ex: Executor, ch: c.PutKeys) -> None:
     values = copied_keys(ex, ch) if ch.copy_from else ex.keys(ch.tunnel)
     ssm = ex.sessions.client(ch.where.account, ch.where.region, "ssm")
+    described = keyversions.description({n: values[n] for n in ch.names})
     for name in ch.names:
         call(
             ex,
@@ -195,6 +203,7 @@ def put_keys(ex: Executor, ch: c.PutKeys) -> None:
             Name=name,
             Value=values[name],
             Type="SecureString",
+            Description=described,
             Overwrite=False,
             Tags=tag_list(ex, name, **{"vpnctl:tunnel": ch.tunnel}),
         )
@@ -204,7 +213,7 @@ def copied_keys(ex: Executor, ch: c.PutKeys) -> dict[str, str]:
     assert ch.copy_from is not None
     source = ex.sessions.client(ch.copy_from.account, ch.copy_from.region, "ssm")
     found = call(ex, source.get_parameters, Names=list(ch.names), WithDecryption=True)
-    return {p["Name"]: p["Value"] for p in found["Parameters"]}
+    return dict(keys.hold({p["Name"]: p["Value"] for p in found["Parameters"]}))
 
 
 @handles(c.AllocateAddress)
@@ -595,6 +604,13 @@ def upsert_record(ex: Executor, ch: c.UpsertRecord) -> None:
 @handles(c.DeleteRecord)
 def delete_record(ex: Executor, ch: c.DeleteRecord) -> None:
     change_record(ex, ch, "DELETE", ch.fqdn, ch.ttl, ch.values)
+
+
+@handles(c.DeleteRotationJournal)
+def delete_rotation_journal(ex: Executor, ch: c.DeleteRotationJournal) -> None:
+    client = ex.sessions.client(ch.where.account, ch.where.region, "dynamodb")
+    key = {"topology": {"S": journal.key(ch.topology)}}
+    call(ex, client.delete_item, ok=("ResourceNotFoundException",), TableName=TABLE, Key=key)
 
 
 @handles(c.DeleteAutoScalingGroup)

@@ -72,6 +72,27 @@ class Change:
         raise NotImplementedError
 
 
+# ------------------------------------------------------------------- before anything
+
+
+@dataclass(frozen=True)
+class UnfinishedRotation(Change):
+    """A ``keys rotate`` of ``link`` left half done. Apply makes no change while one is: the
+    tunnel's ends may hold different keys and its tables are drained, and only the rotation
+    knows where each table was before (see ``journal``). Carrying it out refuses."""
+
+    link: str
+    detail: str
+    sign: ClassVar[str] = "~"
+    stage: ClassVar[int] = -1
+
+    def describe(self) -> str:
+        return (
+            f"keys of link {self.link}: {self.detail}; a rotation was interrupted and apply "
+            f"changes nothing until it is finished: run `vpnctl keys rotate --link {self.link}`"
+        )
+
+
 # ------------------------------------------------------------------- stage 0: independent
 
 
@@ -559,6 +580,18 @@ class DeleteVpc(Removal):
 
     def describe(self) -> str:
         return f"vpc {self.name} {self.cidr}"
+
+
+@dataclass(frozen=True)
+class DeleteRotationJournal(Removal):
+    """destroy: an unfinished rotation's journal goes with the tables it would restore."""
+
+    topology: str
+    link: str
+    stage: ClassVar[int] = 16
+
+    def describe(self) -> str:
+        return f"key rotation journal of {self.topology} (link {self.link}, unfinished)"
 
 
 @dataclass(frozen=True)

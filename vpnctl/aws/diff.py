@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from vpnctl.aws import changes as c
-from vpnctl.aws import hooks, names, store
+from vpnctl.aws import hooks, keyversions, names, store
 from vpnctl.aws import live as lv
 from vpnctl.aws.intent import (
     Intent,
@@ -23,7 +23,7 @@ from vpnctl.aws.intent import (
 from vpnctl.aws.policy import gateway_policy
 from vpnctl.aws.rules import gateway_permits, routing_permits, unresolved
 from vpnctl.aws.sweep import sweep
-from vpnctl.design import Gateway, RouteTable, VpcDesign
+from vpnctl.design import Gateway, RouteTable, Tunnel, VpcDesign
 from vpnctl.errors import AwsError
 from vpnctl.partitions import PARTITIONS
 
@@ -44,6 +44,7 @@ class _Differ:
 
     def changes(self) -> Iterator[c.Change]:
         design = self.intent.design
+        yield from self.rotation()
         yield from self.zone()
         for account, region in sorted({(g.account, g.region) for g in design.gateways}):
             yield from self.store(account, region)
@@ -417,6 +418,26 @@ class _Differ:
                     f"overwrites keys: run `vpnctl keys rotate --link {tunnel.link}`",
                 )
             yield c.PutKeys(place, tunnel.name, names, complete[0] if complete else None)
+        if len(complete) == len(places):
+            yield from self.key_versions(tunnel)
+
+    def key_versions(self, tunnel: Tunnel) -> Iterator[c.Change]:
+        """Both ends' regions must hold one version of the tunnel's keys (``keyversions``)."""
+        found = keyversions.of_tunnel(self.intent, self.live, tunnel)
+        if found.consistent:
+            return
+        account, region = min(found.by_place)
+        detail = f"tunnel {tunnel.name} holds different keys at its ends ({found.describe()})"
+        yield c.UnfinishedRotation(c.Where(account, region), tunnel.link, detail)
+
+    def rotation(self) -> Iterator[c.Change]:
+        """A rotation's journal says it drained tables and did not put them back."""
+        pending = self.live.rotation
+        if pending is None:
+            return
+        tunnels = ", ".join(pending.tunnels) or "none yet"
+        detail = f"the rotation begun {pending.since} has not restored the tables of: {tunnels}"
+        yield c.UnfinishedRotation(self.zone_where(), pending.link, detail)
 
     # ------------------------------------------------------------------ routes and names
 

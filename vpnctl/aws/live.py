@@ -136,6 +136,7 @@ class Region:
     groups: tuple[Group, ...] = ()
     instances: tuple[Instance, ...] = ()
     parameters: frozenset[str] = frozenset()  # SSM names present (never their values)
+    key_versions: Mapping[str, str] = field(default_factory=dict)  # name -> ``keyversions``
     image_id: str | None = None  # the topology's image, resolved in this region
 
 
@@ -207,6 +208,15 @@ class StoreLive:
 
 
 @dataclass(frozen=True)
+class Rotation:
+    """A ``keys rotate`` that started and did not finish (its journal, ``vpnctl.aws.journal``)."""
+
+    link: str
+    since: str
+    tunnels: tuple[str, ...]  # drained by it and not yet restored
+
+
+@dataclass(frozen=True)
 class Live:
     topology: str
     regions: Mapping[RegionKey, Region]
@@ -214,6 +224,7 @@ class Live:
     zone: Zone
     hooks: Mapping[RegionKey, HookLive] = field(default_factory=dict)
     stores: Mapping[RegionKey, StoreLive] = field(default_factory=dict)
+    rotation: Rotation | None = None
 
     def region(self, account: str, region: str) -> Region:
         return self.regions.get((account, region)) or Region(account, region)
@@ -226,6 +237,7 @@ class Live:
             "zone": asdict(self.zone),
             "hooks": {f"{a}/{r}": asdict(v) for (a, r), v in self.hooks.items()},
             "stores": {f"{a}/{r}": asdict(v) for (a, r), v in self.stores.items()},
+            "rotation": asdict(self.rotation) if self.rotation else None,
         }
         text = json.dumps(document, sort_keys=True, default=_jsonable)
         return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -4,8 +4,9 @@ One read pass per account and region, regions in parallel. Reads are batched by 
 VPC of a region in one ``DescribeSubnets``, everything tagged with the topology in one call per
 kind), so the number of calls per account and region stays the same however many VPCs there
 are. IAM is read once per account, the zone once; the artifact store three calls per account
-and region, after its account (the bucket is named by the account id). Secrets are never read: SSM is asked for
-parameter names only.
+and region, after its account (the bucket is named by the account id). Secrets are never read:
+SSM is asked for parameter names and descriptions only (a description records the key version,
+see ``keyversions``). The journal of an unfinished ``keys rotate`` is read once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from vpnctl.aws import hookactions, store
+from vpnctl.aws import hookactions, journal, keyversions, store
 from vpnctl.aws import live as lv
 from vpnctl.aws import names as nm
 from vpnctl.aws.intent import Intent
@@ -77,6 +78,7 @@ def observe(sessions: Sessions, scope: Scope, retry: Retry) -> lv.Live:
             for k in scope.regions
             if k[0] in read
         }
+        rotation = pool.submit(reader.rotation)
         return lv.Live(
             scope.topology,
             {k: f.result() for k, f in regions.items()},
@@ -84,6 +86,7 @@ def observe(sessions: Sessions, scope: Scope, retry: Retry) -> lv.Live:
             zone.result(),
             {k: f.result() for k, f in hooks.items()},
             {k: f.result() for k, f in stores.items()},
+            rotation=rotation.result(),
         )
 
 
@@ -123,6 +126,7 @@ class _Reader:
         vpcs = self.vpcs(ec2, at)
         ids = [v.id for v in vpcs]
         by_vpc = [{"Name": "vpc-id", "Values": ids}]
+        parameters = self.parameters(at)
         return lv.Region(
             account,
             region,
@@ -135,7 +139,8 @@ class _Reader:
             launch_templates=tuple(self.launch_templates(ec2, at)),
             groups=tuple(self.groups(at)),
             instances=tuple(self.instances(ec2, at)),
-            parameters=frozenset(self.parameters(at)),
+            parameters=frozenset(parameters),
+            key_versions={n: keyversions.parse(d) for n, d in parameters.items()},
             image_id=self.image(ec2, at),
         )
 
@@ -242,13 +247,20 @@ class _Reader:
                 i.get("SubnetId"),
             )
 
-    def parameters(self, at: tuple[str, str]) -> Iterator[str]:
+    def parameters(self, at: tuple[str, str]) -> dict[str, str | None]:
+        """Name -> description of every SSM parameter of the topology here (never a value)."""
         ssm = self.sessions.client(*at, "ssm")
         mine = [{"Key": f"tag:{nm.TOPOLOGY_TAG}", "Values": [self.scope.topology]}]
         found = self.pages(
             ssm, "describe_parameters", "Parameters", at, ParameterFilters=mine, MaxResults=50
         )
-        yield from (p["Name"] for p in found)
+        return {str(p["Name"]): p.get("Description") for p in found}
+
+    def rotation(self) -> lv.Rotation | None:
+        found = journal.Journal(
+            self.sessions, self.scope.dns_account, self.scope.topology, self.retry
+        ).read()
+        return found.summary() if found else None
 
     def image(self, ec2: Client, at: tuple[str, str]) -> str | None:
         key = self.scope.images.get(at)

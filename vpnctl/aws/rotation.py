@@ -9,12 +9,28 @@ So the tunnels are rotated one at a time, each in four steps:
 2. new keys (``vpnctl.keys``) overwrite the tunnel's SSM parameters in both ends' regions;
 3. both gateways fetch them and restart that tunnel's OpenVPN unit, through SSM Run Command;
    the rotation waits until both report success;
-4. undrain: the decision runs again with failback on, putting tables back on their preferred
-   gateways.
+4. undrain: the decision runs with failback on, and of the moves it makes only those that put
+   a table the drain moved back on the gateway it was on before the rotation began are carried
+   out (so that gateway is healthy and the table's preferred one); no other table moves, so a
+   failover that happened meanwhile is never undone, and a table that was already failed over
+   before the rotation stays on the healthy gateway the drain chose for it.
 
 A VPC with one AZ has no other gateway to drain to: its traffic on that link stops while the
 tunnel restarts (seconds), and the rotation says so before it starts. The apply lock is held
 throughout, so an apply cannot run in the middle.
+
+A rotation can die anywhere (killed, a lost connection, a gateway that never restarts). Two
+things make that safe to pick up:
+
+- the journal (``journal``): before its first route move, each tunnel's drained tables and the
+  gateway each was on are written to DynamoDB; the next ``keys rotate`` of the link restores
+  the tables to those gateways, not to where it finds them (drained). While a journal exists,
+  apply refuses and status reports it; a rotation of another link refuses too.
+- key versions (``keyversions``): every parameter records the version of its tunnel's key set,
+  so ends that hold different keys show in apply and status. The next rotation does not try to
+  tell which half is newer: it gives the tunnel fresh keys in both regions and restarts both
+  ends, which finishes the rotation whichever write was lost (the ends still run the keys they
+  loaded at their last restart until then).
 """
 
 from __future__ import annotations
@@ -26,15 +42,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from vpnctl import keys
-from vpnctl.aws import names
+from vpnctl.aws import keyversions, names
 from vpnctl.aws.applylock import ApplyLock, owner
+from vpnctl.aws.journal import Entry, Journal, Tables
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Sessions, aws_errors
 from vpnctl.design import Gateway, Tunnel
 from vpnctl.errors import AwsError, Diagnostic, InputError
 from vpnctl.failover import act
 from vpnctl.failover import observe as ob
-from vpnctl.failover.assess import Assessment, assess, best_instances
+from vpnctl.failover.assess import Assessment, Move, assess, best_instances
 from vpnctl.failover.bundle import Bundle
 from vpnctl.failover.events import Reconcile
 
@@ -85,18 +102,44 @@ class Rotation:
     def rotate(self, tunnels: tuple[Tunnel, ...]) -> None:
         lock = ApplyLock(self.sessions, self.bundle.dns_account, self.bundle.topology, self.retry)
         with lock.held(owner()):
+            link = tunnels[0].link
+            entry = self.begin(link)
             for tunnel in tunnels:
-                self.one(tunnel)
+                entry = self.one(tunnel, entry)
+            self.journal().finish()
 
-    def one(self, tunnel: Tunnel) -> None:
+    def journal(self) -> Journal:
+        return Journal(
+            self.sessions, self.bundle.dns_account, self.bundle.topology, self.retry, self.clock
+        )
+
+    def begin(self, link: str) -> Entry:
+        entry = self.journal().begin(link)
+        if entry.link != link:
+            raise AwsError(
+                self.journal().account,
+                self.journal().region,
+                f"key rotation journal of {self.bundle.topology}",
+                f"the rotation of link {entry.link} begun {entry.since} did not finish; finish "
+                f"it first: `vpnctl keys rotate --link {entry.link}`",
+            )
+        if entry.tunnels:
+            self.say(
+                f"resuming the rotation of {link} begun {entry.since}: tables of "
+                f"{', '.join(sorted(entry.tunnels))} go back where they were before it"
+            )
+        return entry
+
+    def one(self, tunnel: Tunnel, entry: Entry) -> Entry:
         ends = frozenset(e.gateway for e in tunnel.ends())
         self.say(f"{tunnel.name}: draining {', '.join(sorted(ends))}")
-        self.routes(draining=ends, failback=False)
+        entry = self.drain(tunnel, ends, entry)
         self.put_keys(tunnel)
         self.say(f"{tunnel.name}: new keys stored; restarting the tunnel on both gateways")
         self.restart(tunnel)
-        self.routes(draining=frozenset(), failback=True)
-        self.say(f"{tunnel.name}: rotated; routes back on their preferred gateways")
+        self.undrain(entry.tunnels.get(tunnel.name, {}))
+        self.say(f"{tunnel.name}: rotated; routes back where they were before the rotation")
+        return self.journal().restored(entry, tunnel.name)
 
     # ------------------------------------------------------------------ routes
 
@@ -104,30 +147,45 @@ class Rotation:
         regions = frozenset((v.account, v.region) for v in self.bundle.design.vpcs.values())
         return ob.look(self.sessions, self.bundle, regions, ob.Needs(), self.retry)
 
-    def routes(self, draining: frozenset[str], failback: bool) -> None:
-        bundle = self.bundle
-        if failback:
-            policy = dataclasses.replace(bundle.policy, failback=True, hold_down_s=0)
-            bundle = dataclasses.replace(bundle, policy=policy)
-        found = assess(bundle, self.look(), Reconcile(None, None, None), self.clock(), draining)
-        moves = Assessment(moves=found.moves)  # routes only: fixes are apply's and the hook's
-        for done in act.Actor(self.sessions, self.retry).run(moves):
+    def drain(self, tunnel: Tunnel, ends: frozenset[str], entry: Entry) -> Entry:
+        """Move tables off ``ends``, having first recorded where each of them was."""
+        found = assess(self.bundle, self.look(), Reconcile(None, None, None), self.clock(), ends)
+        moved: Tables = {c.table: c.current for c in found.choices if c.changed and c.current}
+        entry = self.journal().drained(entry, tunnel.name, moved)
+        self.move(found.moves)
+        return entry
+
+    def undrain(self, before: Tables) -> None:
+        """Drained tables back on the gateway each was on before, where failback would put them."""
+        policy = dataclasses.replace(self.bundle.policy, failback=True, hold_down_s=0)
+        bundle = dataclasses.replace(self.bundle, policy=policy)
+        found = assess(bundle, self.look(), Reconcile(None, None, None), self.clock())
+        self.move(tuple(m for m in found.moves if before.get(m.table) == m.gateway))
+
+    def move(self, moves: tuple[Move, ...]) -> None:
+        work = Assessment(moves=moves)  # routes only: fixes are apply's and the hook's
+        for done in act.Actor(self.sessions, self.retry).run(work):
             self.say(f"  {done['what']}")
 
     # ------------------------------------------------------------------ keys
 
     def put_keys(self, tunnel: Tunnel) -> None:
         values = keys.generate(self.bundle.design, tunnel).parameters()
+        described = keyversions.description(values)
         for gateway in self.gateways(tunnel):
             for name, value in values.items():
-                self.put(gateway, name, value)
+                self.put(gateway, name, value, described)
 
-    def put(self, gateway: Gateway, name: str, value: str) -> None:
+    def put(self, gateway: Gateway, name: str, value: str, described: str) -> None:
         ssm = self.sessions.client(gateway.account, gateway.region, "ssm")
         with aws_errors(gateway.account, gateway.region, f"ssm parameter {name}"):
             self.retry.call(
                 lambda: ssm.put_parameter(
-                    Name=name, Value=value, Type="SecureString", Overwrite=True
+                    Name=name,
+                    Value=value,
+                    Type="SecureString",
+                    Description=described,
+                    Overwrite=True,
                 )
             )
 

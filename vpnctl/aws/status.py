@@ -2,8 +2,10 @@
 
 Per VPC: each gateway's instance and state, its Elastic IP and what DNS answers for its name
 (flagged when that is not the Elastic IP), and which gateway each route table uses now (the
-preferred one, or another after a failover). The number of pending changes says how far AWS
-has drifted from the design.
+preferred one, or another after a failover). Per tunnel, the version of the keys each end's
+region holds (``keyversions``: a digest, never a key), flagged when the ends differ, and an
+unfinished ``keys rotate``. The number of pending changes says how far AWS has drifted from
+the design.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from vpnctl.aws import keyversions, names
 from vpnctl.aws import live as lv
-from vpnctl.aws import names
 from vpnctl.aws.changes import ChangeSet
 from vpnctl.aws.dns import Answer
 from vpnctl.aws.intent import Intent
@@ -44,6 +46,9 @@ def report(
             line, bad = _table(design.route_table_by_name[name], live)
             lines.append(line)
             problems += bad
+    keys = _key_lines(intent, live)
+    lines += [line for line, _ in keys]
+    problems += sum(bad for _, bad in keys)
     count = len(pending.changes)
     lines.append(
         f"drift: {count} change(s) pending (see `vpnctl apply --dry-run`)"
@@ -110,3 +115,23 @@ def _table(table: RouteTable, live: lv.Live) -> tuple[str, int]:
     bad = any(u not in table.gateways for u in used)
     flag = "  <-- ROUTES TO NO GATEWAY" if bad else ""
     return f"  route table {table.name}: via {', '.join(used)} ({note}){flag}", int(bad)
+
+
+def _key_lines(intent: Intent, live: lv.Live) -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = [("tunnel keys:", 0)]
+    for tunnel in intent.design.tunnels:
+        versions = keyversions.of_tunnel(intent, live, tunnel)
+        if versions.version is not None:
+            found.append((f"  tunnel {tunnel.name}: version {versions.version} at both ends", 0))
+            continue
+        flag = "KEYS DIFFER" if all(versions.by_place.values()) else "KEYS MISSING"
+        line = f"  tunnel {tunnel.name}: {versions.describe()}  <-- {flag}"
+        found.append((line, 1))
+    if live.rotation is not None:
+        r = live.rotation
+        line = (
+            f"  rotation of {r.link} begun {r.since} is unfinished "
+            f"(`vpnctl keys rotate --link {r.link}` finishes it)  <-- ROTATION UNFINISHED"
+        )
+        found.append((line, 1))
+    return found

@@ -3,8 +3,12 @@
 ``sweep(intent, live)`` finds owned objects the design does not name (a VPC dropped from the
 topology, a gateway of an AZ removed); ``sweep(intent, live, everything=True)`` is ``destroy``:
 every owned object goes, adopted VPCs and foreign objects stay. Routes are vpnctl's when their
-table is, or when they point at a vpnctl gateway; records are when they name a gateway of the
-design or point only at vpnctl's Elastic IPs. Stages order the removals (see ``changes``).
+table is, or when they point at a vpnctl gateway. Records cannot carry tags, so a record is
+vpnctl's by its name alone: ``<gateway>.<zone>`` for a gateway of the design, or for a gateway
+this topology's tagged objects (Elastic IP, group, template, instance) still name. Where a
+record points never makes it vpnctl's: a record someone added that points at a gateway's Elastic
+IP stays. Stages order the removals (see ``changes``); records go first, so a removed gateway's
+objects still name its record until the record is gone.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ def sweep(intent: Intent, live: lv.Live, *, everything: bool = False) -> list[c.
     found += sweeper.artifacts()
     found += hooks.removals(intent, live, everything)
     found += sweeper.zone()
+    found += sweeper.journal()
     return sorted(found, key=lambda ch: ch.stage)
 
 
@@ -65,8 +70,9 @@ class _Sweeper:
         return frozenset(n for t in self.intent.design.tunnels for n in self.intent.parameters(t))
 
     @cached_property
-    def owned_ips(self) -> frozenset[str]:
-        return frozenset(a.public_ip for r in self.live.regions.values() for a in r.addresses)
+    def record_names(self) -> frozenset[str]:
+        """The names in the zone that vpnctl writes: one per gateway, designed or left over."""
+        return own_record_names(self.intent, self.live)
 
     @cached_property
     def gateway_enis(self) -> dict[str, str]:
@@ -188,15 +194,11 @@ class _Sweeper:
         if zone.id is None:
             return
         here = self.zone_where()
-        design = self.intent.design
-        names = {g.fqdn for g in design.gateways}
+        wanted = frozenset() if self.everything else {g.fqdn for g in self.intent.design.gateways}
         for record in zone.records:
             if record.type != "A" or record.alias or not record.values:
                 continue
-            ours = set(record.values) <= self.owned_ips or (
-                self.everything and record.name in names
-            )
-            if ours and (self.everything or record.name not in names):
+            if record.name in self.record_names and record.name not in wanted:
                 yield c.DeleteRecord(here, record.name, record.ttl or 0, record.values)
 
     def zone(self) -> Iterator[c.Change]:
@@ -208,6 +210,25 @@ class _Sweeper:
         if not left:
             yield c.DeleteHostedZone(self.zone_where(), zone.name, zone.id)
 
+    def journal(self) -> Iterator[c.Change]:
+        rotation = self.live.rotation
+        if self.everything and rotation is not None:
+            here = self.zone_where()  # the lock table's: the DNS account's home region
+            yield c.DeleteRotationJournal(here, self.intent.topology, rotation.link)
+
     def zone_where(self) -> c.Where:
         account = self.intent.dns_account
         return c.Where(account, PARTITIONS[self.intent.partitions[account]].global_region)
+
+
+def own_record_names(intent: Intent, live: lv.Live) -> frozenset[str]:
+    """``<gateway>.<zone>`` for every gateway of the design, and for every gateway name this
+    topology's own tagged objects carry (a gateway being removed: its record goes with it)."""
+    zone = intent.design.zone.rstrip(".")
+    gateways = {g.name for g in intent.design.gateways}
+    for region in live.regions.values():
+        gateways |= {a.name for a in region.addresses if a.name}
+        gateways |= {g.name for g in region.groups if g.name}
+        gateways |= {t.name for t in region.launch_templates if t.name}
+        gateways |= {i.name for i in region.instances if i.name}
+    return frozenset(f"{name}.{zone}" for name in gateways)

@@ -8,7 +8,7 @@ import logging
 
 import click
 
-from vpnctl import __version__
+from vpnctl import __version__, redact
 
 # One entry per command module: name -> "module:attribute". A command's module is imported only
 # when that command runs (or for --help), so `vpnctl plan` and the probe a gateway's timer runs
@@ -53,6 +53,7 @@ def cli(debug: bool) -> None:
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    redact.install()
 
 
 def main() -> None:
