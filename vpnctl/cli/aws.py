@@ -6,14 +6,34 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
+from vpnctl.aws import sandbox as sandboxes
 from vpnctl.aws.deployer import Deployer
 from vpnctl.aws.factory import Factory
 from vpnctl.aws.progress import Quiet, for_stream
 from vpnctl.aws.session import Sessions
 from vpnctl.pipeline import Plan
+
+Confirm = Callable[[], bool]
+
+
+def endpoint_url_option(
+    _ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """An endpoint must be an http(s) URL with a host: botocore would only say "Invalid
+    endpoint" from deep inside the first call."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(
+            f"{value!r} is not an http:// or https:// URL with a host (e.g. http://127.0.0.1:5000)",
+            param=param,
+        )
+    return value
 
 
 def aws_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -21,12 +41,14 @@ def aws_options(command: Callable[..., Any]) -> Callable[..., Any]:
         "--endpoint-url",
         metavar="URL",
         envvar="VPNCTL_ENDPOINT_URL",
+        callback=endpoint_url_option,
         help="Send every AWS call to this AWS-compatible endpoint (a moto server, say).",
     )(command)
     return click.option(
         "--sandbox",
         is_flag=True,
-        help="Run against an AWS emulator started in this process (needs vpnctl[sandbox]).",
+        help="Run against the AWS emulator of `vpnctl sandbox up`; without one, against a new "
+        "empty emulator that lives only as long as this command (needs vpnctl[sandbox]).",
     )(command)
 
 
@@ -39,20 +61,24 @@ def factory() -> Factory:
 def sessions(planned: Plan, endpoint_url: str | None, sandbox: bool) -> Iterator[Sessions]:
     if sandbox and endpoint_url:
         raise click.UsageError("--sandbox and --endpoint-url exclude each other")
+    if sandbox:
+        _say_which_sandbox()
     with factory().sessions(planned.topology, endpoint_url, sandbox) as made:
         yield made
 
 
+def _say_which_sandbox() -> None:
+    running = sandboxes.running()
+    if running is not None:
+        click.echo(f"sandbox: using the emulator at {running.url} (pid {running.pid})", err=True)
+    else:
+        click.echo(sandboxes.EPHEMERAL_NOTICE, err=True)
+
+
 @contextmanager
 def deployer(
-    planned: Plan, endpoint_url: str | None, sandbox: bool, fmt: str = "text"
+    planned: Plan, endpoint_url: str | None, sandbox: bool, confirm: Confirm, fmt: str = "text"
 ) -> Iterator[Deployer]:
     with sessions(planned, endpoint_url, sandbox) as made:
         progress = Quiet() if fmt == "json" else for_stream(sys.stderr)
-        yield Deployer(
-            factory(),
-            made,
-            click.get_text_stream("stdout"),
-            progress,
-            lambda: click.confirm("Make these changes?", default=False, err=True),
-        )
+        yield Deployer(factory(), made, sys.stdout, progress, confirm)

@@ -19,7 +19,6 @@ import click
 
 from vpnctl import pipeline
 from vpnctl.cli.aws import aws_options, factory, sessions
-from vpnctl.cli.common import reports_errors
 from vpnctl.errors import EventError
 
 
@@ -49,7 +48,6 @@ def failover() -> None:
     help="The event as AWS delivers it (JSON); - for stdin.",
 )
 @aws_options
-@reports_errors
 def run_command(topology: str, event_file: str, endpoint_url: str | None, sandbox: bool) -> None:
     """Run the hook on the event in FILE against TOPOLOGY's AWS accounts."""
     from vpnctl.failover import events, hook
@@ -87,7 +85,6 @@ def _read_event(path: str) -> Any:
 @failover.command("package")
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The zip to write.")
-@reports_errors
 def package_command(topology: str, out: str) -> None:
     """Build the hook's Lambda package for TOPOLOGY (its design embedded) into OUT."""
     from vpnctl.failover import package

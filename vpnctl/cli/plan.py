@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from vpnctl import pipeline, planview
-from vpnctl.cli.common import reports_errors
 
 
 @click.command()
@@ -29,7 +28,6 @@ from vpnctl.cli.common import reports_errors
     help="Give up VPC's recorded addresses so it is allocated afresh (repeatable).",
 )
 @click.option("--prune", is_flag=True, help="Release lock entries the topology no longer has.")
-@reports_errors
 def plan(topology: str, fmt: str, frozen: bool, releases: tuple[str, ...], prune: bool) -> None:
     """Show the designed network of TOPOLOGY and record its allocations in the lock file."""
     planned = pipeline.plan(topology, releases=releases, prune=prune)

@@ -18,7 +18,6 @@ from typing import Any, NoReturn
 
 import click
 
-from vpnctl.cli.common import reports_errors
 from vpnctl.errors import Diagnostic, InputError, VpnctlError
 from vpnctl.probe import cloudwatch, formats, health, prober, spec, targets, timer
 from vpnctl.probe.atomic import write_atomically
@@ -142,19 +141,20 @@ def _thresholds(
 @click.option("--every", default="1min", show_default=True, help="Timer period (systemd time).")
 def probe(**params: Any) -> None:
     """Measure latency and loss across every link, or to any hosts (--target)."""
-    if params["fmt"] == "nagios":
-        _probe(params)  # errors become UNKNOWN in _PluginCommand.invoke
-    else:
-        reports_errors(_probe)(params)
-
-
-def _probe(params: dict[str, Any]) -> None:
-    options = _Options.of(params)
+    options = _Options.of(params)  # under nagios, errors become UNKNOWN (_PluginCommand)
     if params["install_timer"]:
         _install_timer(options, params)
         return
     report = _run(options)
-    _deliver(report, options)
+    try:
+        _deliver(report, options)
+    except VpnctlError as exc:
+        # the measurement is made: show it, then say what could not be sent (exit 1)
+        click.echo(formats.RENDERERS[options.fmt](report), nl=False)
+        if options.fmt != "nagios":
+            raise
+        click.echo(str(exc), err=True)  # a plugin's status stays the measurement's
+        sys.exit(_exit_status(report, options.fmt))
     click.echo(formats.RENDERERS[options.fmt](report), nl=False)
     sys.exit(_exit_status(report, options.fmt))
 
@@ -282,11 +282,7 @@ def _deliver(report: Report, options: _Options) -> None:
         except OSError as exc:
             raise VpnctlError(f"{options.textfile}: cannot write it: {exc.strerror}") from None
     if options.cloudwatch:
-        import boto3  # only when asked: no AWS client is made at import time
-
-        client = boto3.client(
-            "cloudwatch", endpoint_url=options.endpoint_url, region_name=options.region
-        )
+        client = cloudwatch.client(options.endpoint_url, options.region)
         prober_name = options.source or socket.gethostname()
         cloudwatch.publish(client, report, options.topology or "adhoc", prober_name)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from vpnctl import keys, pipeline, render
-from vpnctl.cli.common import reports_errors
 
 
 @click.command("render")
@@ -28,7 +27,6 @@ from vpnctl.cli.common import reports_errors
 @click.option(
     "--frozen", is_flag=True, help="Fail instead of writing a changed lock file (for CI pipelines)."
 )
-@reports_errors
 def render_command(topology: str, out: str, with_keys: bool, frozen: bool) -> None:
     """Write the gateway artifacts of TOPOLOGY into --out DIR.
 

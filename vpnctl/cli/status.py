@@ -10,7 +10,6 @@ from vpnctl.aws.diff import diff
 from vpnctl.aws.observe import Scope, observe
 from vpnctl.aws.status import report
 from vpnctl.cli.aws import aws_options, factory, sessions
-from vpnctl.cli.common import reports_errors
 
 
 @click.command()
@@ -23,7 +22,6 @@ from vpnctl.cli.common import reports_errors
     help="Ask this DNS server instead of the zone's name servers (repeatable).",
 )
 @aws_options
-@reports_errors
 def status(
     topology: str, resolvers: tuple[str, ...], endpoint_url: str | None, sandbox: bool
 ) -> None:
