@@ -19,7 +19,7 @@ import click
 
 from vpnctl import pipeline
 from vpnctl.cli.aws import aws_options, factory, sessions
-from vpnctl.errors import EventError
+from vpnctl.errors import EventError, UsageError
 
 
 class DefaultToRun(click.Group):
@@ -71,15 +71,15 @@ def run_command(topology: str, event_file: str, endpoint_url: str | None, sandbo
 
 
 def _read_event(path: str) -> Any:
-    stream = click.open_file(path, "r")
     try:
-        return json.loads(stream.read())
+        with click.open_file(path, "r") as stream:
+            text = stream.read()
     except OSError as exc:
-        raise EventError(f"{path}: cannot read the event ({exc.strerror})") from None
+        raise EventError(f"{path}: cannot read the event ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
     except ValueError as exc:
         raise EventError(f"{path}: the event is not JSON ({exc})") from None
-    finally:
-        stream.close()
 
 
 @failover.command("package")
@@ -90,8 +90,14 @@ def package_command(topology: str, out: str) -> None:
     from vpnctl.failover import package
     from vpnctl.failover.bundle import Bundle
 
+    target = Path(out)
+    if not target.parent.is_dir():
+        raise UsageError(f"--out {out}: no directory {target.parent} to write it in")
     built = package.build(Bundle.from_plan(pipeline.plan(topology)))
-    Path(out).write_bytes(built.data)
+    try:
+        target.write_bytes(built.data)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write it ({exc.strerror or exc})") from None
     click.echo(
         f"{out}: {len(built.data)} bytes, sha256 {built.sha256}; handler {package.HANDLER}, "
         f"runtime {package.RUNTIME}"

@@ -57,7 +57,19 @@ def up(
         "--recoveries": recoveries,
     }
     args = [str(x) for flag, value in settings.items() if value is not None for x in (flag, value)]
-    lifecycle.up(lifecycle.open_lab(topology), impair, say=click.echo, controller_args=args)
+    found = lifecycle.open_lab(topology)
+    _check_impairments(impair, found)
+    lifecycle.up(found, impair, say=click.echo, controller_args=args)
+
+
+def _check_impairments(specs: tuple[str, ...], found: lifecycle.Lab) -> None:
+    """A wrong --impair is a usage error (exit 2), found before anything is built."""
+    from vpnctl.lab.impair import ImpairError, parse
+
+    try:
+        parse(specs, found.design)
+    except ImpairError as exc:
+        raise click.BadParameter(str(exc), param_hint="--impair") from None
 
 
 @lab.command()

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
-from vpnctl.errors import Diagnostic, InputError, VpnctlError
+from vpnctl.errors import Diagnostic, InputError, UsageError, VpnctlError
 from vpnctl.probe import cloudwatch, formats, health, prober, spec, targets, timer
 from vpnctl.probe.atomic import write_atomically
 from vpnctl.probe.report import Report, Target, with_health
@@ -241,15 +241,16 @@ def _topology_targets(
 ) -> tuple[Topology, tuple[Target, ...], str]:
     """The tunnels this gateway serves, from the design of the topology at ``path``."""
     from vpnctl import pipeline  # the design pipeline; imported only when a topology is used
-    from vpnctl.topology import read
+    from vpnctl.cli.common import require_recorded
 
-    topo, _source = read(path)
-    design = pipeline.design_for(path)
+    planned = pipeline.plan(path)
+    require_recorded(planned, "vpnctl probe")
+    topo, design = planned.topology, planned.design
     try:
         name = gateway or targets.local_gateway(design, targets.local_addresses())
         found = targets.from_design(design, name, link, hosts=topo.probe.targets)
-    except targets.TargetError as exc:
-        raise InputError([Diagnostic(path, 1, "probe", str(exc))]) from None
+    except targets.TargetError as exc:  # about this machine or the options, not the file
+        raise UsageError(str(exc)) from None
     return topo, found, name
 
 
