@@ -44,6 +44,9 @@ EPHEMERAL_NOTICE = (
 )
 START_WAIT_S = 30.0
 STOP_WAIT_S = 10.0
+# emulators this process started, kept so that stopping one here reaps it (a test starts and
+# stops them in one process); ``vpnctl sandbox up`` exits and leaves its emulator running
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 
 @dataclass(frozen=True)
@@ -100,12 +103,14 @@ def start(path: Path | None = None, port: int = 0, wait_s: float = START_WAIT_S)
         child = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
         )
+    _STARTED[child.pid] = child
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         found = running(path)
         if found is not None and found.pid == child.pid:
             return found
         if child.poll() is not None:
+            _STARTED.pop(child.pid, None)
             raise SandboxError(f"the sandbox did not start: {_tail(log)} (log: {log})")
         time.sleep(0.05)
     _stop_pid(child.pid)
@@ -174,13 +179,17 @@ def _stop_pid(pid: int) -> None:
     if _alive(pid):
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    _reap(pid)
+    _reap(pid, wait=True)
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit of a child this process started (``start`` then ``stop`` in one)."""
-    with suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+def _reap(pid: int, wait: bool = False) -> None:
+    """Collect the exit of an emulator this process started (``start`` then ``stop`` in one)."""
+    child = _STARTED.get(pid)
+    if child is None:
+        return
+    with suppress(subprocess.TimeoutExpired):
+        child.wait(STOP_WAIT_S if wait else 0)
+        del _STARTED[pid]
 
 
 def _tail(log: Path) -> str:

@@ -7,6 +7,7 @@ refusal. ``--yes`` skips the question.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ class Prompt:
     answered_at: float | None = None
 
     def __call__(self) -> bool:
+        sys.stdout.flush()  # the change set first: stdout into a pipe is block-buffered
         try:
             self.answer = click.confirm(self.question, default=False, err=True)
         except click.Abort:
