@@ -17,9 +17,12 @@
     └── LabError                exit 1: the machine refused something the lab needs
                                 (defined in ``vpnctl.lab.shell``)
 
-Pure modules raise their own small ``ValueError`` kinds (``ImpairError``, ``TargetError``,
-``SpecError``, ``StateError``); the command that calls them turns each into an ``InputError``
-or a usage error at once, so none reaches the user as it is. ``vpnctl.cli`` is the one exit
+Modules below the shell raise their own small kinds, and the code that calls them turns each
+into one of the above (or a click usage error, exit 2) at once, so none reaches the user as it
+is: ``ImpairError`` (vpnctl.lab.impair), ``TargetError`` (vpnctl.probe.targets), ``SpecError``
+(vpnctl.probe.spec), ``StateError`` (vpnctl.probe.health) and ``TransportUnavailable``
+(vpnctl.probe.transport: the probe reports UNKNOWN). ``RenderError`` (vpnctl.render) marks a
+template that failed, a bug: it reaches the exit point as one "internal error" line. ``vpnctl.cli`` is the one exit
 point: it prints a ``VpnctlError`` as its message and exits with its status, and anything else
 as one line with the ``--debug`` hint (exit 1).
 
