@@ -6,7 +6,6 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -15,25 +14,10 @@ from vpnctl.aws.deployer import Deployer
 from vpnctl.aws.factory import Factory
 from vpnctl.aws.progress import Quiet, for_stream
 from vpnctl.aws.session import Sessions
+from vpnctl.cli.common import endpoint_url_option
 from vpnctl.pipeline import Plan
 
 Confirm = Callable[[], bool]
-
-
-def endpoint_url_option(
-    _ctx: click.Context, param: click.Parameter, value: str | None
-) -> str | None:
-    """An endpoint must be an http(s) URL with a host: botocore would only say "Invalid
-    endpoint" from deep inside the first call."""
-    if value is None:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise click.BadParameter(
-            f"{value!r} is not an http:// or https:// URL with a host (e.g. http://127.0.0.1:5000)",
-            param=param,
-        )
-    return value
 
 
 def aws_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
+from vpnctl.cli.common import endpoint_url_option
 from vpnctl.errors import Diagnostic, InputError, UsageError, VpnctlError
 from vpnctl.probe import cloudwatch, formats, health, prober, spec, targets, timer
 from vpnctl.probe.atomic import write_atomically
@@ -124,7 +125,11 @@ def _thresholds(
     help="History file: counts failed/good runs across runs for UP/DOWN.",
 )
 @click.option("--cloudwatch", "to_cloudwatch", is_flag=True, help="Publish with PutMetricData.")
-@click.option("--endpoint-url", help="Send AWS calls to this endpoint (a moto server, say).")
+@click.option(
+    "--endpoint-url",
+    callback=endpoint_url_option,
+    help="Send AWS calls to this endpoint (a moto server, say).",
+)
 @click.option("--region", help="CloudWatch region (default: the AWS chain's).")
 @click.option(
     "--install-timer",

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from vpnctl.aws.changes import ChangeSet
-from vpnctl.aws.view import StaleChangeSet, check_saved, to_json
+from vpnctl.aws.view import check_saved, to_json
+from vpnctl.errors import StaleChangeSet
 
 NOTHING = ChangeSet("demo", (), "f1")
 
