@@ -14,6 +14,7 @@ import logging
 from typing import Any, NamedTuple
 
 import click
+from click.utils import make_default_short_help
 
 from vpnctl import __version__
 from vpnctl.errors import VpnctlError
@@ -60,7 +61,9 @@ class Root(click.Group):
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name].help) for name in self.list_commands(ctx)]
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)  # as click.Group has it
+        rows = [(n, make_default_short_help(COMMANDS[n].help, limit)) for n in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
