@@ -9,7 +9,7 @@ the ``Design`` this produces.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vpnctl import images, limits, lockfile, topology
@@ -42,7 +42,7 @@ def plan(path: str | Path, *, releases: Iterable[str] = (), prune: bool = False)
     old_text = lockfile.read_text(lock_path)
     previous = lockfile.loads(old_text, str(lock_path)) if old_text is not None else None
     start = release(previous, topo, releases, prune) if previous else None
-    allocation = allocate(topo, start)
+    allocation = allocate(_avoiding_released(topo, previous, releases), start)
     if allocation.problems:
         raise src.fail(list(allocation.problems))
     designed = design(topo, allocation.lock)
@@ -60,6 +60,17 @@ def plan(path: str | Path, *, releases: Iterable[str] = (), prune: bool = False)
         design=designed,
         notes=allocation.notes,
     )
+
+
+def _avoiding_released(topo: Topology, previous: Lock | None, names: Iterable[str]) -> Topology:
+    """``--release`` promises fresh addresses: for this allocation, the released VPCs' old
+    CIDRs count as reserved (the first free range would otherwise be the same one)."""
+    old = [previous.vpcs[n].cidr for n in names if previous and n in previous.vpcs]
+    old = [c for c in old if all(v.cidr != c for v in topo.vpcs.values())]  # pins stay
+    if not old:
+        return topo
+    addressing = replace(topo.addressing, reserved=(*topo.addressing.reserved, *old))
+    return replace(topo, addressing=addressing)
 
 
 def record(planned: Plan, frozen: bool) -> bool:

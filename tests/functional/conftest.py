@@ -91,10 +91,13 @@ class Aws:
         return path
 
     def run(self, command: click.Command, *args: str, factory: Factory | None = None) -> Result:
+        """``vpnctl COMMAND ARGS --endpoint-url URL``, through the root command (its one exit
+        point turns errors into messages and exit codes, as a user sees them)."""
+        from vpnctl.cli import cli
+
         made = factory or fast()
-        return CliRunner().invoke(
-            command, [*args, "--endpoint-url", self.url], obj=made, catch_exceptions=True
-        )
+        argv = [str(command.name), *args, "--endpoint-url", self.url]
+        return CliRunner().invoke(cli, argv, obj=made, catch_exceptions=True)
 
     def client(self, service: str, region: str) -> Any:
         return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test").client(

@@ -75,3 +75,21 @@ def test_a_bad_topology_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "bad.yaml:" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_rerender_removes_directories_of_gone_gateways_and_only_those(
+    china_hub: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["render", str(china_hub), "--out", str(out)]).exit_code == 0
+    mine = out / "notes"  # something of the user's in the same directory
+    mine.mkdir()
+    (mine / "todo.txt").write_text("keep me\n")
+    demo = tmp_path / "demo.yaml"
+    shutil.copy(TOPOLOGIES / "demo.yaml", demo)
+    result = runner.invoke(cli, ["render", str(demo), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    left = sorted(p.name for p in out.iterdir())
+    assert left == ["gw-eu-west-1-a", "gw-eu-west-1-b", "gw-us-west-2-a", "gw-us-west-2-b", "notes"]
+    assert (mine / "todo.txt").read_text() == "keep me\n"

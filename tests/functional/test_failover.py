@@ -19,6 +19,7 @@ from tests.functional.conftest import ROOT, Aws, fast
 from vpnctl import pipeline
 from vpnctl.aws.factory import Factory
 from vpnctl.aws.session import Sessions
+from vpnctl.cli import cli
 from vpnctl.cli.apply import apply
 from vpnctl.cli.failover import failover
 from vpnctl.failover import hook
@@ -378,7 +379,7 @@ def test_package_embeds_the_design(hub: Hub) -> None:
     import zipfile
 
     out = hub.aws.home / "hook.zip"
-    result = CliRunner().invoke(failover, ["package", str(hub.path), "--out", str(out)])
+    result = CliRunner().invoke(cli, ["failover", "package", str(hub.path), "--out", str(out)])
     assert result.exit_code == 0, result.output
     names = set(zipfile.ZipFile(io.BytesIO(out.read_bytes())).namelist())
     assert {"vpnctl/failover/bundle.json", "vpnctl/failover/__init__.py"} <= names

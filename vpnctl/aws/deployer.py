@@ -10,6 +10,7 @@ would make exactly those changes against exactly that state of AWS.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -18,7 +19,7 @@ from vpnctl.aws import artifacts, view
 from vpnctl.aws.applylock import ApplyLock
 from vpnctl.aws.changes import ChangeSet
 from vpnctl.aws.diff import diff
-from vpnctl.aws.execute import DisplayOnly, Executor
+from vpnctl.aws.execute import Executor
 from vpnctl.aws.factory import Factory
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.live import Live
@@ -38,6 +39,7 @@ class Options:
     yes: bool = False
     fmt: str = "text"  # text | json
     saved: Mapping[str, Any] | None = None  # a change set saved earlier: apply only that
+    purpose: str = "apply"  # apply | destroy: how an empty change set is worded
 
 
 @dataclass
@@ -59,7 +61,7 @@ class Deployer:
             found = sweep(intent, live, everything=True)
             return ChangeSet(intent.topology, tuple(found), live.fingerprint())
 
-        return self.run(intent, options, removals)
+        return self.run(intent, dataclasses.replace(options, purpose="destroy"), removals)
 
     def run(
         self, intent: Intent, options: Options, decide: Callable[[Live], ChangeSet]
@@ -94,7 +96,7 @@ class Deployer:
         if options.fmt == "json":
             self.out.write(view.to_json(changes))
         else:
-            DisplayOnly(self.out).run(changes)
+            self.out.write(view.to_text(changes, options.purpose))
 
     def executor(self, intent: Intent, live: Live) -> Executor:
         return Executor(

@@ -8,7 +8,8 @@ test's server on loopback).
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import dns.exception
@@ -22,6 +23,7 @@ class Answer:
     name: str
     addresses: tuple[str, ...] = ()
     error: str | None = None
+    asked: bool = True  # False: deliberately not asked (``error`` says why); not a problem
 
 
 def server(spec: str) -> tuple[str, int]:
@@ -32,14 +34,34 @@ def server(spec: str) -> tuple[str, int]:
     return address, int(port) if port else 53
 
 
-def ask(names: Iterable[str], servers: Iterable[str], timeout: float = 3.0) -> Mapping[str, Answer]:
-    resolved = []
-    for spec in servers:
-        try:
-            resolved.append(server(spec))
-        except (OSError, ValueError):
-            continue
-    return {name: _ask_one(name, resolved, timeout) for name in names}
+PARALLEL = 16  # queries in flight at once: a slow server costs one timeout, not one per name
+
+
+def ask(
+    names: Iterable[str],
+    servers: Iterable[str],
+    timeout: float = 3.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> Mapping[str, Answer]:
+    """What ``servers`` answer for each of ``names``, asked in parallel; ``progress(done,
+    total)`` after each answer."""
+    wanted = list(names)
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        resolved = [s for s in pool.map(_server_or_none, servers) if s is not None]
+        futures = [pool.submit(_ask_one, name, resolved, timeout) for name in wanted]
+        answers: dict[str, Answer] = {}
+        for done, (name, future) in enumerate(zip(wanted, futures, strict=True), start=1):
+            answers[name] = future.result()
+            if progress is not None:
+                progress(done, len(wanted))
+    return answers
+
+
+def _server_or_none(spec: str) -> tuple[str, int] | None:
+    try:
+        return server(spec)
+    except (OSError, ValueError):
+        return None
 
 
 def _ask_one(name: str, servers: list[tuple[str, int]], timeout: float) -> Answer:

@@ -27,7 +27,6 @@ from vpnctl.aws.registry import Registry
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Sessions
 from vpnctl.aws.view import to_text
-from vpnctl.errors import VpnctlError
 
 KeySource = Callable[[str], dict[str, str]]  # tunnel -> {ssm name: secret value}
 
@@ -79,7 +78,3 @@ class DisplayOnly:
 
     def run(self, changes: ChangeSet) -> None:
         self.out.write(to_text(changes))
-
-
-class StaleChangeSet(VpnctlError):
-    exit_code = 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
@@ -64,11 +66,24 @@ class Lines:
         pass
 
 
+def columns(stream: TextIO) -> int:
+    """The width of the terminal behind ``stream`` (80 when it cannot tell)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (AttributeError, OSError, ValueError):
+        return 80
+
+
 @dataclass
 class Terminal:
-    """One status line rewritten in place: done of total, per account/region, what we wait for."""
+    """One status line rewritten in place: done of total, per account/region, what we wait for.
+
+    The line is cut to the terminal's width, asked at every write (the window may be resized):
+    a line that wraps cannot be rewritten in place and leaves its first rows behind.
+    """
 
     out: TextIO = field(default_factory=lambda: sys.stderr)
+    width: Callable[[], int] | None = None  # default: the terminal's columns
     total: int = 0
     count: int = 0
     by_region: dict[str, int] = field(default_factory=dict)
@@ -92,12 +107,19 @@ class Terminal:
     def show(self, what: str) -> None:
         regions = " ".join(f"{k}:{v}" for k, v in sorted(self.by_region.items()))
         line = f"[{self.count}/{self.total}] {regions} | {what}"
-        self.out.write("\r\x1b[2K" + line[:200])
+        width = self.width() if self.width else columns(self.out)
+        self.out.write("\r\x1b[2K" + _fit(line, max(width - 1, 10)))
         self.out.flush()
 
     def end(self) -> None:
         self.out.write("\r\x1b[2K")
         self.out.flush()
+
+
+def _fit(line: str, width: int) -> str:
+    """``line`` cut to ``width`` characters, an ellipsis marking the cut; the last column stays
+    free, since writing into it makes some terminals wrap."""
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def for_stream(stream: TextIO) -> Progress:

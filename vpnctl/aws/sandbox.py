@@ -1,33 +1,141 @@
-"""``--sandbox``: an AWS emulator (moto's server) on 127.0.0.1, inside this process.
+"""``--sandbox``: an AWS emulator (moto's server) on 127.0.0.1, so the whole apply flow runs on
+a machine with no AWS account. It needs the optional extra ``vpnctl[sandbox]``.
 
-It needs the optional extra ``vpnctl[sandbox]``. Everything it holds vanishes when the process
-ends: it exists so the whole apply flow runs on a machine with no AWS account.
+Two lives, and every ``--sandbox`` command says which one it uses:
+
+* ``vpnctl sandbox up`` starts the emulator as a process of its own, in the background. It
+  keeps what every command made until ``vpnctl sandbox down``; its address and process id are
+  in a small state file (``state_path``), which ``--sandbox`` reads.
+* With no such process running, ``--sandbox`` starts an emulator inside the command itself: the
+  world it shows is empty and new, and vanishes when the command ends.
+
+``python -m vpnctl.aws.sandbox --state FILE [--port N]`` is the background process itself.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-from vpnctl.errors import VpnctlError
+from vpnctl.errors import SandboxError
 
 CREDENTIALS = {
     "aws_access_key_id": "sandbox",
     "aws_secret_access_key": "sandbox",
 }
+INSTALL_HINT = "the sandbox needs the AWS emulator: pip install 'vpnctl[sandbox]'"
+EPHEMERAL_NOTICE = (
+    "sandbox: no `vpnctl sandbox up` is running, so this command runs against a new, empty "
+    "emulator that is gone when it ends; start one with `vpnctl sandbox up` to keep state "
+    "across commands"
+)
+START_WAIT_S = 30.0
+STOP_WAIT_S = 10.0
+# emulators this process started, kept so that stopping one here reaps it (a test starts and
+# stops them in one process); ``vpnctl sandbox up`` exits and leaves its emulator running
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
 
 
-class SandboxUnavailable(VpnctlError):
-    exit_code = 2
+@dataclass(frozen=True)
+class Running:
+    url: str
+    pid: int
+    started_at: float
+
+
+def state_path() -> Path:
+    """``$VPNCTL_SANDBOX_STATE``, else ``$XDG_STATE_HOME/vpnctl/sandbox.json``."""
+    given = os.environ.get("VPNCTL_SANDBOX_STATE")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "vpnctl" / "sandbox.json"
+
+
+def running(path: Path | None = None) -> Running | None:
+    """The background emulator, if one is alive; a state file left by a dead one is removed."""
+    path = path or state_path()
+    try:
+        found = Running(**json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as exc:
+        raise SandboxError(f"{path}: not a sandbox state file ({exc}); remove it") from None
+    if not _alive(found.pid):
+        path.unlink(missing_ok=True)
+        return None
+    return found
+
+
+def start(path: Path | None = None, port: int = 0, wait_s: float = START_WAIT_S) -> Running:
+    """Start the background emulator (or return the one already running)."""
+    path = path or state_path()
+    already = running(path)
+    if already is not None:
+        return already
+    if importlib.util.find_spec("moto") is None:
+        raise SandboxError(INSTALL_HINT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log = path.with_suffix(".log")
+    command = [
+        sys.executable,
+        "-m",
+        "vpnctl.aws.sandbox",
+        "--state",
+        str(path),
+        "--port",
+        str(port),
+    ]
+    with log.open("wb") as out:
+        child = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )
+    _STARTED[child.pid] = child
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        found = running(path)
+        if found is not None and found.pid == child.pid:
+            return found
+        if child.poll() is not None:
+            _STARTED.pop(child.pid, None)
+            raise SandboxError(f"the sandbox did not start: {_tail(log)} (log: {log})")
+        time.sleep(0.05)
+    _stop_pid(child.pid)
+    raise SandboxError(f"the sandbox did not start within {wait_s:.0f} s (log: {log})")
+
+
+def stop(path: Path | None = None) -> Running | None:
+    """Stop the background emulator and forget its state; None if none was running."""
+    path = path or state_path()
+    found = running(path)
+    if found is None:
+        return None
+    _stop_pid(found.pid)
+    path.unlink(missing_ok=True)
+    return found
 
 
 @contextmanager
 def sandbox() -> Iterator[str]:
-    """Start the emulator on a free loopback port; yield its endpoint URL; stop it."""
-    server = _server()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    """The endpoint URL of the background emulator, or of one made for this block only."""
+    found = running()
+    if found is not None:
+        yield found.url
+        return
+    server = _server(0)
     server.start()
     try:
         host, port = server.get_host_and_port()
@@ -36,11 +144,93 @@ def sandbox() -> Iterator[str]:
         server.stop()
 
 
-def _server() -> Any:
+def _server(port: int) -> Any:
     try:
         from moto.server import ThreadedMotoServer
     except ImportError as exc:
-        raise SandboxUnavailable(
-            "--sandbox needs the AWS emulator: pip install 'vpnctl[sandbox]'"
-        ) from exc
-    return ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        raise SandboxError(INSTALL_HINT) from exc
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    return ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    with suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    return False
+
+
+def _stop_pid(pid: int) -> None:
+    with suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_WAIT_S
+    while _alive(pid) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.05)
+    if _alive(pid):
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    _reap(pid, wait=True)
+
+
+def _reap(pid: int, wait: bool = False) -> None:
+    """Collect the exit of an emulator this process started (``start`` then ``stop`` in one)."""
+    child = _STARTED.get(pid)
+    if child is None:
+        return
+    with suppress(subprocess.TimeoutExpired):
+        child.wait(STOP_WAIT_S if wait else 0)
+        del _STARTED[pid]
+
+
+def _tail(log: Path) -> str:
+    with suppress(OSError):
+        lines = log.read_text(errors="replace").strip().splitlines()
+        return lines[-1] if lines else "no output"
+    return "no output"
+
+
+# ----------------------------------------------------------------- the background process
+
+
+def serve(path: Path, port: int) -> None:
+    """Run the emulator until SIGTERM or SIGINT; publish its address in ``path`` meanwhile."""
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _n, _f: stopping.set())
+    server = _server(port)
+    server.start()
+    try:
+        host, bound = server.get_host_and_port()
+        state = Running(f"http://{host}:{bound}", os.getpid(), time.time())
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(state)), encoding="utf-8")
+        temporary.replace(path)
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        with suppress(OSError, ValueError):
+            if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                path.unlink()
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m vpnctl.aws.sandbox")
+    parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    serve(args.state, args.port)
+
+
+if __name__ == "__main__":
+    _main()

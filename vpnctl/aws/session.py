@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 from botocore.config import Config
 
 from vpnctl.errors import AwsError
@@ -173,3 +174,6 @@ def aws_errors(account: str, region: str, resource: str) -> Iterator[None]:
         ) from exc
     except botocore.exceptions.BotoCoreError as exc:
         raise AwsError(account, region, resource, str(exc)) from exc
+    except botocore.parsers.ResponseParserError as exc:  # not a BotoCoreError: a garbled reply
+        first = " ".join(str(exc).split())[:200]
+        raise AwsError(account, region, resource, f"unreadable reply from AWS: {first}") from exc

@@ -77,7 +77,9 @@ def _gateway(gateway: Gateway, live: lv.Live, answers: Mapping[str, Answer]) -> 
     elif instance is not None and address.instance_id != instance.id:
         flags.append("EIP NOT ON INSTANCE")
     answer = answers.get(gateway.fqdn)
-    if answer is None or answer.error:
+    if answer is not None and not answer.asked:
+        dns = f"dns {answer.error or 'not asked'}"
+    elif answer is None or answer.error:
         dns = f"dns ? ({answer.error if answer else 'not asked'})"
         flags.append("DNS UNANSWERED")
     else:

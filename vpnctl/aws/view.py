@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import textwrap
 from collections.abc import Mapping
 from itertools import groupby
 from typing import Any
 
 from vpnctl.aws.changes import Change, ChangeSet, Ref
-from vpnctl.errors import VpnctlError
+from vpnctl.errors import StaleChangeSet
 
 SIGN_ORDER = {"+": 0, "~": 1, "-": 2}
 
@@ -19,23 +20,35 @@ def _group(change: Change) -> tuple[str, str, str]:
     return (w.account, w.region, w.vpc)
 
 
-def to_text(changes: ChangeSet) -> str:
+WIDTH = 100  # a change's line wraps here, its continuation indented under its description
+
+
+def to_text(changes: ChangeSet, purpose: str = "apply") -> str:
+    """The change set, grouped by account, region and VPC; ``purpose`` (apply or destroy)
+    only words the empty case."""
     if not changes:
+        if purpose == "destroy":
+            return f"{changes.topology}: nothing to destroy; vpnctl made nothing here for it.\n"
         return f"{changes.topology}: no changes; AWS matches the design.\n"
     lines: list[str] = []
     ordered = sorted(changes.changes, key=_group)
     for (account, region, vpc), items in groupby(ordered, key=_group):
         where = f"account {account}, region {region}" + (f", vpc {vpc}" if vpc else "")
         lines.append(f"{where}:")
-        lines += [f"  {c.sign} {c.describe()}" for c in items]
+        lines += [_wrapped(f"  {c.sign} {c.describe()}") for c in items]
     n = changes.counts()
     lines.append("")
     lines.append(f"Plan: {n['add']} to add, {n['change']} to change, {n['destroy']} to destroy.")
     return "\n".join(lines) + "\n"
 
 
-class StaleChangeSet(VpnctlError):
-    """A saved change set no longer fits: AWS or the topology moved since it was made."""
+def _wrapped(line: str) -> str:
+    """Long lists (every SSM key of a mesh, say) break between items, never inside a name."""
+    if len(line) <= WIDTH:
+        return line
+    return textwrap.fill(
+        line, WIDTH, subsequent_indent="      ", break_long_words=False, break_on_hyphens=False
+    )
 
 
 def check_saved(saved: Mapping[str, Any], fresh: ChangeSet) -> None:

@@ -12,7 +12,6 @@ import click
 from vpnctl.agent import converge
 from vpnctl.agent.backend import Backend, Processes, Systemd
 from vpnctl.agent.layout import GATEWAY_STATE, Layout
-from vpnctl.cli.common import reports_errors
 
 log = logging.getLogger("vpnctl.agent")
 
@@ -51,7 +50,6 @@ def agent() -> None:
 @click.option("--once", is_flag=True, help="Converge once and exit (status 1 if it failed).")
 @click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds between passes.")  # fmt: skip
-@reports_errors
 def run_command(desired: str, digest: str | None, state: str, root: str | None,
                 netns: str | None, once: bool, interval: float) -> None:  # fmt: skip
     """Make this gateway run the configuration in --desired, touching only what changed."""

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 
 from vpnctl import pipeline
+from vpnctl.aws.changes import ChangeSet
 from vpnctl.aws.deployer import Options
 from vpnctl.cli.aws import aws_options, deployer, factory
-from vpnctl.cli.common import reports_errors
+from vpnctl.cli.prompt import Prompt
 from vpnctl.errors import Diagnostic, InputError
 
 
@@ -45,7 +47,6 @@ from vpnctl.errors import Diagnostic, InputError
     "or the topology moved since it was made.",
 )
 @aws_options
-@reports_errors
 def apply(
     topology: str,
     dry_run: bool,
@@ -57,15 +58,39 @@ def apply(
     endpoint_url: str | None,
     sandbox: bool,
 ) -> None:
-    """Make AWS match the design of TOPOLOGY: show the change set, ask, then make it."""
+    """Make AWS match the design of TOPOLOGY: show the change set, ask, then make it.
+
+    Answering no changes nothing, says so and exits 1.
+    """
     click.get_current_context().obj = dataclasses.replace(factory(), lock_wait_s=lock_wait)
     planned = pipeline.plan(topology)
-    if not dry_run:
+    if frozen or not dry_run:  # a dry run writes no lock, but --frozen still checks it
         pipeline.record(planned, frozen)
     if fmt == "json" and not (yes or dry_run):
         raise click.UsageError("--format json needs --yes or --dry-run (there is no one to ask)")
-    with deployer(planned, endpoint_url, sandbox, fmt) as d:
-        d.apply(planned, Options(dry_run=dry_run, yes=yes, fmt=fmt, saved=_saved(change_set)))
+    prompt = Prompt("Make these changes?")
+    started = time.monotonic()
+    options = Options(dry_run=dry_run, yes=yes, fmt=fmt, saved=_saved(change_set))
+    with deployer(planned, endpoint_url, sandbox, prompt, fmt) as d:
+        changes = d.apply(planned, options)
+    prompt.check()
+    if changes and not dry_run:
+        took = time.monotonic() - (prompt.answered_at or started)
+        click.echo(_complete(changes, took), err=fmt == "json")
+        click.echo(_next(topology, endpoint_url, sandbox), err=fmt == "json")
+
+
+def _complete(changes: ChangeSet, seconds: float) -> str:
+    n = changes.counts()
+    return (
+        f"Apply complete: {n['add']} added, {n['change']} changed, {n['destroy']} destroyed "
+        f"in {seconds:.1f} s."
+    )
+
+
+def _next(topology: str, endpoint_url: str | None, sandbox: bool) -> str:
+    where = " --sandbox" if sandbox else f" --endpoint-url {endpoint_url}" if endpoint_url else ""
+    return f"Next: `vpnctl status {topology}{where}` shows the gateways, tunnels and DNS."
 
 
 def _saved(path: str | None) -> dict[str, Any] | None:

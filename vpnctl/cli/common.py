@@ -1,30 +1,42 @@
-"""What every command shares: the one place errors are caught and printed."""
+"""Checks several commands share before they start."""
 
 from __future__ import annotations
 
-import functools
-import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 
-from vpnctl.errors import VpnctlError
+from vpnctl.errors import LockConflict
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:  # the probe uses this module and imports the pipeline only with a topology
+    from vpnctl.pipeline import Plan
 
 
-def reports_errors(command: F) -> F:
-    """Turn a VpnctlError into its message on stderr and its exit status; --debug re-raises."""
+def require_recorded(planned: Plan, command: str) -> None:
+    """``command`` works on addresses already recorded (and applied): refuse to guess new ones.
 
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except VpnctlError as exc:
-            if click.get_current_context().find_root().params.get("debug"):
-                raise
-            click.echo(str(exc), err=True)
-            sys.exit(exc.exit_code)
+    Such a command never writes the lock file, with or without ``--frozen``.
+    """
+    if planned.lock_changed:
+        raise LockConflict(
+            f"{planned.lock_path} does not match {planned.source.file} (the plan would change "
+            f"it), and `{command}` only uses recorded addresses: run `vpnctl plan "
+            f"{planned.source.file}` (and apply) first"
+        )
 
-    return wrapper  # type: ignore[return-value]
+
+def endpoint_url_option(
+    _ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """An endpoint must be an http(s) URL with a host: botocore would only say "Invalid
+    endpoint" from deep inside the first call."""
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(
+            f"{value!r} is not an http:// or https:// URL with a host (e.g. http://127.0.0.1:5000)",
+            param=param,
+        )
+    return value

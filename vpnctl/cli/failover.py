@@ -19,8 +19,7 @@ import click
 
 from vpnctl import pipeline
 from vpnctl.cli.aws import aws_options, factory, sessions
-from vpnctl.cli.common import reports_errors
-from vpnctl.errors import EventError
+from vpnctl.errors import EventError, UsageError
 
 
 class DefaultToRun(click.Group):
@@ -49,7 +48,6 @@ def failover() -> None:
     help="The event as AWS delivers it (JSON); - for stdin.",
 )
 @aws_options
-@reports_errors
 def run_command(topology: str, event_file: str, endpoint_url: str | None, sandbox: bool) -> None:
     """Run the hook on the event in FILE against TOPOLOGY's AWS accounts."""
     from vpnctl.failover import events, hook
@@ -73,28 +71,33 @@ def run_command(topology: str, event_file: str, endpoint_url: str | None, sandbo
 
 
 def _read_event(path: str) -> Any:
-    stream = click.open_file(path, "r")
     try:
-        return json.loads(stream.read())
+        with click.open_file(path, "r") as stream:
+            text = stream.read()
     except OSError as exc:
-        raise EventError(f"{path}: cannot read the event ({exc.strerror})") from None
+        raise EventError(f"{path}: cannot read the event ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
     except ValueError as exc:
         raise EventError(f"{path}: the event is not JSON ({exc})") from None
-    finally:
-        stream.close()
 
 
 @failover.command("package")
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The zip to write.")
-@reports_errors
 def package_command(topology: str, out: str) -> None:
     """Build the hook's Lambda package for TOPOLOGY (its design embedded) into OUT."""
     from vpnctl.failover import package
     from vpnctl.failover.bundle import Bundle
 
+    target = Path(out)
+    if not target.parent.is_dir():
+        raise UsageError(f"--out {out}: no directory {target.parent} to write it in")
     built = package.build(Bundle.from_plan(pipeline.plan(topology)))
-    Path(out).write_bytes(built.data)
+    try:
+        target.write_bytes(built.data)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write it ({exc.strerror or exc})") from None
     click.echo(
         f"{out}: {len(built.data)} bytes, sha256 {built.sha256}; handler {package.HANDLER}, "
         f"runtime {package.RUNTIME}"

@@ -6,7 +6,8 @@ import click
 
 from vpnctl import pipeline
 from vpnctl.cli.aws import aws_options, factory, sessions
-from vpnctl.cli.common import reports_errors
+from vpnctl.cli.common import require_recorded
+from vpnctl.cli.prompt import ask
 
 
 @click.group()
@@ -19,14 +20,16 @@ def keys() -> None:
 @click.option("--link", required=True, help="The link, as the plan names it (a--b).")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before starting.")
 @aws_options
-@reports_errors
 def rotate(topology: str, link: str, yes: bool, endpoint_url: str | None, sandbox: bool) -> None:
-    """Give LINK's tunnels new keys, draining each tunnel's routes while it restarts."""
+    """Give LINK's tunnels new keys, draining each tunnel's routes while it restarts.
+
+    Answering no changes nothing, says so and exits 1.
+    """
     from vpnctl.aws import rotation
     from vpnctl.failover.bundle import Bundle
 
     planned = pipeline.plan(topology)
-    pipeline.record(planned, frozen=True)
+    require_recorded(planned, "vpnctl keys rotate")
     bundle = Bundle.from_plan(planned)
     tunnels = rotation.tunnels_of(bundle, link, topology)
     click.echo(f"rotating the keys of {len(tunnels)} tunnel(s) of {link}, one at a time:")
@@ -34,8 +37,7 @@ def rotate(topology: str, link: str, yes: bool, endpoint_url: str | None, sandbo
         click.echo(f"  {tunnel.name} ({tunnel.mode})")
     for warning in rotation.single_az_warnings(bundle, tunnels):
         click.echo(f"warning: {warning}", err=True)
-    if not yes and not click.confirm("Start?", default=False, err=True):
-        raise SystemExit(1)
+    ask("Start?", yes)
     made = factory()
     with sessions(planned, endpoint_url, sandbox) as live:
         job = rotation.Rotation(live, bundle, made.retry(), say=click.echo, clock=made.clock,

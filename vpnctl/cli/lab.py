@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from vpnctl.cli.common import reports_errors
 from vpnctl.lab import lifecycle
 from vpnctl.lab.shell import LabError
 
@@ -42,7 +41,6 @@ def lab() -> None:
     type=click.IntRange(1, 1000),
     help="Good runs before it is UP again (default: failover.recovery_successes).",
 )
-@reports_errors
 def up(
     topology: str,
     impair: tuple[str, ...],
@@ -59,12 +57,23 @@ def up(
         "--recoveries": recoveries,
     }
     args = [str(x) for flag, value in settings.items() if value is not None for x in (flag, value)]
-    lifecycle.up(lifecycle.open_lab(topology), impair, say=click.echo, controller_args=args)
+    found = lifecycle.open_lab(topology)
+    _check_impairments(impair, found)
+    lifecycle.up(found, impair, say=click.echo, controller_args=args)
+
+
+def _check_impairments(specs: tuple[str, ...], found: lifecycle.Lab) -> None:
+    """A wrong --impair is a usage error (exit 2), found before anything is built."""
+    from vpnctl.lab.impair import ImpairError, parse
+
+    try:
+        parse(specs, found.design)
+    except ImpairError as exc:
+        raise click.BadParameter(str(exc), param_hint="--impair") from None
 
 
 @lab.command()
 @click.argument("topology", type=click.Path(dir_okay=False))
-@reports_errors
 def down(topology: str) -> None:
     """Remove every namespace, link, process and file of TOPOLOGY's lab."""
     lifecycle.require_root()
@@ -90,7 +99,6 @@ def down(topology: str) -> None:
     help="terminate: the instances die (EC2 says so at once); "
     "hang: they stay up but pass nothing (only the probes can tell).",
 )
-@reports_errors
 def test_command(topology: str, drill: str | None, skip_matrix: bool, how: str) -> None:
     """Check every allowed flow passes and others drop, probe every link, run a drill."""
     from vpnctl.lab import checks
@@ -124,7 +132,6 @@ def test_command(topology: str, drill: str | None, skip_matrix: bool, how: str) 
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("--gateway", help="One gateway, e.g. gw-cn-north-1-a.")
 @click.option("--az", help="Every gateway in this AZ (the destroy-an-AZ drill).")
-@reports_errors
 def kill(topology: str, gateway: str | None, az: str | None) -> None:
     """Stop gateways as if their instances died."""
     from vpnctl.lab import drill
@@ -139,7 +146,6 @@ def kill(topology: str, gateway: str | None, az: str | None) -> None:
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("--gateway", help="One gateway.")
 @click.option("--az", help="Every gateway in this AZ.")
-@reports_errors
 def revive(topology: str, gateway: str | None, az: str | None) -> None:
     """Bring killed gateways back (routes fail back as the topology's failback says)."""
     from vpnctl.lab import drill

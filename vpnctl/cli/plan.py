@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from vpnctl import pipeline, planview
-from vpnctl.cli.common import reports_errors
+from vpnctl import lockfile, pipeline, planview
+from vpnctl.errors import Problem
 
 
 @click.command()
@@ -29,10 +29,10 @@ from vpnctl.cli.common import reports_errors
     help="Give up VPC's recorded addresses so it is allocated afresh (repeatable).",
 )
 @click.option("--prune", is_flag=True, help="Release lock entries the topology no longer has.")
-@reports_errors
 def plan(topology: str, fmt: str, frozen: bool, releases: tuple[str, ...], prune: bool) -> None:
     """Show the designed network of TOPOLOGY and record its allocations in the lock file."""
     planned = pipeline.plan(topology, releases=releases, prune=prune)
+    _check_releases(planned, releases)
     written = pipeline.record(planned, frozen)
     if fmt == "json":
         click.echo(planview.to_json(planned.design, planned.notes), nl=False)
@@ -42,3 +42,18 @@ def plan(topology: str, fmt: str, frozen: bool, releases: tuple[str, ...], prune
         click.echo(planview.to_text(planned.design, planned.notes), nl=False)
     if written:
         click.echo(f"wrote {planned.lock_path}", err=True)
+
+
+def _check_releases(planned: pipeline.Plan, names: tuple[str, ...]) -> None:
+    """Each --release must name a VPC of the topology or of its lock file (exit 2 if not)."""
+    unknown = [n for n in names if n not in planned.topology.vpcs]
+    if unknown:
+        text = lockfile.read_text(planned.lock_path)
+        recorded = lockfile.loads(text, str(planned.lock_path)).vpcs if text else {}
+        unknown = [n for n in unknown if n not in recorded]
+    if unknown:
+        known = ", ".join(sorted(planned.topology.vpcs))
+        raise planned.source.fail(
+            [Problem("vpcs", f"--release {n}: no VPC {n} here or in the lock file (VPCs: {known})")
+             for n in unknown]
+        )  # fmt: skip

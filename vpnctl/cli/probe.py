@@ -18,8 +18,8 @@ from typing import Any, NoReturn
 
 import click
 
-from vpnctl.cli.common import reports_errors
-from vpnctl.errors import Diagnostic, InputError, VpnctlError
+from vpnctl.cli.common import endpoint_url_option
+from vpnctl.errors import Diagnostic, InputError, UsageError, VpnctlError
 from vpnctl.probe import cloudwatch, formats, health, prober, spec, targets, timer
 from vpnctl.probe.atomic import write_atomically
 from vpnctl.probe.report import Report, Target, with_health
@@ -125,7 +125,11 @@ def _thresholds(
     help="History file: counts failed/good runs across runs for UP/DOWN.",
 )
 @click.option("--cloudwatch", "to_cloudwatch", is_flag=True, help="Publish with PutMetricData.")
-@click.option("--endpoint-url", help="Send AWS calls to this endpoint (a moto server, say).")
+@click.option(
+    "--endpoint-url",
+    callback=endpoint_url_option,
+    help="Send AWS calls to this endpoint (a moto server, say).",
+)
 @click.option("--region", help="CloudWatch region (default: the AWS chain's).")
 @click.option(
     "--install-timer",
@@ -142,19 +146,20 @@ def _thresholds(
 @click.option("--every", default="1min", show_default=True, help="Timer period (systemd time).")
 def probe(**params: Any) -> None:
     """Measure latency and loss across every link, or to any hosts (--target)."""
-    if params["fmt"] == "nagios":
-        _probe(params)  # errors become UNKNOWN in _PluginCommand.invoke
-    else:
-        reports_errors(_probe)(params)
-
-
-def _probe(params: dict[str, Any]) -> None:
-    options = _Options.of(params)
+    options = _Options.of(params)  # under nagios, errors become UNKNOWN (_PluginCommand)
     if params["install_timer"]:
         _install_timer(options, params)
         return
     report = _run(options)
-    _deliver(report, options)
+    try:
+        _deliver(report, options)
+    except VpnctlError as exc:
+        # the measurement is made: show it, then say what could not be sent (exit 1)
+        click.echo(formats.RENDERERS[options.fmt](report), nl=False)
+        if options.fmt != "nagios":
+            raise
+        click.echo(str(exc), err=True)  # a plugin's status stays the measurement's
+        sys.exit(_exit_status(report, options.fmt))
     click.echo(formats.RENDERERS[options.fmt](report), nl=False)
     sys.exit(_exit_status(report, options.fmt))
 
@@ -241,15 +246,16 @@ def _topology_targets(
 ) -> tuple[Topology, tuple[Target, ...], str]:
     """The tunnels this gateway serves, from the design of the topology at ``path``."""
     from vpnctl import pipeline  # the design pipeline; imported only when a topology is used
-    from vpnctl.topology import read
+    from vpnctl.cli.common import require_recorded
 
-    topo, _source = read(path)
-    design = pipeline.design_for(path)
+    planned = pipeline.plan(path)
+    require_recorded(planned, "vpnctl probe")
+    topo, design = planned.topology, planned.design
     try:
         name = gateway or targets.local_gateway(design, targets.local_addresses())
         found = targets.from_design(design, name, link, hosts=topo.probe.targets)
-    except targets.TargetError as exc:
-        raise InputError([Diagnostic(path, 1, "probe", str(exc))]) from None
+    except targets.TargetError as exc:  # about this machine or the options, not the file
+        raise UsageError(str(exc)) from None
     return topo, found, name
 
 
@@ -282,11 +288,7 @@ def _deliver(report: Report, options: _Options) -> None:
         except OSError as exc:
             raise VpnctlError(f"{options.textfile}: cannot write it: {exc.strerror}") from None
     if options.cloudwatch:
-        import boto3  # only when asked: no AWS client is made at import time
-
-        client = boto3.client(
-            "cloudwatch", endpoint_url=options.endpoint_url, region_name=options.region
-        )
+        client = cloudwatch.client(options.endpoint_url, options.region)
         prober_name = options.source or socket.gethostname()
         cloudwatch.publish(client, report, options.topology or "adhoc", prober_name)
 

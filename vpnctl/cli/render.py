@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import click
 
 from vpnctl import keys, pipeline, render
 from vpnctl.aws import store
-from vpnctl.cli.common import reports_errors
 from vpnctl.failover import package
 
 
@@ -31,7 +31,6 @@ from vpnctl.failover import package
 @click.option(
     "--frozen", is_flag=True, help="Fail instead of writing a changed lock file (for CI pipelines)."
 )
-@reports_errors
 def render_command(topology: str, out: str, with_keys: bool, frozen: bool) -> None:
     """Write the gateway artifacts of TOPOLOGY into --out DIR.
 
@@ -48,6 +47,8 @@ def render_command(topology: str, out: str, with_keys: bool, frozen: bool) -> No
     _remove_stale(root, made)
     for artifact in made:
         _write(root / artifact.path, artifact.content, secret=artifact.secret)
+    for gateway in _gateway_dirs(made):
+        _write(root / gateway / MARK, MARK_TEXT, secret=False)
     if written:
         click.echo(f"wrote {planned.lock_path}", err=True)
     gateways = len(planned.design.gateways)
@@ -65,8 +66,25 @@ def _write(path: Path, content: str | bytes, secret: bool) -> None:
     os.chmod(path, 0o600 if secret else 0o644)
 
 
+MARK = ".vpnctl-rendered"
+MARK_TEXT = (
+    "vpnctl render wrote this directory; a later render into the same --out removes it when "
+    "its gateway is no longer in the design.\n"
+)
+
+
+def _gateway_dirs(made: tuple[render.Artifact, ...]) -> set[str]:
+    return {a.path.parts[0] for a in made if len(a.path.parts) > 1}
+
+
 def _remove_stale(root: Path, made: tuple[render.Artifact, ...]) -> None:
-    """Configs of tunnels no longer in the design (and maybe holding keys) go."""
+    """Directories of gateways no longer in the design go, but only those vpnctl rendered
+    (they hold its mark); so do configs of tunnels no longer in the design (maybe with keys)."""
+    gateways = _gateway_dirs(made)
+    for old in root.iterdir() if root.is_dir() else ():
+        rendered = old.is_dir() and not old.is_symlink() and (old / MARK).is_file()
+        if rendered and old.name not in gateways:
+            shutil.rmtree(old)
     keep = {root / a.path for a in made}
     for directory in {(root / a.path).parent for a in made if a.path.parent.name == "openvpn"}:
         for old in directory.glob("*.conf") if directory.is_dir() else ():

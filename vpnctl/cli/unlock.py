@@ -7,13 +7,11 @@ import click
 from vpnctl import pipeline
 from vpnctl.aws.applylock import ApplyLock
 from vpnctl.cli.aws import aws_options, factory, sessions
-from vpnctl.cli.common import reports_errors
 
 
 @click.command()
 @click.argument("topology", type=click.Path(dir_okay=False))
 @aws_options
-@reports_errors
 def unlock(topology: str, endpoint_url: str | None, sandbox: bool) -> None:
     """Remove the apply lock of TOPOLOGY (only when the apply holding it is dead)."""
     planned = pipeline.plan(topology)

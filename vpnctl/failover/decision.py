@@ -44,6 +44,9 @@ class GatewayState:
     down_tunnels: frozenset[str] = field(default_factory=frozenset)
     terminating: bool = False  # in a terminate lifecycle wait
     healthy_since: float | None = None  # unix time it last became healthy
+    # tunnels of down_tunnels that are up themselves but lead to a gateway that lost the
+    # tunnel onwards: (this gateway's tunnel, the lost one beyond it)
+    beyond: tuple[tuple[str, str], ...] = ()
     # Routing subnets (CIDRs) it has a working path to now; None: every one it is designed to
     # reach when nothing is DOWN, none when something is and no one worked out which
     # (``signals`` does).
@@ -75,8 +78,16 @@ class GatewayState:
         if self.alarm == "ALARM":
             return "in ALARM"
         if self.down_tunnels:
-            return f"DOWN on {', '.join(sorted(self.down_tunnels))}"
+            return "; ".join(self._down())
         return "healthy"
+
+    def _down(self) -> list[str]:
+        """Name the tunnel that is lost: a tunnel cut off beyond its far end is not down."""
+        cut = dict(self.beyond)
+        direct = sorted(t for t in self.down_tunnels if t not in cut)
+        found = [f"DOWN on {', '.join(direct)}"] if direct else []
+        found += [f"cut off: {lost} is DOWN beyond {own}" for own, lost in sorted(cut.items())]
+        return found
 
 
 Route = tuple[str, str]  # (route table name, destination CIDR)

@@ -37,14 +37,17 @@ def gateway_states(
     direct = {g.name: _direct_down(design, g.name, instances, probe_down) for g in design.gateways}
     states = {}
     for gw in design.gateways:
-        down = direct[gw.name] | _beyond(design, gw.name, direct)
+        beyond = {
+            t: lost for t, lost in _beyond(design, gw.name, direct) if t not in direct[gw.name]
+        }
         states[gw.name] = GatewayState(
             instance=instances.get(gw.name, "missing"),
             alarm=alarms.get(gw.name, "OK"),
-            down_tunnels=frozenset(down),
+            down_tunnels=frozenset(direct[gw.name] | set(beyond)),
             terminating=gw.name in terminating,
             healthy_since=healthy_since.get(gw.name),
-            reaches=_reaches(design, gw.name, direct) if down else None,
+            beyond=tuple(sorted(beyond.items())),
+            reaches=_reaches(design, gw.name, direct) if direct[gw.name] or beyond else None,
         )
     return states
 
@@ -60,14 +63,15 @@ def _direct_down(
     return down
 
 
-def _beyond(design: Design, gateway: str, direct: Mapping[str, set[str]]) -> set[str]:
-    """This gateway's tunnels whose far gateway has lost a tunnel this one routes through."""
-    down = set()
+def _beyond(design: Design, gateway: str, direct: Mapping[str, set[str]]) -> list[tuple[str, str]]:
+    """This gateway's tunnels whose far gateway has lost a tunnel this one routes through,
+    each with the (first, by name) tunnel lost beyond it."""
+    down = []
     for tunnel in design.tunnels_by_gateway[gateway]:
         here, far = tunnel.end(gateway)
-        for lost in direct.get(far.gateway, ()):
+        for lost in sorted(direct.get(far.gateway, ())):
             if lost != tunnel.name and _carries(here.routes, design, lost, far.gateway):
-                down.add(tunnel.name)
+                down.append((tunnel.name, lost))
                 break
     return down
 

@@ -8,7 +8,9 @@ targets behind one link share those dimensions; CloudWatch then keeps their valu
 statistic set, so the ``Maximum`` of ``LossPercent`` is the worst of them. Ad-hoc probes use
 the topology name ``adhoc``, the target as the link and the host name as the gateway.
 
-The boto3 client is passed in: this module never makes one, and is tested against moto.
+``publish`` takes the boto3 client, and is tested against moto; ``client`` makes one for the
+command line. botocore is imported only when a report is sent, so a probe that only prints
+never loads it.
 """
 
 from __future__ import annotations
@@ -17,10 +19,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from vpnctl.aws import names
-from vpnctl.errors import AwsError
+from vpnctl.errors import AwsError, UsageError
 from vpnctl.probe.report import Report, Result
 
 NAMESPACE = names.METRIC_NAMESPACE
@@ -74,8 +74,26 @@ def batches(items: Sequence[Datum], size: int = MAX_DATUMS) -> Iterator[Sequence
         yield items[start : start + size]
 
 
+def client(endpoint_url: str | None, region: str | None) -> Any:
+    """A CloudWatch client for the AWS chain's credentials, or a usage error saying what is
+    missing (no region is the usual one on a machine outside EC2)."""
+    import boto3
+    from botocore.exceptions import NoRegionError
+
+    try:
+        return boto3.client("cloudwatch", endpoint_url=endpoint_url, region_name=region)
+    except NoRegionError:
+        raise UsageError(
+            "--cloudwatch needs a region: give --region REGION or set AWS_DEFAULT_REGION"
+        ) from None
+    except ValueError as exc:  # botocore's "Invalid endpoint"
+        raise UsageError(f"--endpoint-url {endpoint_url}: {exc}") from None
+
+
 def publish(client: Any, report: Report, topology: str, prober: str) -> int:
     """PutMetricData for the whole report; returns how many requests it took."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     calls = 0
     for batch in batches(datums(report, topology, prober)):
         try:

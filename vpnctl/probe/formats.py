@@ -287,7 +287,9 @@ def to_prometheus(report: Report) -> str:
 
 def _prober_metrics(report: Report) -> list[str]:
     lines = _family("vpnctl_probe_last_run_timestamp_seconds", "When the last run started.")
-    lines.append(_sample("vpnctl_probe_last_run_timestamp_seconds", {}, report.started_at))
+    # a Unix time needs 13 digits for milliseconds: _prom_num's 9 would round it to 10 s
+    at = f"{report.started_at:.3f}".rstrip("0").rstrip(".")
+    lines.append(f"vpnctl_probe_last_run_timestamp_seconds {at}")
     if report.lag is not None:
         lines += _family("vpnctl_probe_lag_seconds", "How far behind schedule the prober sent.")
         lines += [

@@ -47,3 +47,21 @@ def test_a_terminal_gets_one_line_rewritten_with_counts_per_region() -> None:
     progress.end()
     assert out.getvalue().endswith("\r\x1b[2K")
     assert "\n" not in out.getvalue()
+
+
+def test_the_terminal_line_fits_the_terminal_width() -> None:
+    out = Tty()
+    progress = Terminal(out, width=lambda: 80)
+    progress.begin(500)
+    for region in ("us-west-2", "eu-west-1", "ap-southeast-1", "eu-central-1", "sa-east-1"):
+        progress.done(vpc(region))
+    progress.waiting("instances " + "i-0123456789abcdef0 " * 20 + "to run")
+    for shown in out.getvalue().split("\r\x1b[2K"):
+        assert len(shown) < 80, shown
+    assert out.getvalue().split("\r\x1b[2K")[-1].endswith("…")
+
+
+def test_a_stream_without_a_terminal_size_counts_80_columns() -> None:
+    from vpnctl.aws.progress import columns
+
+    assert columns(Tty()) == 80

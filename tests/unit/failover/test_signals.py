@@ -59,3 +59,22 @@ def test_alarms_terminating_and_since_are_carried() -> None:
     assert states["gw-east-a"].alarm == "ALARM"
     assert states["gw-east-b"].healthy_since == 12.0
     assert states["gw-west-a"].terminating
+
+
+def test_a_reason_names_the_tunnel_lost_beyond_the_hub() -> None:
+    from vpnctl.failover.decision import decide, routes
+
+    planned = pipeline.plan(TOPOLOGIES / "china-hub.yaml")
+    design = planned.design
+    states = gateway_states(design, running(design, gw_cn_north_1_a="terminated"))
+    current = {r: t.gateways[0] for t in design.route_tables for r in routes(t)}
+    reasons = {
+        c.table: c.reason for c in decide(design, current, states, planned.topology.failover, 0)
+    }
+    # us-west-2-a's own tunnel to the hub is up: what broke is the hub's tunnel to cn-north-1
+    assert reasons["rt-us-west-2-a"] == (
+        "gw-us-west-2-a is cut off: ap-southeast-1-a--cn-north-1-a is DOWN beyond "
+        "ap-southeast-1-a--us-west-2-a, reaching less than another gateway; "
+        "moving to gw-us-west-2-b"
+    )
+    assert "DOWN on ap-southeast-1-a--cn-north-1-a" in reasons["rt-ap-southeast-1-a"]

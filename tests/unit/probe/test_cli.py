@@ -22,6 +22,7 @@ def invoke(*args: str) -> Result:
         (["--target", "10.0.0.1", "--warn", "250"], "RTT_MS,LOSS%"),
         (["--target", "10.0.0.1", "--link", "a--b"], "need a TOPOLOGY"),
         ([], "one of them"),
+        (["--target", "10.0.0.1", "--endpoint-url", "nope"], "is not an http:// or https:// URL"),
     ],
 )
 def test_bad_input_exits_2_with_the_reason(args: list[str], message: str) -> None:

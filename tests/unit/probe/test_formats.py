@@ -112,3 +112,9 @@ def test_prometheus_omits_rtt_when_nothing_came_back() -> None:
 
 def test_status_values_are_plugin_exit_codes() -> None:
     assert [s.value for s in Status] == [0, 1, 2, 3]
+
+
+def test_prometheus_last_run_keeps_milliseconds() -> None:
+    # a Unix time has 10 digits before the point: 9 significant digits would round it to 10 s
+    text = formats.to_prometheus(report(started_at=1_700_000_004.567))
+    assert "vpnctl_probe_last_run_timestamp_seconds 1700000004.567\n" in text
