@@ -20,9 +20,11 @@ from pathlib import Path
 
 import boto3
 from click.testing import CliRunner
-from hubs import hub_topology  # benchmarks/, run as scripts
 from moto.server import ThreadedMotoServer
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, run as a script
+
+from benchmarks.hubs import hub_topology
 from vpnctl.aws.factory import Factory
 from vpnctl.cli.apply import apply
 

@@ -28,8 +28,10 @@ from typing import Any
 
 import boto3
 from click.testing import CliRunner
-from hubs import hub_topology  # benchmarks/, run as scripts
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, run as a script
+
+from benchmarks.hubs import hub_topology
 from vpnctl import pipeline
 from vpnctl.aws.factory import Factory
 from vpnctl.aws.session import CallLog, Sessions

@@ -235,10 +235,10 @@ def fetch_keys(
 ) -> None:
     for tunnel, mode in found:
         names = wanted(env["VPNCTL_PARAMETER_PREFIX"], env["VPNCTL_GATEWAY"], tunnel, mode)
-        found = ssm.get_parameters(Names=sorted(names), WithDecryption=True)
-        if found.get("InvalidParameters"):
-            raise SystemExit(f"missing SSM parameters: {', '.join(found['InvalidParameters'])}")
-        for parameter in found["Parameters"]:
+        answer = ssm.get_parameters(Names=sorted(names), WithDecryption=True)
+        if answer.get("InvalidParameters"):
+            raise SystemExit(f"missing SSM parameters: {', '.join(answer['InvalidParameters'])}")
+        for parameter in answer["Parameters"]:
             value = parameter["Value"]
             if names[parameter["Name"]] == "peer.conf":
                 value = f"peer-fingerprint {value.strip()}"

@@ -92,9 +92,8 @@ def test_boot_and_probe_calls_pass_and_others_are_refused(enforcing: Aws, tmp_pa
     applied = aws.run(apply, str(path), "--yes")
     assert applied.exit_code == 0, applied.output
     design = pipeline.plan(path).design
-    tunnels = " ".join(f"{t.name}:{t.mode}" for t in design.tunnels_by_gateway[GATEWAY])
+    tunnels = [(t.name, t.mode) for t in design.tunnels_by_gateway[GATEWAY]]
     env = {
-        "VPNCTL_TUNNELS": tunnels,
         "VPNCTL_PARAMETER_PREFIX": f"/vpnctl/{design.name}",
         "VPNCTL_GATEWAY": GATEWAY,
         "VPNCTL_TOPOLOGY": design.name,
@@ -109,7 +108,7 @@ def test_boot_and_probe_calls_pass_and_others_are_refused(enforcing: Aws, tmp_pa
         return session.client(service, endpoint_url=aws.url)
 
     reset_auth(aws.url, "0")
-    gateway_aws.fetch_keys(client("ssm"), env, key_dir=tmp_path / "keys")
+    gateway_aws.fetch_keys(client("ssm"), env, tunnels, key_dir=tmp_path / "keys")
     gateway_aws.associate_elastic_ip(client("ec2"), env, instance)
     client("ec2").modify_instance_attribute(InstanceId=instance, SourceDestCheck={"Value": False})
     client("autoscaling").set_instance_health(InstanceId=instance, HealthStatus="Healthy")

@@ -119,7 +119,8 @@ def journal_item(aws: Aws) -> dict[str, Any] | None:
     item = aws.client("dynamodb", "us-east-1").get_item(
         TableName="vpnctl-locks", Key={"topology": {"S": journal.key("sproutling")}}
     )
-    return item.get("Item")
+    found: dict[str, Any] | None = item.get("Item")
+    return found
 
 
 def status_text(aws: Aws, path: Path) -> str:

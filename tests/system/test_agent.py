@@ -63,7 +63,6 @@ def desired_folder(folder: Path, topo: Topology, design: Design, gateway: str,
         text = render.tunnel_config(topo, design, gateway, tunnel.name, secrets[tunnel.name])
         (folder / "openvpn" / f"{tunnel.name}.conf").write_text(text)
     (folder / "firewall.nft").write_text(render.firewall(design, gateway))
-    (folder / "gateway.env").write_text(render.gateway_env(topo, design, gateway))
     return folder
 
 

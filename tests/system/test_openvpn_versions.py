@@ -142,8 +142,8 @@ def run_pair(
             print(lab.logs())
             raise
         time.sleep(1)  # let both ends log the data channel before the logs are read
-    for end in ends:
-        print(f"\n{mode} on {end.version}: {warnings(end) or 'no warnings'}")
+    for each in ends:
+        print(f"\n{mode} on {each.version}: {warnings(each) or 'no warnings'}")
     return ends
 
 

@@ -57,7 +57,7 @@ def test_every_image_apply_can_boot_is_published_in_the_aws_partition() -> None:
 
 def test_apply_resolves_images_from_the_table_only() -> None:
     assert not hasattr(observe, "IMAGE_NAMES")
-    assert observe.IMAGES is images.IMAGES
+    assert observe.IMAGES is images.IMAGES  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- versions
