@@ -96,7 +96,9 @@ class Aws:
         from vpnctl.cli import cli
 
         made = factory or fast()
-        argv = [str(command.name), *args, "--endpoint-url", self.url]
+        # the root command itself takes its own options first (``cli, "--debug", "apply", ...``)
+        named = [] if command is cli else [str(command.name)]
+        argv = [*named, *args, "--endpoint-url", self.url]
         return CliRunner().invoke(cli, argv, obj=made, catch_exceptions=True)
 
     def client(self, service: str, region: str) -> Any:

@@ -34,7 +34,8 @@ TAG = [{"Name": "tag:vpnctl:topology", "Values": ["sproutling"]}]
 
 
 class Killed(Exception):
-    pass
+    """A SIGKILL, as near as a test gets: every call after it raises too, so nothing more
+    reaches AWS; the root command reports it as an internal error."""
 
 
 def killed_between_regions() -> Factory:
@@ -147,7 +148,8 @@ def test_a_rotation_killed_between_regions_is_seen_and_finished(aws: Aws, applie
     result = aws.run(
         keys, "rotate", str(path), "--link", LINK, "--yes", factory=killed_between_regions()
     )
-    assert isinstance(result.exception, Killed), result.output
+    assert result.exit_code == 1, result.output
+    assert "Killed: " in result.output
     assert len(versions(aws, "ap-southeast-1", FIRST)) == 1
     assert versions(aws, "ap-southeast-1", FIRST) != versions(aws, "us-west-2", FIRST)
     assert tables(aws)["rt-us-west-2-a"] != before["rt-us-west-2-a"]  # drained, left so
@@ -161,9 +163,10 @@ def test_a_rotation_killed_between_regions_is_seen_and_finished(aws: Aws, applie
 
     shown = aws.run(apply, str(path), "--dry-run")
     assert shown.exit_code == 0, shown.output
-    assert "AWS matches the design" not in shown.output
-    assert f"tunnel {FIRST} holds different keys at its ends" in shown.output
-    assert f"run `vpnctl keys rotate --link {LINK}`" in shown.output
+    said = " ".join(shown.output.split())  # long change lines wrap between list items
+    assert "AWS matches the design" not in said
+    assert f"tunnel {FIRST} holds different keys at its ends" in said
+    assert f"run `vpnctl keys rotate --link {LINK}`" in said
     refused = aws.run(apply, str(path), "--yes")
     assert refused.exit_code == 1
     assert "a rotation was interrupted" in refused.stderr + refused.output
@@ -197,7 +200,8 @@ def test_a_rotation_of_another_link_waits_for_the_unfinished_one(aws: Aws, appli
     killed = aws.run(
         keys, "rotate", str(path), "--link", LINK, "--yes", factory=killed_between_regions()
     )
-    assert isinstance(killed.exception, Killed)
+    assert killed.exit_code == 1
+    assert "Killed: " in killed.output
     aws.run(unlock, str(path))
     other = "ap-southeast-1--cn-north-1"
     result = aws.run(keys, "rotate", str(path), "--link", other, "--yes")
