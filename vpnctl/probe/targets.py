@@ -8,6 +8,9 @@ address this machine holds (``ip -j addr``), unless ``--gateway`` names it.
 ``from_design`` needs only this much of the design: ``design.gateways`` with ``name`` and
 ``vpc``, and ``design.tunnels`` with ``link`` and two ends, each with ``gateway`` and
 ``inside_ip``. It is pure; reading the machine's addresses is ``local_addresses``.
+
+``siblings`` names the other gateways of a gateway's VPC (one per other AZ), which the gateway
+agent probes across the VPC on their private addresses.
 """
 
 from __future__ import annotations
@@ -123,6 +126,14 @@ def from_design(
     if link is not None and not found:
         raise TargetError(f"--link {link}: gateway {name} serves no tunnel of that link")
     return tuple(found)
+
+
+def siblings(design: DesignLike, gateway: str) -> tuple[str, ...]:
+    """The other gateways of ``gateway``'s VPC, in name order."""
+    vpc_of = {g.name: g.vpc for g in design.gateways}
+    if gateway not in vpc_of:
+        raise TargetError(f"--gateway {gateway}: no such gateway in the design" + _known(vpc_of))
+    return tuple(sorted(n for n, v in vpc_of.items() if v == vpc_of[gateway] and n != gateway))
 
 
 def _far_end(tunnel: _Tunnel, gateway: str) -> _End | None:
