@@ -75,6 +75,8 @@ def agent() -> None:
 @click.option("--instance-id", help="This gateway's instance [from the instance metadata].")
 @click.option("--sibling", "siblings", multiple=True, metavar="NAME=ADDRESS",
               help="A sibling gateway's VPC address, instead of looking it up (repeat).")  # fmt: skip
+@click.option("--runs", type=click.IntRange(min=1), hidden=True,
+              help="Stop after this many health loop iterations (tests).")  # fmt: skip
 @reports_errors
 def run_command(**params: Any) -> None:
     """Make this gateway run the configuration in --desired, touching only what changed, and
@@ -99,8 +101,9 @@ def run_command(**params: Any) -> None:
         daemon=True,
     )
     thread.start()
-    loop.run(stop=lambda: not thread.is_alive())
-    raise SystemExit(1)  # the converge loop ended: systemd starts the agent again
+    loop.run(stop=lambda: not thread.is_alive(), runs=options.runs)
+    if options.runs is None or not thread.is_alive():
+        raise SystemExit(1)  # the converge loop ended: systemd starts the agent again
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class _Options:
     endpoint_url: str | None
     instance_id: str | None
     siblings: Mapping[str, IPv4Address]
+    runs: int | None
 
     @classmethod
     def of(cls, p: Mapping[str, Any]) -> _Options:
@@ -126,6 +130,7 @@ class _Options:
             Path(p["desired"]), p["digest"], Path(p["state"]), p["root"], p["netns"],
             p["once"], p["interval"], Schedule(count, interval_ms), not p["no_publish"],
             p["region"], p["endpoint_url"], p["instance_id"], _siblings(p["siblings"]),
+            p["runs"],
         )  # fmt: skip
 
     def source(self) -> Config:
