@@ -200,14 +200,35 @@ def _health_loop(options: _Options) -> health.Loop:
     find: health.Finder = given
     if options.publish:
         door, instance_id = _aws(options)
-        plan = _plan(options.source())
-        if plan is None or plan.topology is None or plan.gateway is None:
-            raise converge.AgentError(f"{options.desired}: no {PROBE_PLAN} to publish as")
+        plan = _wait_for_plan(options)
         sink = publish.Publisher(door, plan.topology, plan.gateway, instance_id)
         if not options.siblings:
             find = functools.partial(door.find_gateways, plan.topology)
     loop = health.Loop(measure, sink, find, options.schedule, clock=time.time, sleep=time.sleep)
     return loop
+
+
+@dataclass(frozen=True)
+class _Named:
+    topology: str
+    gateway: str
+
+
+def _wait_for_plan(options: _Options) -> _Named:
+    """Who this gateway is, from the probe plan of its desired configuration; until there is
+    one (a first boot still fetching it), wait rather than exit and be restarted."""
+    said = False
+    while True:
+        try:
+            plan, why = _plan(options.source()), f"{options.desired}: no usable {PROBE_PLAN}"
+        except converge.AgentError as exc:
+            plan, why = None, str(exc)
+        if plan is not None and plan.topology and plan.gateway:
+            return _Named(plan.topology, plan.gateway)
+        if not said:
+            log.warning("%s; waiting for it before publishing as this gateway", why)
+            said = True
+        time.sleep(options.interval)
 
 
 def _aws(options: _Options) -> tuple[publish.AwsDoor, str]:
