@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from ipaddress import IPv4Address
 
+from tests.unit.agent import healthfakes
 from tests.unit.agent.healthfakes import FAR, SIBLING, TUNNEL, Clock, Net, Sink, config, loop
 from vpnctl.agent import health
 from vpnctl.agent.config import Config
 from vpnctl.probe import spec, targets
 from vpnctl.probe.health import Run
+from vpnctl.probe.report import Report, Target
 from vpnctl.probe.session import Schedule
 from vpnctl.topology import Failover, Probe
 
@@ -162,3 +165,34 @@ def test_siblings_are_the_other_gateways_of_the_vpc_and_round_trip_in_the_plan()
 
 def health_probe() -> Probe:
     return Probe()
+
+
+def test_a_hang_is_down_within_seconds_through_the_real_session() -> None:
+    """The real prober and session on a fake network: 30 ms answers until the far end hangs.
+    With the agent's defaults (runs of 5 echoes 200 ms apart, lost after the critical 600 ms)
+    a silent run lasts 1.4 s, so DOWN comes ``consecutive_failures`` such runs after the hang,
+    plus the run it fell into."""
+    from tests.unit.probe.fakes import FakeClock, FakeNetwork
+    from vpnctl.probe import prober
+
+    clock = FakeClock()
+    hang_at = clock.now + 20.0
+    net = FakeNetwork(clock, lambda _a, _s: () if clock.now >= hang_at else (0.03,))
+    plan_ = healthfakes.plan()
+    schedule = Schedule(5, 200, plan_.probe.crit.rtt_ms)
+
+    def measure(targets: Sequence[Target], sched: Schedule) -> Report:
+        crit = plan_.probe.crit
+        return prober.probe(targets, sched, plan_.probe.warn, crit, opener=lambda _c: net,
+                            clock=clock, wall=clock)  # fmt: skip
+
+    sink = Sink()
+    agent = health.Loop(measure, sink, lambda _n: {}, schedule, clock, lambda _s: None)
+    cfg = config()
+    agent.update(health.Converged(cfg.digest, True, cfg), plan_)
+    agent.run(stop=lambda: len(sink.moved) >= 2 or clock.now > hang_at + 60)
+    down = [t for t in sink.moved if t.state == "DOWN"]
+    assert [t.state for t in sink.moved] == ["UP", "DOWN"]
+    runs = Failover().consecutive_failures + 1
+    assert down[0].at - hang_at <= runs * (0.8 + 0.6)
+    assert clock.now - hang_at <= runs * (0.8 + 0.6) + 0.01  # when the event is sent
