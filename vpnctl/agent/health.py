@@ -205,6 +205,7 @@ class Loop:
     _siblings: Mapping[str, IPv4Address] = field(default_factory=dict)
     _found_at: float | None = None
     _ready_for: str | None = None
+    _tunnels: Mapping[str, IPv4Address] = field(default_factory=dict)  # of ``converged``
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def update(self, converged: Converged, plan: Spec | None) -> None:
@@ -212,16 +213,18 @@ class Loop:
         with self._lock:
             if plan is not None and plan != self.plan:
                 self.plan, self._found_at = plan, None
+            if self.converged is None or self.converged.digest != converged.digest:
+                self._tunnels = far_ends(converged.config)
             self.converged = converged
 
     def once(self) -> tuple[Transition, ...] | None:
         """One run of every watch; None when there was nothing to measure or no way to."""
         with self._lock:
-            plan, converged = self.plan, self.converged
+            plan, converged, tunnels = self.plan, self.converged, self._tunnels
         if plan is None or converged is None:
             return None
         now = self.clock()
-        watched = watches(far_ends(converged.config), self._sibling_addresses(plan, now), plan)
+        watched = watches(tunnels, self._sibling_addresses(plan, now), plan)
         if not watched:
             return None
         report = self.measure([w.target for w in watched], self.schedule)

@@ -9,7 +9,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -133,8 +133,14 @@ class _Options:
             p["runs"],
         )  # fmt: skip
 
+    loaded: dict[str, Config] = field(default_factory=dict, compare=False)  # the last, by digest
+
     def source(self) -> Config:
-        return converge.load(self.desired, self.digest)
+        """The desired configuration, remembered for the health loop (which runs it next)."""
+        config = converge.load(self.desired, self.digest)
+        self.loaded.clear()
+        self.loaded[config.digest] = config
+        return config
 
 
 def _siblings(given: Sequence[str]) -> dict[str, IPv4Address]:
@@ -163,12 +169,9 @@ def _to(loop: health.Loop, options: _Options) -> converge.Observer:
     """Each pass's outcome, with the configuration it ran, into the health loop."""
 
     def observe(result: converge.Result) -> None:
-        try:
-            config = options.source()
-        except converge.AgentError as exc:
-            log.warning("%s; the health loop keeps the configuration it had", exc)
-            return
-        loop.update(health.Converged(result.digest, result.converged, config), _plan(config))
+        config = options.loaded.get(result.digest)
+        if config is not None:
+            loop.update(health.Converged(result.digest, result.converged, config), _plan(config))
 
     return observe
 
