@@ -136,3 +136,22 @@ def test_the_newest_running_instance_gives_the_sibling_address() -> None:
         instance("gw-a-c", "10.64.0.36", 5), instance(None, "10.64.0.40", 9),
     ])  # fmt: skip
     assert found == {"gw-a-b": IPv4Address("10.64.0.21"), "gw-a-c": IPv4Address("10.64.0.36")}
+
+
+def test_an_aws_refusal_names_account_region_resource_and_the_permission() -> None:
+    import pytest
+    from botocore.exceptions import ClientError
+
+    from vpnctl.errors import AwsError
+
+    class Refusing:
+        def put_events(self, **_kwargs: object) -> object:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}
+            raise ClientError(error, "PutEvents")
+
+    door = publish.AwsDoor(None, Refusing(), None, "123456789012", "cn-north-1")
+    with pytest.raises(AwsError) as caught:
+        door.put_events([publish.event("t", "g", "i", "tunnel", "x", "UP", 0.0)])
+    message = str(caught.value)
+    assert "account 123456789012, region cn-north-1, EventBridge PutEvents" in message
+    assert "events:PutEvents" in message
