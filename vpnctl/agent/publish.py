@@ -17,14 +17,17 @@ Names and shapes are the ones the failover hook reads (``vpnctl.health_contract`
 Every AWS call goes through one ``Door``: ``AwsDoor`` over boto3 clients the CLI makes, or a
 fake in tests. A failure is logged and retried (events wait in a bounded queue, with a
 backoff); it is never raised to the loop, so publishing can never stop the probes or tunnels.
+``Background`` runs the publisher on its own thread, so a slow endpoint cannot delay them
+either.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from ipaddress import IPv4Address
@@ -284,3 +287,59 @@ class Silent:
         log.info("ready: %s with every tunnel UP (not published)", digest)
         self.said_ready.append(digest)
         return True
+
+
+class Background:
+    """A ``Sink`` that hands everything to ``publisher`` on a thread of its own, so a slow or
+    black-holed endpoint (each call may wait for its timeouts) never delays a probe run.
+
+    Transitions are kept in order and all delivered; of figures only the latest run matters;
+    ready is retried here until the tag is set."""
+
+    def __init__(self, publisher: Publisher, clock: Callable[[], float], wait_s: float = 1.0):
+        self.publisher = publisher
+        self._clock = clock
+        self._wait_s = wait_s
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._moved: list[Transition] = []
+        self._latest: tuple[Report, Board] | None = None
+        self._ready: str | None = None
+        self._thread = threading.Thread(target=self._work, name="publish", daemon=True)
+        self._thread.start()
+
+    def tick(self, report: Report, board: Board, moved: Sequence[Transition], now: float) -> None:
+        with self._lock:
+            self._moved += moved
+            self._latest = (report, board)
+        self._wake.set()
+
+    def ready(self, digest: str, now: float) -> bool:
+        with self._lock:
+            self._ready = digest
+        self._wake.set()
+        return True
+
+    def _work(self) -> None:
+        while True:
+            self._wake.wait(self._wait_s)
+            self._wake.clear()
+            with self._lock:
+                moved, latest, ready = self._moved, self._latest, self._ready
+                self._moved, self._latest = [], None
+            now = self._clock()
+            try:
+                self._deliver(moved, latest, ready, now)
+            except Exception:  # a bug here must not end publishing for good
+                log.exception("publishing failed; trying again")
+
+    def _deliver(self, moved: list[Transition], latest: tuple[Report, Board] | None,
+                 ready: str | None, now: float) -> None:  # fmt: skip
+        if latest is not None:  # set with every tick, so it carries any transitions
+            self.publisher.tick(latest[0], latest[1], moved, now)
+        else:
+            self.publisher.flush(now)
+        if ready is not None and self.publisher.ready(ready, now):
+            with self._lock:
+                if self._ready == ready:
+                    self._ready = None

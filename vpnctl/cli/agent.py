@@ -204,7 +204,8 @@ def _health_loop(options: _Options) -> health.Loop:
     if options.publish:
         door, instance_id = _aws(options)
         plan = _wait_for_plan(options)
-        sink = publish.Publisher(door, plan.topology, plan.gateway, instance_id)
+        publisher = publish.Publisher(door, plan.topology, plan.gateway, instance_id)
+        sink = publish.Background(publisher, time.time)
         if not options.siblings:
             find = functools.partial(door.find_gateways, plan.topology)
     loop = health.Loop(measure, sink, find, options.schedule, clock=time.time, sleep=time.sleep)

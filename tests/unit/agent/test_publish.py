@@ -155,3 +155,31 @@ def test_an_aws_refusal_names_account_region_resource_and_the_permission() -> No
     message = str(caught.value)
     assert "account 123456789012, region cn-north-1, EventBridge PutEvents" in message
     assert "events:PutEvents" in message
+
+
+def test_a_hung_endpoint_never_delays_the_probes() -> None:
+    """Every AWS call hangs until released: runs go on at their pace meanwhile, and once AWS
+    answers again the transition and ready are delivered, once each."""
+    import threading
+    import time
+
+    released = threading.Event()
+
+    class Hanging(Door):
+        def _call(self) -> None:
+            released.wait(10)
+            super()._call()
+
+    door = Hanging()
+    clock = Clock()
+    sink = publish.Background(publisher(door), clock, wait_s=0.01)
+    agent = loop(Net(clock), sink)
+    started = time.monotonic()
+    agent.run(runs=40)
+    assert time.monotonic() - started < 2.0  # forty runs, none waiting on AWS
+    released.set()
+    deadline = time.monotonic() + 5
+    while len(door.events) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [(d["kind"], d["state"]) for d in details(door)] == [("tunnel", "UP"), ("ready", "UP")]
+    assert len(door.tags) == 1
