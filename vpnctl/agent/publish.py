@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -305,6 +306,8 @@ class Background:
         self._moved: list[Transition] = []
         self._latest: tuple[Report, Board] | None = None
         self._ready: str | None = None
+        self._busy = False
+        self._closed = False
         self._thread = threading.Thread(target=self._work, name="publish", daemon=True)
         self._thread.start()
 
@@ -320,18 +323,36 @@ class Background:
         self._wake.set()
         return True
 
+    def drain(self, timeout_s: float) -> bool:
+        """Wait (up to ``timeout_s``, real time) until everything handed over was delivered."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                idle = not self._moved and self._latest is None and self._ready is None
+            if idle and not self.publisher.pending and not self._busy:
+                return True
+            self._wake.set()
+            time.sleep(0.02)
+        return False
+
+    def close(self) -> None:
+        """Stop the thread after what it is doing now."""
+        self._closed = True
+        self._wake.set()
+
     def _work(self) -> None:
-        while True:
+        while not self._closed:
             self._wake.wait(self._wait_s)
             self._wake.clear()
             with self._lock:
                 moved, latest, ready = self._moved, self._latest, self._ready
-                self._moved, self._latest = [], None
-            now = self._clock()
+                self._moved, self._latest, self._busy = [], None, True
             try:
-                self._deliver(moved, latest, ready, now)
+                self._deliver(moved, latest, ready, self._clock())
             except Exception:  # a bug here must not end publishing for good
                 log.exception("publishing failed; trying again")
+            finally:
+                self._busy = False
 
     def _deliver(self, moved: list[Transition], latest: tuple[Report, Board] | None,
                  ready: str | None, now: float) -> None:  # fmt: skip

@@ -102,6 +102,8 @@ def run_command(**params: Any) -> None:
     )
     thread.start()
     loop.run(stop=lambda: not thread.is_alive(), runs=options.runs)
+    if isinstance(loop.sink, publish.Background):
+        loop.sink.drain(timeout_s=5.0)  # what was seen is said before the process ends
     if options.runs is None or not thread.is_alive():
         raise SystemExit(1)  # the converge loop ended: systemd starts the agent again
 
