@@ -100,7 +100,6 @@ def test_publishing_failures_never_raise_and_events_wait_for_aws() -> None:
     assert len(sink.pending) == 1  # the UP event; ready waits for its tag
     door.broken = False
     agent.run(runs=20)
-    sink.close()
     assert [(d["kind"], d["state"]) for d in details(door)] == [("tunnel", "UP"), ("ready", "UP")]
     assert len(door.tags) == 1
     assert not sink.pending
