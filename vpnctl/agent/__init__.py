@@ -11,6 +11,13 @@ the digest it runs. The pieces, in the order data flows:
     state     the agent's record of what it runs (digest, per-tunnel config, ready), atomic
     converge  one pass: read desired and running, plan, act, record (the only orchestration)
 
-Health (probing tunnels and siblings, publishing figures and UP/DOWN events) joins through
-``converge.Observer``: every pass hands its result to the observers it was given.
+    health    the health loop: tunnels' far ends and sibling gateways probed run after run
+              through the probe's UP/DOWN state machine (pure core, thin loop)
+    publish   what the region is told: high-resolution figures, an EventBridge event per
+              transition, the ready tag and event; every AWS call through one door
+
+The two loops meet in ``vpnctl agent run``: converge runs on its own thread and hands every
+pass's result (through ``converge.Observer``), with the configuration it ran, to the health
+loop, which measures without pause. Names shared with the failover hook are in
+``vpnctl.health_contract``.
 """

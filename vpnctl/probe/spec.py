@@ -5,13 +5,20 @@ probe timer on the instance runs ``vpnctl probe --spec`` on it. The file carries
 probe needs, the targets with their links and far gateways, the thresholds and the up/down
 policy, so the gateway needs neither the topology nor its lock file (which for a large
 topology would not fit in user-data), and no key material.
+
+``siblings`` names the other gateways of the gateway's VPC (its other AZs), which the gateway
+agent probes on their VPC-side address: the only observers of a gateway inside its own region
+when the far ends of its tunnels are in another partition. Their addresses are not known when
+the plan is written (an instance gets its private address at launch), so the agent finds them
+at run time; a plan without siblings (an older render) lists none, and the key is written
+only when there are some, so a plan without siblings reads as before.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -32,11 +39,12 @@ class Spec:
     probe: Probe
     failover: Failover
     targets: tuple[Target, ...]
+    siblings: tuple[str, ...] = field(default=())  # the VPC's other gateways, by name
 
 
 def dumps(spec: Spec) -> str:
     p, f = spec.probe, spec.failover
-    doc = {
+    doc: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "topology": spec.topology,
         "gateway": spec.gateway,
@@ -50,6 +58,8 @@ def dumps(spec: Spec) -> str:
             {"address": str(t.address), "link": t.link, "gateway": t.gateway} for t in spec.targets
         ],
     }
+    if spec.siblings:
+        doc["siblings"] = list(spec.siblings)
     return json.dumps(doc, indent=1) + "\n"
 
 
@@ -69,6 +79,7 @@ def loads(text: str, file: str) -> Spec:
             ),
             failover=Failover(int(doc["consecutive_failures"]), int(doc["recovery_successes"])),
             targets=tuple(_target(t) for t in doc["targets"]),
+            siblings=tuple(_sibling(s) for s in doc.get("siblings", ())),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise SpecError(f"{file}: not a vpnctl probe plan ({exc}); re-render it") from None
@@ -82,7 +93,18 @@ def _target(raw: Mapping[str, Any]) -> Target:
     return Target(IPv4Address(raw["address"]), raw.get("link"), raw.get("gateway"))
 
 
+def _sibling(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise ValueError(f"sibling {raw!r} is not a gateway name")
+    return raw
+
+
 def for_gateway(
-    topology: str, gateway: str, probe: Probe, failover: Failover, targets: Sequence[Target]
+    topology: str,
+    gateway: str,
+    probe: Probe,
+    failover: Failover,
+    targets: Sequence[Target],
+    siblings: Sequence[str] = (),
 ) -> Spec:
-    return Spec(topology, gateway, probe, failover, tuple(targets))
+    return Spec(topology, gateway, probe, failover, tuple(targets), tuple(siblings))

@@ -10,6 +10,9 @@ address this machine holds (``ip -j addr``), unless ``--gateway`` names it.
 two ends, each with ``gateway`` and ``inside_ip``) and, to find the local gateway,
 ``design.tunnels``. It is pure, and its work is proportional to the gateway's own tunnels, not
 to the topology; reading the machine's addresses is ``local_addresses``.
+
+``siblings`` names the other gateways of a gateway's VPC (one per other AZ), which the gateway
+agent probes across the VPC on their private addresses.
 """
 
 from __future__ import annotations
@@ -128,6 +131,14 @@ def from_design(
     if link is not None and not found:
         raise TargetError(f"--link {link}: gateway {name} serves no tunnel of that link")
     return tuple(found)
+
+
+def siblings(design: DesignLike, gateway: str) -> tuple[str, ...]:
+    """The other gateways of ``gateway``'s VPC, in name order."""
+    vpc_of = {name: g.vpc for name, g in design.gateway_by_name.items()}
+    if gateway not in vpc_of:
+        raise TargetError(f"--gateway {gateway}: no such gateway in the design" + _known(vpc_of))
+    return tuple(sorted(n for n, v in vpc_of.items() if v == vpc_of[gateway] and n != gateway))
 
 
 def _far_end(tunnel: _Tunnel, gateway: str) -> _End | None:

@@ -1,0 +1,198 @@
+"""The agent's health loop: tunnels and siblings through the probe's state machine."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from ipaddress import IPv4Address
+
+from tests.unit.agent import healthfakes
+from tests.unit.agent.healthfakes import FAR, SIBLING, TUNNEL, Clock, Net, Sink, config, loop
+from vpnctl.agent import health
+from vpnctl.agent.config import Config
+from vpnctl.probe import spec, targets
+from vpnctl.probe.health import Run
+from vpnctl.probe.report import Report, Target
+from vpnctl.probe.session import Schedule
+from vpnctl.topology import Failover, Probe
+
+
+def test_far_ends_come_from_each_tunnel_config() -> None:
+    cfg = config({"x--y": IPv4Address("169.254.1.2"), "x--z": IPv4Address("169.254.1.6")})
+    assert health.far_ends(cfg) == {
+        "x--y": IPv4Address("169.254.1.2"),
+        "x--z": IPv4Address("169.254.1.6"),
+    }
+
+
+def test_a_tunnel_config_without_ifconfig_is_not_watched() -> None:
+    cfg = Config.of({"openvpn/x--y.conf": b"dev tun\n", "openvpn/x--z.conf": b"ifconfig a b\n"})
+    assert health.far_ends(cfg) == {}
+
+
+def test_a_new_watch_is_undecided_and_publishes_no_state() -> None:
+    w = health.Watch("tunnel", TUNNEL, FAR)
+    good = Run(1.0, "OK", 0.0, 12.0, 5, 5)
+    board, moved = health.advance({}, [(w, good)], Failover(), 10.0)
+    assert not board[w.key].decided
+    assert not board[w.key].up
+    assert moved == ()
+
+
+def test_a_tunnel_is_up_after_recovery_successes_good_runs() -> None:
+    clock = Clock()
+    sink = Sink()
+    agent = loop(Net(clock), sink)
+    agent.run(runs=Failover().recovery_successes - 1)
+    assert sink.moved == []
+    agent.run(runs=1)
+    assert [(t.kind, t.name, t.state) for t in sink.moved] == [("tunnel", TUNNEL, "UP")]
+
+
+def test_a_hung_far_end_is_down_within_consecutive_failures_runs_with_one_event() -> None:
+    clock = Clock()
+    hung = {"now": False}
+    sink = Sink()
+    agent = loop(Net(clock, lambda _a, _n: not hung["now"]), sink)
+    agent.run(runs=10)
+    assert [t.state for t in sink.moved] == ["UP"]
+    hung["now"] = True
+    failures = Failover().consecutive_failures
+    for run in range(1, failures + 1):
+        agent.run(runs=1)
+        assert (agent.board[f"tunnel:{TUNNEL}"].health.state == "DOWN") == (run == failures)
+    agent.run(runs=50)
+    assert [t.state for t in sink.moved] == ["UP", "DOWN"]
+
+
+def test_random_loss_below_the_threshold_moves_nothing() -> None:
+    """5% of echoes lost (the threshold is 10%), runs of 5 for over half an hour."""
+    rng = random.Random(13)
+    clock = Clock()
+    sink = Sink()
+    agent = loop(Net(clock, lambda _a, _n: rng.random() >= 0.05), sink)
+    agent.run(runs=2000)
+    assert [t.state for t in sink.moved] == ["UP"]
+
+
+def test_loss_well_above_the_threshold_is_down() -> None:
+    rng = random.Random(7)
+    clock = Clock()
+    sink = Sink()
+    agent = loop(Net(clock, lambda _a, n: n < 100 or rng.random() >= 0.5), sink)
+    agent.run(runs=200)
+    assert [t.state for t in sink.moved] == ["UP", "DOWN"]
+
+
+def test_ready_is_said_once_when_converged_and_every_tunnel_is_up() -> None:
+    clock = Clock()
+    sink = Sink()
+    agent = loop(Net(clock), sink)
+    agent.run(runs=Failover().recovery_successes - 1)
+    assert sink.readies == []
+    agent.run(runs=30)
+    assert sink.readies == [config().digest]
+
+
+def test_not_converged_is_not_ready() -> None:
+    sink = Sink()
+    loop(Net(Clock()), sink, converged=False).run(runs=30)
+    assert sink.readies == []
+    assert [t.state for t in sink.moved] == ["UP"]
+
+
+def test_a_silent_sibling_goes_down_and_its_replacement_starts_undecided() -> None:
+    clock = Clock()
+    sink = Sink()
+    dead = {IPv4Address("10.64.0.20")}
+    found = {"gw-a-b": SIBLING}
+    agent = loop(Net(clock, lambda a, n: a not in dead or n < 60), sink, siblings=found)
+    agent.run(runs=30)
+    assert [(t.kind, t.state) for t in sink.moved if t.kind == "sibling"] == [
+        ("sibling", "UP"),
+        ("sibling", "DOWN"),
+    ]
+    found["gw-a-b"] = IPv4Address("10.64.0.21")  # the group launched a replacement
+    agent.run(runs=int(health.REFIND_LOST_S))  # a DOWN sibling is looked up again this soon
+    replaced = agent.board["sibling:gw-a-b"]
+    assert replaced.watch.address == IPv4Address("10.64.0.21")
+    assert not replaced.decided
+    assert len(replaced.health.runs) < Failover().recovery_successes
+
+
+def test_a_finder_that_fails_keeps_the_probes_running() -> None:
+    clock = Clock()
+    sink = Sink()
+    agent = loop(Net(clock), sink, siblings={"gw-a-b": SIBLING})
+
+    def broken(_names: object) -> dict[str, IPv4Address]:
+        raise RuntimeError("DescribeInstances: throttled")
+
+    agent.find = broken
+    agent.run(runs=10)
+    assert sink.ticks == 10
+
+
+def test_nothing_to_measure_idles_instead_of_spinning() -> None:
+    clock = Clock()
+    net = Net(clock)
+    agent = health.Loop(net, Sink(), lambda _n: {}, net_schedule(), clock, clock.sleep)
+    start = clock.now
+    agent.run(runs=3)
+    assert net.runs == 0
+    assert clock.now - start == 3 * health.IDLE_S
+
+
+def net_schedule() -> Schedule:
+    return Schedule(5, 200)
+
+
+def test_siblings_are_the_other_gateways_of_the_vpc_and_round_trip_in_the_plan() -> None:
+    from tests.unit.probe.test_targets import Design, Gateway
+
+    design = Design(
+        (Gateway("gw-a-a", "a"), Gateway("gw-a-b", "a"), Gateway("gw-a-c", "a"),
+         Gateway("gw-b-a", "b")),
+        (),
+    )  # fmt: skip
+    assert targets.siblings(design, "gw-a-b") == ("gw-a-a", "gw-a-c")
+    assert targets.siblings(design, "gw-b-a") == ()
+    made = spec.for_gateway("t", "gw-a-b", health_probe(), Failover(), (), ("gw-a-a", "gw-a-c"))
+    assert spec.loads(spec.dumps(made), "probe.json") == made
+    without = spec.for_gateway("t", "gw-b-a", health_probe(), Failover(), ())
+    assert "siblings" not in spec.dumps(without)
+
+
+def health_probe() -> Probe:
+    return Probe()
+
+
+def test_a_hang_is_down_within_seconds_through_the_real_session() -> None:
+    """The real prober and session on a fake network: 30 ms answers until the far end hangs.
+    With the agent's defaults (runs of 5 echoes 200 ms apart, lost after the critical 600 ms)
+    a silent run lasts 1.4 s, so DOWN comes ``consecutive_failures`` such runs after the hang,
+    plus the run it fell into."""
+    from tests.unit.probe.fakes import FakeClock, FakeNetwork
+    from vpnctl.probe import prober
+
+    clock = FakeClock()
+    hang_at = clock.now + 20.0
+    net = FakeNetwork(clock, lambda _a, _s: () if clock.now >= hang_at else (0.03,))
+    plan_ = healthfakes.plan()
+    schedule = Schedule(5, 200, plan_.probe.crit.rtt_ms)
+
+    def measure(targets: Sequence[Target], sched: Schedule) -> Report:
+        crit = plan_.probe.crit
+        return prober.probe(targets, sched, plan_.probe.warn, crit, opener=lambda _c: net,
+                            clock=clock, wall=clock)  # fmt: skip
+
+    sink = Sink()
+    agent = health.Loop(measure, sink, lambda _n: {}, schedule, clock, lambda _s: None)
+    cfg = config()
+    agent.update(health.Converged(cfg.digest, True, cfg), plan_)
+    agent.run(stop=lambda: len(sink.moved) >= 2 or clock.now > hang_at + 60)
+    down = [t for t in sink.moved if t.state == "DOWN"]
+    assert [t.state for t in sink.moved] == ["UP", "DOWN"]
+    runs = Failover().consecutive_failures + 1
+    assert down[0].at - hang_at <= runs * (0.8 + 0.6)
+    assert clock.now - hang_at <= runs * (0.8 + 0.6) + 0.01  # when the event is sent
