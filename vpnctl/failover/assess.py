@@ -9,9 +9,9 @@
   instance ready.
 - Gateways whose region this run cannot read (another account, another partition) count as
   running: their alarm speaks for them.
-- Then ``signals.gateway_states`` (the health rules) and ``decision.decide``; each changed table becomes one
-  ``Move`` per destination that is not on the chosen gateway already, so a repeated run makes
-  no call at all. A launch (or a reconcile) adds the instance fixes and DNS records its own boot
+- Then ``signals.gateway_states`` (the health rules) and ``decision.decide``; each changed
+  table becomes one ``Move`` per destination that is not on the chosen gateway already, so a
+  repeated run makes no call at all. A launch (or a reconcile) adds the instance fixes and DNS records its own boot
   may have missed; a terminate lifecycle action is completed once routes are off the instance.
 """
 
