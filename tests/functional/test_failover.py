@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Collection
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from vpnctl.cli.failover import failover
 from vpnctl.failover import hook
 from vpnctl.failover.bundle import Bundle
 from vpnctl.failover.events import parse
+from vpnctl.health_contract import NAMESPACE, READY_TAG, SIBLING_UP, TUNNEL_UP
 
 TAG = [{"Name": "tag:vpnctl:topology", "Values": ["sproutling"]}]
 REGIONS = {"us-west-2": "global", "ap-southeast-1": "global", "cn-north-1": "china"}
@@ -414,7 +418,7 @@ def test_apply_deploys_the_hook_in_every_region_and_destroy_removes_it(hub: Hub)
         assert function["Environment"]["Variables"] == {"VPNCTL_ACCOUNT": account}
         events = hub.client("events", region)
         rules = events.list_rules(NamePrefix="vpnctl-sproutling-failover-")["Rules"]
-        assert len(rules) == 4
+        assert len(rules) == 5
         for rule in rules:
             targets = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
             assert [t["Arn"] for t in targets] == [function["FunctionArn"]]
@@ -422,6 +426,12 @@ def test_apply_deploys_the_hook_in_every_region_and_destroy_removes_it(hub: Hub)
             AlarmNamePrefix="vpnctl-sproutling-"
         )["MetricAlarms"]
         assert len(alarms) == 2
+        assert {a["TreatMissingData"] for a in alarms} == {"breaching"}  # the backstop
+        agent = json.loads(
+            events.describe_rule(Name="vpnctl-sproutling-failover-agent")["EventPattern"]
+        )
+        assert agent["source"] == ["vpnctl.agent"]
+        assert agent["detail"] == {"topology": ["sproutling"]}
         asg = hub.client("autoscaling", region)
         for gateway in ("a", "b"):
             hooks = asg.describe_lifecycle_hooks(
@@ -446,3 +456,173 @@ def test_hook_role_may_replace_routes_only_in_the_topologys_tables(hub: Hub) -> 
     }
     assert routes["Resource"].endswith(":route-table/*")
     assert "sproutling-*" in statements["OwnGroups"]["Resource"]
+    assert "cloudwatch:GetMetricData" in statements["Read"]["Action"]
+
+
+# ------------------------------------------------------------------ the agents' evidence
+
+HUB_A_TO_WEST_A = "ap-southeast-1-a--us-west-2-a"
+
+
+class Agents:
+    """What the gateways' agents publish, in the shapes they publish it."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.design = pipeline.plan(hub.path).design
+
+    def region(self, gateway: str) -> str:
+        return self.design.gateway_by_name[gateway].region
+
+    def ready(self, *gateways: str) -> None:
+        """The agent tags its own instance once converged and every tunnel is UP."""
+        found = self.hub.instances()
+        for gateway in gateways or [g.name for g in self.design.gateways]:
+            self.hub.client("ec2", self.region(gateway)).create_tags(
+                Resources=[found[gateway]["InstanceId"]],
+                Tags=[{"Key": READY_TAG, "Value": "digest-1"}],
+            )
+
+    def publish(self, gateway: str, down: Collection[str] = ()) -> None:
+        """``gateway``'s TunnelUp per tunnel and SiblingUp per sibling: 1 unless in ``down``."""
+        design, at = self.design, datetime.now(UTC)
+        data = [
+            _datum(TUNNEL_UP, {"Gateway": gateway, "Tunnel": t.name}, t.name not in down, at)
+            for t in design.tunnels_by_gateway[gateway]
+        ]
+        vpc = design.vpcs[design.gateway_by_name[gateway].vpc]
+        data += [
+            _datum(SIBLING_UP, {"Gateway": gateway, "Sibling": s}, s not in down, at)
+            for s in vpc.gateways
+            if s != gateway
+        ]
+        cw = self.hub.client("cloudwatch", self.region(gateway))
+        cw.put_metric_data(Namespace=NAMESPACE, MetricData=data)
+
+    def all_up(self, *, except_: tuple[str, ...] = ()) -> None:
+        for g in self.design.gateways:
+            if g.name not in except_:
+                self.publish(g.name)
+
+    def event(self, gateway: str, kind: str, name: str, state: str) -> dict[str, Any]:
+        event = self.hub.event(
+            "agent-health",
+            gateway=gateway,
+            instance_id=self.hub.instances()[gateway]["InstanceId"],
+            kind=kind,
+            name=name,
+            state=state,
+            at=time.time(),
+            region=self.region(gateway),
+        )
+        return event
+
+
+def _datum(metric: str, dims: dict[str, str], up: bool, at: datetime) -> dict[str, Any]:
+    dimensions = [{"Name": "Topology", "Value": "sproutling"}]
+    dimensions += [{"Name": k, "Value": v} for k, v in dims.items()]
+    return {"MetricName": metric, "Dimensions": dimensions, "Timestamp": at,
+            "Value": 1.0 if up else 0.0, "StorageResolution": 1}  # fmt: skip
+
+
+def _decision(found: dict[str, Any], table: str) -> dict[str, Any]:
+    return dict(next(d for d in found["decisions"] if d["table"] == table))
+
+
+def test_a_hung_gateway_loses_its_table_to_the_sibling_that_sees_it_down(hub: Hub) -> None:
+    """The spoke's AZ-a gateway hangs: it publishes nothing; its sibling sees it DOWN, the
+    hub's AZ-a gateway sees its tunnel to it DOWN and says so at once in an event."""
+    agents = Agents(hub)
+    agents.ready()
+    agents.all_up(except_=("gw-us-west-2-a", "gw-us-west-2-b", "gw-ap-southeast-1-a"))
+    agents.publish("gw-us-west-2-b", down={"gw-us-west-2-a"})
+    agents.publish("gw-ap-southeast-1-a", down={HUB_A_TO_WEST_A})
+    event = agents.event("gw-ap-southeast-1-a", "tunnel", HUB_A_TO_WEST_A, "DOWN")
+    result, factory = hub.hook(event)
+    found = summary(result)
+    assert hub.tables()["rt-us-west-2-a"] == {"gw-us-west-2-b"}
+    assert hub.tables()["rt-us-west-2-b"] == {"gw-us-west-2-b"}
+    assert found["gateways"]["gw-us-west-2-a"] == "seen DOWN by its siblings"
+    assert "GetMetricData" in [c.operation for c in factory.log.calls]
+    # The alarms, as AWS sends them minutes later: the hub's AZ-a gateway measures 100% loss,
+    # the hung one's alarm breaches on its missing data. Then the scheduled reconcile.
+    for gateway, region in (
+        ("gw-ap-southeast-1-a", "ap-southeast-1"),
+        ("gw-us-west-2-a", "us-west-2"),
+    ):
+        name = f"vpnctl-sproutling-{gateway}"
+        hub.client("cloudwatch", region).set_alarm_state(
+            AlarmName=name, StateValue="ALARM", StateReason="loss"
+        )
+        summary(hub.hook(hub.event("cloudwatch-alarm", alarmName=name, region=region))[0])
+    agents.all_up(except_=("gw-us-west-2-a", "gw-us-west-2-b", "gw-ap-southeast-1-a"))
+    agents.publish("gw-us-west-2-b", down={"gw-us-west-2-a"})
+    agents.publish("gw-ap-southeast-1-a", down={HUB_A_TO_WEST_A})
+    again, factory = hub.hook(hub.event("scheduled"))
+    tables = hub.tables()
+    assert tables["rt-us-west-2-a"] == {"gw-us-west-2-b"}
+    assert "gw-us-west-2-a" not in set().union(*tables.values())
+    assert _decision(summary(again), "rt-us-west-2-a")["chosen"] == "gw-us-west-2-b"
+    assert "ReplaceRoute" not in mutations(factory)
+
+
+def test_silence_everywhere_moves_nothing(hub: Hub) -> None:
+    """Every gateway was ready, and then nothing arrives (the metrics service is out): no
+    gateway is healthy, so no route moves, even on a terminated gateway's event."""
+    Agents(hub).ready()
+    instance = hub.terminate("gw-us-west-2-a")
+    event = hub.event("ec2-state-terminated", **{"instance-id": instance}, region="us-west-2")
+    result, factory = hub.hook(event)
+    found = summary(result)
+    assert "ReplaceRoute" not in mutations(factory)
+    assert "silent on" in found["gateways"]["gw-us-west-2-b"]
+    assert "no usable gateway" in _decision(found, "rt-us-west-2-a")["reason"]
+
+
+@pytest.mark.parametrize("failback", [False, True])
+def test_a_replacement_takes_routes_only_once_ready_and_its_tunnels_are_up(
+    aws: Aws, failback: bool
+) -> None:
+    text = (ROOT / "topologies" / "china-hub.yaml").read_text()
+    if failback:
+        text = text.replace("failback: false", "failback: true\n  hold_down_s: 0")
+    path = aws.topology("china-hub", text)
+    assert aws.run(apply, str(path), "--yes").exit_code == 0
+    hub = Hub(aws, path)
+    agents = Agents(hub)
+    agents.ready()
+    old = hub.terminate("gw-us-west-2-a")
+    new = _replace(hub, "gw-us-west-2-a")  # the group's new instance: running, still booting
+    # Half booted: it answers its sibling and its tunnel is up at the hub's end, but its agent
+    # has not reported ready (no READY_TAG, nothing of its own published yet).
+    agents.all_up(except_=("gw-us-west-2-a",))
+    event = hub.event("ec2-state-terminated", **{"instance-id": old}, region="us-west-2")
+    found = summary(hub.hook(event)[0])
+    assert hub.instances()["gw-us-west-2-a"]["InstanceId"] == new
+    assert hub.tables()["rt-us-west-2-a"] == {"gw-us-west-2-b"}  # the proven gateway
+    assert found["gateways"]["gw-us-west-2-a"] == "publishes no health evidence"
+    launched = hub.event(
+        "asg-launch-successful", EC2InstanceId=new, AutoScalingGroupName="sproutling-gw-us-west-2-a"
+    )
+    summary(hub.hook(launched)[0])
+    assert hub.tables()["rt-us-west-2-a"] == {"gw-us-west-2-b"}
+    # Booted: its agent tags its instance and its tunnels come UP.
+    agents.ready("gw-us-west-2-a")
+    agents.all_up()
+    result, _ = hub.hook(hub.event("scheduled"))
+    choice = _decision(summary(result), "rt-us-west-2-a")
+    if failback:
+        assert hub.tables()["rt-us-west-2-a"] == {"gw-us-west-2-a"}
+        assert choice["reason"].startswith("failback")
+    else:
+        assert hub.tables()["rt-us-west-2-a"] == {"gw-us-west-2-b"}
+        assert "staying" in choice["reason"]
+
+
+def _replace(hub: Hub, gateway: str) -> str:
+    """Its Auto Scaling group launches a new instance (as AWS does after a termination)."""
+    region = gateway.removeprefix("gw-")[:-2]
+    asg = hub.client("autoscaling", region)
+    group = f"sproutling-{gateway}"
+    asg.update_auto_scaling_group(AutoScalingGroupName=group, MinSize=1, DesiredCapacity=1)
+    return str(hub.instances()[gateway]["InstanceId"])

@@ -1,10 +1,11 @@
 """What apply deploys for the failover hook, and the pure diff and sweep of it.
 
 Per account and region with gateways: the function (the package ``vpnctl failover package``
-builds, ``VPNCTL_ACCOUNT`` naming its account), four EventBridge rules targeting it (EC2 state
+builds, ``VPNCTL_ACCOUNT`` naming its account), five EventBridge rules targeting it (EC2 state
 changes, Auto Scaling launches and terminate lifecycle actions of the topology's groups, its
-probe alarms, a reconcile every few minutes), a probe alarm per gateway (the worst
-``LossPercent`` of its tunnels) and a terminate lifecycle hook on each gateway's group. Per
+probe alarms, the gateway agents' health events, a reconcile every few minutes), a probe alarm
+per gateway (the worst ``LossPercent`` of its tunnels; the backstop of the agents' evidence,
+so missing data breaches) and a terminate lifecycle hook on each gateway's group. Per
 account: one role for the function, allowed only what the hook does, on the topology's own
 objects (ReplaceRoute on route tables tagged with the topology, CompleteLifecycleAction on its
 groups, its own lease item).
@@ -25,6 +26,7 @@ from vpnctl.aws import names
 from vpnctl.aws.intent import HookPackage, Intent
 from vpnctl.aws.live import HookLive, Live, canonical_json
 from vpnctl.aws.names import TOPOLOGY_TAG
+from vpnctl.health_contract import EVENT_DETAIL_TYPE, EVENT_SOURCE
 from vpnctl.partitions import PARTITIONS
 
 LIFECYCLE_HOOK = names.LIFECYCLE_HOOK
@@ -67,6 +69,11 @@ def rules(topology: str) -> dict[str, dict[str, Any]]:
             "detail-type": ["CloudWatch Alarm State Change"],
             "detail": {"alarmName": [{"prefix": alarm_prefix(topology)}]},
         },
+        "agent": {  # PutEvents by the gateways' agents, in their own region
+            "source": [EVENT_SOURCE],
+            "detail-type": [EVENT_DETAIL_TYPE],
+            "detail": {"topology": [topology]},
+        },
     }
     found = {
         names.hook_rule(topology, k): {"EventPattern": canonical_json(p)}
@@ -99,13 +106,18 @@ def alarm(intent: Intent, gateway: str, threshold: float, periods: int) -> dict[
         "DatapointsToAlarm": periods,
         "Threshold": threshold,
         "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-        "TreatMissingData": "missing",  # a silent probe is no reason to move routes
+        # The backstop of the agents' evidence: a gateway whose instance runs and publishes
+        # nothing is hung, not well (the hook ignores the alarm of an instance that is not
+        # running). "breaching": https://docs.aws.amazon.com/AmazonCloudWatch/latest/
+        # monitoring/AlarmThatSendsEmail.html#alarms-and-missing-data
+        "TreatMissingData": "breaching",
     }
 
 
 def alarm_digest(args: Mapping[str, Any]) -> str:
     keys = ("Metrics", "EvaluationPeriods", "DatapointsToAlarm", "Threshold")
-    return digest({k: args[k] for k in keys})
+    found = {k: args[k] for k in keys}
+    return digest({**found, "TreatMissingData": args.get("TreatMissingData", "missing")})
 
 
 def settings(role_arn: str, account: str, package: HookPackage) -> dict[str, Any]:
@@ -146,6 +158,7 @@ def policy(intent: Intent, account: str, account_id: str) -> str:
                 "ec2:DescribeRouteTables",
                 "ec2:DescribeAddresses",
                 "cloudwatch:DescribeAlarms",
+                "cloudwatch:GetMetricData",  # the agents' TunnelUp/SiblingUp evidence
                 "autoscaling:DescribeAutoScalingGroups",
             ],
             "*",

@@ -195,6 +195,7 @@ def _hook_region_calls(intent: Intent, gateway: Gateway, arn: _Arns) -> list[Cal
         "ec2:DescribeRouteTables",
         "ec2:DescribeAddresses",
         "cloudwatch:DescribeAlarms",
+        "cloudwatch:GetMetricData",  # the agents' TunnelUp/SiblingUp evidence
         "autoscaling:DescribeAutoScalingGroups",
     ]
     found = [Call(observe, Request(a, "*")) for a in reads]

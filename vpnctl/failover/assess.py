@@ -5,11 +5,13 @@
   route to nothing, whatever gateway that instance once served.
 - The event adds what the read may not show yet: a state change it reports, the instance a
   terminate lifecycle action holds, an alarm's new state.
+- An agent's health event adds its reading to the evidence read (``evidence``), or marks its
+  instance ready.
 - Gateways whose region this run cannot read (another account, another partition) count as
   running: their alarm speaks for them.
-- Then ``signals.gateway_states`` and ``decision.decide``; each changed table becomes one
-  ``Move`` per destination that is not on the chosen gateway already, so a repeated run makes
-  no call at all. A launch (or a reconcile) adds the instance fixes and DNS records its own boot
+- Then ``signals.gateway_states`` (the health rules) and ``decision.decide``; each changed
+  table becomes one ``Move`` per destination that is not on the chosen gateway already, so a
+  repeated run makes no call at all. A launch (or a reconcile) adds the instance fixes and DNS records its own boot
   may have missed; a terminate lifecycle action is completed once routes are off the instance.
 """
 
@@ -18,21 +20,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import assert_never
 
 from vpnctl.aws import names
 from vpnctl.design import Gateway
-from vpnctl.failover import observe as ob
+from vpnctl.failover import evidence as ev
+from vpnctl.failover import seen as ob
 from vpnctl.failover.bundle import Bundle
 from vpnctl.failover.decision import Choice, GatewayState, Route, decide
 from vpnctl.failover.events import (
     AlarmChanged,
     AnyEvent,
+    GatewayHealth,
     InstanceLaunched,
     InstanceStateChanged,
     InstanceTerminating,
     Reconcile,
 )
-from vpnctl.failover.signals import gateway_states
+from vpnctl.failover.signals import Heard, gateway_states
+from vpnctl.health_contract import SIBLING_UP, TUNNEL_UP
 
 RANK = names.STATE_RANK
 LIVE = names.LIVE_STATES
@@ -129,8 +135,9 @@ def assess(
     ignored = _irrelevant(bundle, seen, event)
     if ignored:
         return Assessment(ignored=ignored)
-    best = _overlaid(best_instances(seen), event)
-    states = _states(bundle, seen, best, event, now, draining)
+    told = _told(bundle, event)
+    best = _overlaid(best_instances(seen), told)
+    states = _states(bundle, seen, best, told, now, draining)
     current = _current(bundle, seen, best)
     choices = tuple(
         c
@@ -139,7 +146,7 @@ def assess(
     )
     tables = {t.name: t for t in seen.tables}
     moves = tuple(m for c in choices if c.changed if (m := _move(c, tables, best)) is not None)
-    fixed = _fixed_gateways(bundle, seen, event, best)
+    fixed = _fixed_gateways(bundle, seen, told)
     return Assessment(
         None,
         states,
@@ -147,7 +154,7 @@ def assess(
         moves,
         tuple(f for g in fixed if (f := _fix(g, seen, best)) is not None),
         tuple(r for g in fixed if (r := _record(bundle, g, seen)) is not None),
-        _complete(bundle, seen, event),
+        _complete(bundle, seen, told.lifecycle),
         tuple(g.name for g in bundle.design.gateways if not _observed(g, seen)),
         _notes(bundle, seen, fixed),
     )
@@ -162,17 +169,74 @@ def _groups(bundle: Bundle) -> dict[str, Gateway]:
 
 def _irrelevant(bundle: Bundle, seen: ob.Seen, event: AnyEvent) -> str | None:
     topo = bundle.topology
-    if isinstance(event, InstanceStateChanged):
-        if event.instance_id not in {i.id for i in seen.instances}:
-            return f"instance {event.instance_id} is not a gateway of {topo}"
-    elif isinstance(event, InstanceLaunched | InstanceTerminating):
-        if event.group not in _groups(bundle):
-            return f"auto scaling group {event.group} is not a gateway's of {topo}"
-    elif isinstance(event, AlarmChanged):
-        gateway = event.alarm.removeprefix(ob.alarm_prefix(topo))
-        if gateway == event.alarm or gateway not in bundle.design.gateway_by_name:
-            return f"alarm {event.alarm} is not a probe alarm of {topo}"
+    match event:
+        case InstanceStateChanged():
+            if event.instance_id not in {i.id for i in seen.instances}:
+                return f"instance {event.instance_id} is not a gateway of {topo}"
+        case InstanceLaunched() | InstanceTerminating():
+            if event.group not in _groups(bundle):
+                return f"auto scaling group {event.group} is not a gateway's of {topo}"
+        case AlarmChanged():
+            gateway = event.alarm.removeprefix(ob.alarm_prefix(topo))
+            if gateway == event.alarm or gateway not in bundle.design.gateway_by_name:
+                return f"alarm {event.alarm} is not a probe alarm of {topo}"
+        case GatewayHealth():
+            if event.topology != topo or event.gateway not in bundle.design.gateway_by_name:
+                return (
+                    f"health of {event.gateway} in {event.topology} is not of a gateway of {topo}"
+                )
+        case Reconcile():
+            pass
+        case _:
+            assert_never(event)
     return None
+
+
+@dataclass(frozen=True)
+class _Told:
+    """What the event says beyond the read, and the work it asks for besides routes."""
+
+    state: tuple[str, str] | None = None  # (instance id, EC2 state) the read may lag behind
+    alarm: tuple[str, str] | None = None  # (gateway, alarm state)
+    points: tuple[ev.Point, ...] = ()  # an agent's reading
+    ready: str | None = None  # an instance whose agent reported ready
+    lifecycle: InstanceTerminating | None = None  # held in a terminate wait; complete it
+    fix: frozenset[str] | None = frozenset()  # gateways to fix; None: every one in reach
+
+
+def _told(bundle: Bundle, event: AnyEvent) -> _Told:
+    match event:
+        case InstanceStateChanged():
+            return _Told(state=(event.instance_id, event.state))
+        case InstanceLaunched():
+            return _Told(fix=frozenset({_groups(bundle)[event.group].name}))
+        case InstanceTerminating():
+            return _Told(lifecycle=event)
+        case AlarmChanged():
+            return _Told(
+                alarm=(event.alarm.removeprefix(ob.alarm_prefix(bundle.topology)), event.state)
+            )
+        case Reconcile():
+            return _Told(fix=None)
+        case GatewayHealth():
+            return _health(event)
+        case _:
+            assert_never(event)
+
+
+def _health(event: GatewayHealth) -> _Told:
+    reading = ev.Reading(event.at, event.up)
+    match event.kind:
+        case "tunnel":
+            query = ev.Query(TUNNEL_UP, event.gateway, event.name)
+            return _Told(points=(ev.Point(query, reading),))
+        case "sibling":
+            query = ev.Query(SIBLING_UP, event.gateway, event.name)
+            return _Told(points=(ev.Point(query, reading),))
+        case "ready":
+            return _Told(ready=event.instance_id)
+        case _:
+            assert_never(event.kind)
 
 
 # ------------------------------------------------------------------ gateways
@@ -193,12 +257,13 @@ def best_instances(seen: ob.Seen) -> dict[str, ob.Instance]:
     return found
 
 
-def _overlaid(best: dict[str, ob.Instance], event: AnyEvent) -> dict[str, ob.Instance]:
+def _overlaid(best: dict[str, ob.Instance], told: _Told) -> dict[str, ob.Instance]:
     """An EC2 state change the read has not caught up with yet."""
-    if not isinstance(event, InstanceStateChanged) or event.state not in names.GONE_STATES:
+    if told.state is None or told.state[1] not in names.GONE_STATES:
         return best
+    instance_id, state = told.state
     return {
-        g: dataclasses.replace(i, state=event.state) if i.id == event.instance_id else i
+        g: dataclasses.replace(i, state=state) if i.id == instance_id else i
         for g, i in best.items()
     }
 
@@ -211,7 +276,7 @@ def _states(
     bundle: Bundle,
     seen: ob.Seen,
     best: Mapping[str, ob.Instance],
-    event: AnyEvent,
+    told: _Told,
     now: float,
     draining: frozenset[str] = frozenset(),
 ) -> dict[str, GatewayState]:
@@ -222,14 +287,12 @@ def _states(
             (found.state if found else "missing") if _observed(g, seen) else names.RUNNING
         )
     alarms = dict(seen.alarms)
-    if isinstance(event, AlarmChanged):
-        gateway = event.alarm.removeprefix(ob.alarm_prefix(bundle.topology))
+    if told.alarm is not None:
+        gateway, state = told.alarm
         had = alarms.get(gateway)
-        if had is None or had.state != event.state:
-            alarms[gateway] = ob.Alarm(event.state, now)
-    held = set(seen.terminating()) | (
-        {event.instance_id} if isinstance(event, InstanceTerminating) else set()
-    )
+        if had is None or had.state != state:
+            alarms[gateway] = ob.Alarm(state, now)
+    held = set(seen.terminating()) | ({told.lifecycle.instance_id} if told.lifecycle else set())
     return gateway_states(
         bundle.design,
         instances,
@@ -237,7 +300,21 @@ def _states(
         {g: a.state for g, a in alarms.items()},
         {g: max(i.launched, alarms[g].since if g in alarms else 0.0) for g, i in best.items()},
         frozenset(g for g, i in best.items() if i.id in held) | draining,
+        _heard(bundle, seen, best, told, now),
     )
+
+
+def _heard(
+    bundle: Bundle, seen: ob.Seen, best: Mapping[str, ob.Instance], told: _Told, now: float
+) -> Heard:
+    evidence = seen.evidence.with_points(told.points)
+    if told.ready is not None:
+        evidence = evidence.with_ready(told.ready)
+    observed = frozenset(g.name for g in bundle.design.gateways if _observed(g, seen))
+    ready = frozenset(
+        g for g, i in best.items() if g in observed and (i.ready or i.id in evidence.ready)
+    )
+    return Heard(evidence, observed, ready, now)
 
 
 # ------------------------------------------------------------------ route tables
@@ -278,15 +355,12 @@ def _move(
 # ------------------------------------------------------------------ new instances and names
 
 
-def _fixed_gateways(
-    bundle: Bundle, seen: ob.Seen, event: AnyEvent, best: Mapping[str, ob.Instance]
-) -> list[Gateway]:
-    if isinstance(event, Reconcile):
-        return [g for g in bundle.design.gateways if _observed(g, seen)]
-    if isinstance(event, InstanceLaunched):
-        gateway = _groups(bundle)[event.group]
-        return [gateway] if _observed(gateway, seen) else []
-    return []
+def _fixed_gateways(bundle: Bundle, seen: ob.Seen, told: _Told) -> list[Gateway]:
+    return [
+        g
+        for g in bundle.design.gateways
+        if _observed(g, seen) and (told.fix is None or g.name in told.fix)
+    ]
 
 
 def _fix(gateway: Gateway, seen: ob.Seen, best: Mapping[str, ob.Instance]) -> FixInstance | None:
@@ -319,9 +393,9 @@ def _record(bundle: Bundle, gateway: Gateway, seen: ob.Seen) -> FixRecord | None
     return FixRecord(zone.account, zone.region, zone.id, gateway.fqdn, address.public_ip, ttl, was)
 
 
-def _complete(bundle: Bundle, seen: ob.Seen, event: AnyEvent) -> Complete | None:
+def _complete(bundle: Bundle, seen: ob.Seen, event: InstanceTerminating | None) -> Complete | None:
     """The event's lifecycle action, unless the group shows it gone or completed already."""
-    if not isinstance(event, InstanceTerminating):
+    if event is None:
         return None
     state = seen.lifecycle.get(event.instance_id)
     if state is None or state in ob.DONE:

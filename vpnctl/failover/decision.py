@@ -5,11 +5,15 @@ Health is judged per destination, not all or nothing: a gateway that lost its wa
 still carries traffic to the others, and for those it is better than a dead one. So the rules
 hold for every (route table, destination) pair, the table's gateways listed same-AZ first:
 
-1. A gateway is usable when its instance is running and not being terminated and its probe
-   alarm is not in ALARM. For a destination it *reaches* the VPCs under that destination it
-   has a working path to (``reaches``, from ``signals``: its own tunnels up, and the onward
-   tunnels of a transit hub up). A gateway with nothing DOWN reaches everything.
-   DOWN already means a sound failure streak (``probe.health``): one bad minute moves nothing.
+1. A gateway is usable when its instance is running and not being terminated, its probe
+   alarm is not in ALARM, its agent has reported ready (``READY_TAG``: a booting replacement
+   is not usable) and its siblings do not all see it DOWN (a hung gateway publishes nothing,
+   so the gateways beside it speak for it). For a destination it *reaches* the VPCs under that
+   destination it has a working path to (``reaches``, from ``signals``: its own tunnels up, and
+   the onward tunnels of a transit hub up). A gateway with nothing DOWN reaches everything.
+   A tunnel is up only while a fresh measurement says so (``signals``: silence past
+   ``GRACE_S`` is DOWN); DOWN itself is a sound failure streak (the agent's hysteresis,
+   ``probe.health``): one bad moment moves nothing.
 2. If no usable gateway of the VPC reaches anything under a destination, that route does not
    change: a degraded route that still carries something beats a black hole.
 3. A route on a gateway that reaches as much as any other stays there. It goes back to its
@@ -51,10 +55,20 @@ class GatewayState:
     # reach when nothing is DOWN, none when something is and no one worked out which
     # (``signals`` does).
     reaches: frozenset[str] | None = None
+    ready: bool = True  # its agent reported ready (always, for a gateway judged without evidence)
+    siblings_down: bool = False  # every sibling with a fresh view sees it DOWN
+    silent_tunnels: frozenset[str] = field(default_factory=frozenset)  # DOWN for lack of news
+    unheard: bool = False  # running, but no agent evidence at all of it (an older gateway?)
 
     @property
     def usable(self) -> bool:
-        return self.instance == RUNNING and not self.terminating and self.alarm != "ALARM"
+        return (
+            self.instance == RUNNING
+            and not self.terminating
+            and self.alarm != "ALARM"
+            and self.ready
+            and not self.siblings_down
+        )
 
     @property
     def healthy(self) -> bool:
@@ -77,15 +91,22 @@ class GatewayState:
             return "terminating"
         if self.alarm == "ALARM":
             return "in ALARM"
+        if self.siblings_down:
+            return "seen DOWN by its siblings"
+        if not self.ready:
+            return "publishes no health evidence" if self.unheard else "not ready (booting)"
         if self.down_tunnels:
             return "; ".join(self._down())
         return "healthy"
 
     def _down(self) -> list[str]:
-        """Name the tunnel that is lost: a tunnel cut off beyond its far end is not down."""
+        """Name the tunnel that is lost: a tunnel cut off beyond its far end is not down
+        itself, and a silent one said nothing (no fresh evidence either way)."""
         cut = dict(self.beyond)
-        direct = sorted(t for t in self.down_tunnels if t not in cut)
+        silent = self.silent_tunnels - set(cut)
+        direct = sorted(t for t in self.down_tunnels if t not in cut and t not in silent)
         found = [f"DOWN on {', '.join(direct)}"] if direct else []
+        found += [f"silent on {', '.join(sorted(silent))}"] if silent else []
         found += [f"cut off: {lost} is DOWN beyond {own}" for own, lost in sorted(cut.items())]
         return found
 
@@ -138,6 +159,8 @@ def _choose(
     design: Design,
 ) -> Choice:
     def choice(chosen: str | None, reason: str) -> Choice:
+        if chosen is not None and _state(states, chosen).unheard:
+            reason += f"; no agent evidence of {chosen}: judged by its instance and alarm alone"
         return Choice(table.name, str(destination), table.vpc, table.az, current, chosen, reason)
 
     wanted = _wanted(design, table, destination, states)

@@ -6,6 +6,10 @@
     EventBridge "CloudWatch Alarm State Change"                -> AlarmChanged
     SNS notification wrapping a CloudWatch alarm message       -> AlarmChanged
     EventBridge "Scheduled Event"                              -> Reconcile
+    EventBridge "vpnctl gateway health" (source vpnctl.agent)  -> GatewayHealth
+
+The last is the gateway agent's own custom event (``vpnctl.health_contract``): it sends one
+on every UP/DOWN transition of a tunnel or sibling it watches, and once when it is ready.
 
 Anything else raises EventError (exit status 2 from the CLI), before anything is read or
 changed. ``parse`` is pure: it looks only at the event.
@@ -16,9 +20,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, assert_never
 
 from vpnctl.errors import EventError
+from vpnctl.health_contract import EVENT_DETAIL_TYPE, EVENT_SOURCE
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,52 @@ class Reconcile(Event):
     """A periodic run: look at everything and put every route right."""
 
 
-AnyEvent = InstanceStateChanged | InstanceLaunched | InstanceTerminating | AlarmChanged | Reconcile
+HealthKind = Literal["tunnel", "sibling", "ready"]
+KINDS: tuple[HealthKind, ...] = ("tunnel", "sibling", "ready")
+_KIND: dict[str, HealthKind] = {k: k for k in KINDS}
+
+
+@dataclass(frozen=True)
+class GatewayHealth(Event):
+    """What a gateway's agent saw: a tunnel or a sibling go UP or DOWN, or itself become ready."""
+
+    topology: str
+    gateway: str  # the gateway that saw it
+    instance_id: str  # its instance
+    kind: HealthKind
+    name: str  # the tunnel, the sibling gateway, or (ready) the config digest it runs
+    up: bool
+    at: float  # unix time of the measurement
+
+
+AnyEvent = (
+    InstanceStateChanged
+    | InstanceLaunched
+    | InstanceTerminating
+    | AlarmChanged
+    | Reconcile
+    | GatewayHealth
+)
+
+
+def subject(event: AnyEvent) -> str:
+    """What the event is about, in a few words (the hook's log lines carry it)."""
+    match event:
+        case InstanceStateChanged():
+            return f"instance {event.instance_id} {event.state}"
+        case InstanceLaunched():
+            return f"instance {event.instance_id} launched in {event.group}"
+        case InstanceTerminating():
+            return f"instance {event.instance_id} terminating in {event.group}"
+        case AlarmChanged():
+            return f"alarm {event.alarm} {event.state}"
+        case Reconcile():
+            return "every route"
+        case GatewayHealth():
+            state = "UP" if event.up else "DOWN"
+            return f"{event.gateway} sees {event.kind} {event.name} {state}"
+        case _:
+            assert_never(event)
 
 
 def parse(raw: Any) -> AnyEvent:
@@ -75,7 +125,8 @@ def parse(raw: Any) -> AnyEvent:
         raise EventError(
             f"unhandled event (source {source!r}, detail-type {kind!r}); the hook handles EC2 "
             "state changes, Auto Scaling launches and terminate lifecycle actions, CloudWatch "
-            "alarm state changes (direct or through SNS) and scheduled events"
+            "alarm state changes (direct or through SNS), scheduled events and the gateway "
+            "agent's health events"
         )
     detail = raw.get("detail")
     if not isinstance(detail, Mapping):
@@ -131,12 +182,37 @@ def _scheduled(base: Base, d: Mapping[str, Any], kind: str) -> AnyEvent:
     return Reconcile(*base)
 
 
+def _health(base: Base, d: Mapping[str, Any], kind: str) -> AnyEvent:
+    what = _KIND.get(_need(d, "kind", kind))
+    if what is None:
+        raise EventError(
+            f"{kind} event has detail.kind {d['kind']!r}; expected one of {', '.join(KINDS)}"
+        )
+    state = _need(d, "state", kind)
+    if state not in ("UP", "DOWN") or (what == "ready" and state != "UP"):
+        raise EventError(f"{kind} event has detail.state {state!r}; expected UP or DOWN")
+    at = d.get("at")
+    if isinstance(at, bool) or not isinstance(at, int | float):
+        raise EventError(f"{kind} event lacks detail.at (unix time)")
+    return GatewayHealth(
+        *base,
+        _need(d, "topology", kind),
+        _need(d, "gateway", kind),
+        _need(d, "instance_id", kind),
+        what,
+        _need(d, "name", kind),
+        state == "UP",
+        float(at),
+    )
+
+
 _READERS: dict[tuple[str, str], Callable[[Base, Mapping[str, Any], str], AnyEvent]] = {
     ("aws.ec2", "EC2 Instance State-change Notification"): _state_change,
     ("aws.autoscaling", "EC2 Instance Launch Successful"): _launched,
     ("aws.autoscaling", "EC2 Instance-terminate Lifecycle Action"): _terminating,
     ("aws.cloudwatch", "CloudWatch Alarm State Change"): _alarm,
     ("aws.events", "Scheduled Event"): _scheduled,
+    (EVENT_SOURCE, EVENT_DETAIL_TYPE): _health,
 }
 
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Sessions
@@ -34,11 +34,15 @@ from vpnctl.failover import observe as ob
 from vpnctl.failover.assess import Assessment, assess
 from vpnctl.failover.bundle import EMBEDDED, Bundle, embedded
 from vpnctl.failover.events import (
+    AlarmChanged,
     AnyEvent,
+    GatewayHealth,
     InstanceLaunched,
+    InstanceStateChanged,
     InstanceTerminating,
     Reconcile,
     parse,
+    subject,
 )
 from vpnctl.topology import Account
 
@@ -66,12 +70,14 @@ def run(event: AnyEvent, bundle: Bundle, env: Env) -> dict[str, Any]:
     started = env.clock()
     regions = _regions(bundle, env.reach)
     needs = _needs(event)
-    found = assess(bundle, ob.look(env.sessions, bundle, regions, needs, env.retry), event, started)
+    seen = ob.look(env.sessions, bundle, regions, needs, env.retry, started)
+    found = assess(bundle, seen, event, started)
     done: list[act.Done] = []
     if found.mutating:
         with lease.leases(lambda a: _lease(bundle, env, a), found.accounts()):
-            seen = ob.look(env.sessions, bundle, regions, needs, env.retry)
-            found = assess(bundle, seen, event, env.clock())
+            now = env.clock()
+            seen = ob.look(env.sessions, bundle, regions, needs, env.retry, now)
+            found = assess(bundle, seen, event, now)
             done = act.Actor(env.sessions, env.retry).run(found)
     _log(env.say, bundle, event, found, started)
     return summary(bundle, event, found, done, regions)
@@ -84,12 +90,18 @@ def _regions(bundle: Bundle, reach: frozenset[str]) -> frozenset[ob.RegionKey]:
 
 
 def _needs(event: AnyEvent) -> ob.Needs:
-    fixing = isinstance(event, InstanceLaunched | Reconcile)
-    return ob.Needs(
-        addresses=fixing,
-        lifecycle=isinstance(event, InstanceTerminating | Reconcile),
-        zone=fixing,
-    )
+    """What the read adds to instances, tables, alarms and evidence (always read)."""
+    match event:
+        case Reconcile():
+            return ob.Needs(addresses=True, lifecycle=True, zone=True)
+        case InstanceLaunched():
+            return ob.Needs(addresses=True, zone=True)
+        case InstanceTerminating():
+            return ob.Needs(lifecycle=True)
+        case InstanceStateChanged() | AlarmChanged() | GatewayHealth():
+            return ob.Needs()
+        case _:
+            assert_never(event)
 
 
 def _lease(bundle: Bundle, env: Env, account: str) -> lease.Lease:
@@ -124,7 +136,8 @@ def _log(say: Say, bundle: Bundle, event: AnyEvent, found: Assessment, at: float
     for choice in found.choices:
         table = bundle.design.route_table_by_name[choice.table]
         seen = {g: found.states[g].describe() for g in table.gateways if g in found.states}
-        line = {"at": at, "topology": bundle.topology, "event": kind, "seen": seen}
+        line = {"at": at, "topology": bundle.topology, "event": kind, "about": subject(event),
+                "seen": seen}  # fmt: skip
         say(json.dumps({**line, **dataclasses.asdict(choice), "changed": choice.changed}))
 
 

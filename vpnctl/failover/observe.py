@@ -2,103 +2,60 @@
 
 Per region, in parallel: the topology's instances (``DescribeInstances`` by tag), its route
 tables (``DescribeRouteTables`` by tag) and its probe alarms (``DescribeAlarms`` by name
-prefix). A launch or a reconcile also reads the Elastic IPs (to fix a new instance) and the
-zone's A records (to keep names right); a reconcile or a terminate lifecycle action reads the
-Auto Scaling groups too: which instances are terminating, and whether an action is still open. Every call goes to AWS's public endpoints, never
-through a tunnel: the hook does not depend on the path it repairs.
+prefix), and the agents' health evidence: the latest ``TunnelUp``/``SiblingUp`` datapoints of
+the last ``GRACE_S`` seconds (and a margin) for the region's gateways, in one
+``GetMetricData`` per 500 series (the API's limit per request), every page; each instance's
+``READY_TAG`` comes with ``DescribeInstances``. A launch or a reconcile also reads the Elastic
+IPs (to fix a new instance) and the zone's A records (to keep names right); a reconcile or a
+terminate lifecycle action reads the Auto Scaling groups too: which instances are terminating,
+and whether an action is still open. Every call goes to AWS's public endpoints, never through
+a tunnel: the hook does not depend on the path it repairs.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from vpnctl.aws import names
-from vpnctl.aws.names import NAME_TAG, TOPOLOGY_TAG
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Client, Sessions, aws_errors
+from vpnctl.failover import evidence as ev
 from vpnctl.failover.bundle import Bundle
+from vpnctl.failover.seen import (
+    DONE,
+    NAME_TAG,
+    TOPOLOGY_TAG,
+    Address,
+    Alarm,
+    Instance,
+    Needs,
+    Record,
+    RegionKey,
+    Seen,
+    Table,
+    Zone,
+    alarm_name,
+    alarm_prefix,
+    group_name,
+)
+from vpnctl.health_contract import GRACE_S, NAMESPACE, PUBLISH_S, READY_TAG
 from vpnctl.partitions import PARTITIONS
 
-DONE = ("Terminating:Proceed", "Terminated")  # a lifecycle action completed already
+__all__ = [  # the read's values live in ``seen`` (pure); callers may name them from here
+    "DONE", "NAME_TAG", "TOPOLOGY_TAG", "Address", "Alarm", "Instance", "Needs", "Record",
+    "RegionKey", "Seen", "Table", "Zone", "alarm_name", "alarm_prefix", "group_name", "look",
+    "table",
+]  # fmt: skip
 
-RegionKey = tuple[str, str]  # (account, region)
-
-
-alarm_prefix = names.alarm_prefix
-alarm_name = names.alarm
-group_name = names.aws_name  # a gateway's Auto Scaling group, as apply names it
-
-
-@dataclass(frozen=True)
-class Instance:
-    id: str
-    gateway: str
-    state: str
-    eni: str | None
-    source_dest_check: bool
-    launched: float  # unix time
-    account: str
-    region: str
-
-
-@dataclass(frozen=True)
-class Table:
-    id: str
-    name: str
-    account: str
-    region: str
-    routes: Mapping[str, str]  # destination -> target (ENI, gateway id, ...)
-
-
-@dataclass(frozen=True)
-class Alarm:
-    state: str
-    since: float  # when it entered that state
-
-
-@dataclass(frozen=True)
-class Address:
-    allocation_id: str
-    public_ip: str
-    instance_id: str | None
-
-
-@dataclass(frozen=True)
-class Record:
-    ttl: int | None
-    values: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Zone:
-    id: str
-    account: str
-    region: str
-    records: Mapping[str, Record]  # fqdn (no trailing dot) -> its A record
-
-
-@dataclass(frozen=True)
-class Needs:
-    addresses: bool = False
-    lifecycle: bool = False
-    zone: bool = False
-
-
-@dataclass(frozen=True)
-class Seen:
-    regions: frozenset[RegionKey]
-    instances: tuple[Instance, ...] = ()
-    tables: tuple[Table, ...] = ()
-    alarms: Mapping[str, Alarm] = field(default_factory=dict)  # gateway -> alarm
-    addresses: Mapping[str, Address] = field(default_factory=dict)  # gateway -> EIP
-    lifecycle: Mapping[str, str] = field(default_factory=dict)  # instance id -> ASG state
-    zone: Zone | None = None
-
-    def terminating(self) -> frozenset[str]:
-        return frozenset(i for i, s in self.lifecycle.items() if s.startswith("Terminating"))
+MARGIN_S = 2 * PUBLISH_S  # read a little further back than GRACE_S: ingestion lag, clock skew
+# GetMetricData takes "as many as 500 different metrics in a single request", and keeps
+# datapoints of periods under 60 s for 3 hours:
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html
+QUERIES_PER_CALL = 500
 
 
 @dataclass(frozen=True)
@@ -108,6 +65,7 @@ class _Part:
     alarms: Mapping[str, Alarm] = field(default_factory=dict)
     addresses: Mapping[str, Address] = field(default_factory=dict)
     lifecycle: Mapping[str, str] = field(default_factory=dict)
+    points: tuple[ev.Point, ...] = ()
 
 
 def look(
@@ -116,9 +74,16 @@ def look(
     regions: frozenset[RegionKey],
     needs: Needs,
     retry: Retry,
+    now: float | None = None,
 ) -> Seen:
-    reader = _Reader(sessions, bundle.topology, retry)
-    reads: list[Callable[[RegionKey], _Part]] = [reader.instances, reader.tables, reader.alarms]
+    """What the decision needs, as of ``now`` (unix time; the evidence window ends there)."""
+    reader = _Reader(sessions, bundle, retry, time.time() if now is None else now)
+    reads: list[Callable[[RegionKey], _Part]] = [
+        reader.instances,
+        reader.tables,
+        reader.alarms,
+        reader.evidence,
+    ]
     reads += [reader.addresses] if needs.addresses else []
     reads += [reader.lifecycle] if needs.lifecycle else []
     tasks = [(read, at) for at in sorted(regions) for read in reads]
@@ -147,6 +112,7 @@ def _merge(regions: frozenset[RegionKey], parts: list[_Part], zone: Zone | None)
         {g: a for p in parts for g, a in p.addresses.items()},
         {i: s for p in parts for i, s in p.lifecycle.items()},
         zone,
+        ev.gather(point for p in parts for point in p.points),
     )
 
 
@@ -157,8 +123,13 @@ def _tags(item: Mapping[str, Any]) -> dict[str, str]:
 @dataclass(frozen=True)
 class _Reader:
     sessions: Sessions
-    topology: str
+    bundle: Bundle
     retry: Retry
+    now: float
+
+    @property
+    def topology(self) -> str:
+        return self.bundle.topology
 
     def mine(self) -> list[dict[str, Any]]:
         return [{"Name": f"tag:{TOPOLOGY_TAG}", "Values": [self.topology]}]
@@ -200,6 +171,38 @@ class _Reader:
             }
         )
 
+    def evidence(self, at: RegionKey) -> _Part:
+        """The agents' latest ``TunnelUp``/``SiblingUp`` of the last GRACE_S (+ margin) seconds
+        for this region's gateways: one GetMetricData per 500 series, every page read."""
+        here = [g.name for g in self.bundle.design.gateways if (g.account, g.region) == at]
+        wanted = ev.queries(self.bundle.design, here)
+        if not wanted:
+            return _Part()
+        cw = self.sessions.client(*at, "cloudwatch")
+        points: list[ev.Point] = []
+        for start in range(0, len(wanted), QUERIES_PER_CALL):
+            batch = wanted[start : start + QUERIES_PER_CALL]
+            with aws_errors(*at, f"GetMetricData {NAMESPACE} (failover hook reading)"):
+                found = self.retry.call(partial(self._metric_data, cw, batch))
+            points += _points(batch, found)
+        return _Part(points=tuple(points))
+
+    def _metric_data(self, cw: Client, batch: tuple[ev.Query, ...]) -> list[dict[str, Any]]:
+        queries = [_metric_query(f"q{i}", q, self.topology) for i, q in enumerate(batch)]
+        window = {
+            "StartTime": self.now - GRACE_S - MARGIN_S,
+            "EndTime": self.now + PUBLISH_S,  # a gateway's clock a little ahead still counts
+            "ScanBy": "TimestampDescending",
+        }
+        results: list[dict[str, Any]] = []
+        token: dict[str, str] = {}
+        while True:
+            page = cw.get_metric_data(MetricDataQueries=queries, **window, **token)
+            results += page.get("MetricDataResults", [])
+            if not page.get("NextToken"):
+                return results
+            token = {"NextToken": page["NextToken"]}
+
     def addresses(self, at: RegionKey) -> _Part:
         ec2 = self.sessions.client(*at, "ec2")
         with aws_errors(*at, "describe_addresses (failover hook reading)"):
@@ -240,17 +243,43 @@ class _Reader:
         return Zone(zone_id, *at, dict(_records(sets)))
 
 
+def _metric_query(id_: str, query: ev.Query, topology: str) -> dict[str, Any]:
+    dims = [{"Name": k, "Value": v} for k, v in query.dimensions(topology).items()]
+    metric = {"Namespace": NAMESPACE, "MetricName": query.metric, "Dimensions": dims}
+    # Period 1: the agents publish with StorageResolution=1; Minimum, so a second that saw
+    # both states reads DOWN.
+    stat = {"Metric": metric, "Period": 1, "Stat": "Minimum"}
+    return {"Id": id_, "MetricStat": stat, "ReturnData": True}
+
+
+def _points(batch: tuple[ev.Query, ...], results: list[dict[str, Any]]) -> list[ev.Point]:
+    """The latest datapoint of each series (pages may each carry part of a series)."""
+    latest: dict[int, ev.Reading] = {}
+    for result in results:
+        index = int(str(result["Id"])[1:])
+        for stamp, value in zip(
+            result.get("Timestamps", []), result.get("Values", []), strict=False
+        ):
+            reading = ev.Reading(stamp.timestamp(), value >= 1.0)
+            have = latest.get(index)
+            if have is None or (reading.at, not reading.up) > (have.at, not have.up):
+                latest[index] = reading
+    return [ev.Point(batch[i], r) for i, r in sorted(latest.items())]
+
+
 def _instance(item: Mapping[str, Any], at: RegionKey) -> Instance:
     eni: dict[str, Any] = next(iter(item.get("NetworkInterfaces", [])), {})
     launched = item.get("LaunchTime")
+    tags = _tags(item)
     return Instance(
         item["InstanceId"],
-        _tags(item).get(NAME_TAG, ""),
+        tags.get(NAME_TAG, ""),
         item["State"]["Name"],
         eni.get("NetworkInterfaceId"),
         bool(item.get("SourceDestCheck", True)),
         launched.timestamp() if launched else 0.0,
         *at,
+        tags.get(READY_TAG) or None,
     )
 
 

@@ -1,7 +1,24 @@
 """From raw signals to each gateway's state: what the decision needs, derived in one place.
 
 The signals: each gateway's instance state, the tunnels the probes hold DOWN, the probe
-alarms. Two facts are added here, because a gateway can be alive and useless:
+alarms, and what the gateway agents said (``Heard``: their fresh evidence, and which
+instances reported ready). The health rules, for the gateways this run can read:
+
+- a tunnel is up only while a measurement from either of its ends, fresher than ``GRACE_S``,
+  says UP; a fresh DOWN is DOWN, and silence (no fresh measurement) is DOWN too;
+- a gateway is usable only when its instance's agent has reported ready (``READY_TAG`` on the
+  instance, or its "ready" event): a replacement still booting is not;
+- a gateway that every sibling with a fresh view sees DOWN is not usable, whatever its own
+  evidence says or fails to say (a hung gateway publishes nothing);
+- these rules apply only when the topology publishes at all (``speaks``): when no gateway
+  this run can read has a fresh datapoint or a ready mark (gateways older than the agent),
+  gateways keep the instance-and-alarm treatment, and every decision says so. Gateways in
+  regions this run cannot read keep it always: their alarm speaks for them.
+
+With the rules on, an outage of the metrics service silences every gateway of a region at
+once: none is usable, and the decision's rule 2 leaves every route of it as it is.
+
+Two more facts are added here, because a gateway can be alive and useless:
 
 - a tunnel whose far end is not running is down, whatever the probes have seen yet (an
   instance that is terminated passes nothing; waiting for three failed probe runs would only
@@ -17,10 +34,27 @@ destination, so a gateway that lost its way to one VPC keeps carrying traffic to
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from ipaddress import IPv4Network
 
 from vpnctl.design import Design, Tunnel
 from vpnctl.failover.decision import RUNNING, GatewayState
+from vpnctl.failover.evidence import Evidence, fresh, says_down, says_up
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What the agents said, and whom it must speak for."""
+
+    evidence: Evidence
+    observed: frozenset[str]  # gateways in regions this run reads
+    ready: frozenset[str]  # of those, the ones whose current instance reported ready
+    now: float
+
+    @property
+    def speaks(self) -> bool:
+        """Whether the topology publishes at all: anything read, or any gateway ready."""
+        return bool(self.evidence.heard or self.ready)
 
 
 def gateway_states(
@@ -30,26 +64,70 @@ def gateway_states(
     alarms: Mapping[str, str] | None = None,
     healthy_since: Mapping[str, float] | None = None,
     terminating: frozenset[str] = frozenset(),
+    heard: Heard | None = None,
 ) -> dict[str, GatewayState]:
-    """Every gateway's state. ``instances`` maps gateway -> EC2 state ("missing" if absent)."""
+    """Every gateway's state. ``instances`` maps gateway -> EC2 state ("missing" if absent);
+    ``heard`` None: no agent evidence is known of at all (not even which gateways it covers)."""
     alarms = alarms or {}
     healthy_since = healthy_since or {}
-    direct = {g.name: _direct_down(design, g.name, instances, probe_down) for g in design.gateways}
+    rules = heard if heard is not None and heard.speaks else None
+    said, silent = _tunnel_evidence(design, rules) if rules else (set(), set())
+    lost = probe_down | said | silent
+    direct = {g.name: _direct_down(design, g.name, instances, lost) for g in design.gateways}
     states = {}
     for gw in design.gateways:
         beyond = {
             t: lost for t, lost in _beyond(design, gw.name, direct) if t not in direct[gw.name]
         }
+        down = direct[gw.name] | set(beyond)
         states[gw.name] = GatewayState(
             instance=instances.get(gw.name, "missing"),
             alarm=alarms.get(gw.name, "OK"),
-            down_tunnels=frozenset(direct[gw.name] | set(beyond)),
+            down_tunnels=frozenset(down),
             terminating=gw.name in terminating,
             healthy_since=healthy_since.get(gw.name),
             beyond=tuple(sorted(beyond.items())),
-            reaches=_reaches(design, gw.name, direct) if direct[gw.name] or beyond else None,
+            reaches=_reaches(design, gw.name, direct) if down else None,
+            ready=rules is None or gw.name not in rules.observed or gw.name in rules.ready,
+            siblings_down=rules is not None and _siblings_down(design, gw.name, rules),
+            silent_tunnels=frozenset(down & silent),
+            unheard=heard is not None and _unheard(gw.name, instances, heard),
         )
     return states
+
+
+def _tunnel_evidence(design: Design, heard: Heard) -> tuple[set[str], set[str]]:
+    """(tunnels a fresh measurement says are DOWN, tunnels with no fresh measurement), among
+    those with an end this run reads (the others' ends speak through their alarms)."""
+    said, silent = set(), set()
+    for tunnel in design.tunnels:
+        if not {tunnel.a.gateway, tunnel.b.gateway} & heard.observed:
+            continue
+        reading = heard.evidence.tunnels.get(tunnel.name)
+        if says_down(reading, heard.now):
+            said.add(tunnel.name)
+        elif not says_up(reading, heard.now):
+            silent.add(tunnel.name)
+    return said, silent
+
+
+def _siblings_down(design: Design, gateway: str, heard: Heard) -> bool:
+    """Every sibling (same VPC) with a fresh view of ``gateway`` sees it DOWN, and one has."""
+    if gateway not in heard.observed:
+        return False
+    siblings = set(design.vpcs[design.gateway_by_name[gateway].vpc].gateways) - {gateway}
+    views = heard.evidence.siblings.get(gateway, {})
+    seen = [r for s, r in views.items() if s in siblings and fresh(r, heard.now)]
+    return bool(seen) and not any(r.up for r in seen)
+
+
+def _unheard(gateway: str, instances: Mapping[str, str], heard: Heard) -> bool:
+    return (
+        gateway in heard.observed
+        and instances.get(gateway) == RUNNING
+        and gateway not in heard.evidence.heard
+        and gateway not in heard.ready
+    )
 
 
 def _direct_down(

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from tests.builders import designed, doc
-from vpnctl.failover import observe as ob
+from vpnctl.failover import evidence as ev
+from vpnctl.failover import seen as ob
 from vpnctl.failover.assess import assess
 from vpnctl.failover.bundle import Bundle
-from vpnctl.failover.events import InstanceStateChanged, InstanceTerminating, Reconcile
+from vpnctl.failover.events import (
+    GatewayHealth,
+    InstanceStateChanged,
+    InstanceTerminating,
+    Reconcile,
+)
+from vpnctl.health_contract import TUNNEL_UP
 from vpnctl.topology import Account, Failover
 
 DESIGN = designed(doc())  # east (us-east-1) and west (us-west-2), AZs a and b
@@ -90,3 +97,69 @@ def test_a_lifecycle_action_is_completed_once() -> None:
     assert "rt-east-a" in {m.table for m in waiting.moves}
     done = assess(BUNDLE, seen(lifecycle={"i-gw-east-a": "Terminating:Proceed"}), event, 0.0)
     assert done.complete is None
+
+
+def _ready(view: ob.Seen) -> ob.Seen:
+    import dataclasses
+
+    ready = tuple(dataclasses.replace(i, ready="digest-1") for i in view.instances)
+    return dataclasses.replace(view, instances=ready)
+
+
+def _up(view: ob.Seen, now: float, *, but: str | None = None) -> ob.Seen:
+    import dataclasses
+
+    points = [
+        ev.Point(ev.Query(TUNNEL_UP, t.a.gateway, t.name), ev.Reading(now - 1, t.name != but))
+        for t in DESIGN.tunnels
+    ]
+    return dataclasses.replace(view, evidence=ev.gather(points))
+
+
+def test_an_agent_event_is_evidence_before_the_figures_show_it() -> None:
+    view = _up(_ready(seen()), 100.0)
+    event = GatewayHealth(None, None, None, DESIGN.name, "gw-west-a", "i-gw-west-a", "tunnel",
+                          "east-a--west-a", False, 100.0)  # fmt: skip
+    found = assess(BUNDLE, view, event, 100.0)
+    assert found.states["gw-east-a"].describe() == "DOWN on east-a--west-a"
+    assert "rt-east-a" in {m.table for m in found.moves}
+
+
+def test_a_ready_event_makes_its_instance_usable_before_the_tag_shows() -> None:
+    import dataclasses
+
+    view = _up(_ready(seen()), 100.0)
+    untagged = tuple(
+        dataclasses.replace(i, ready=None) if i.gateway == "gw-east-a" else i
+        for i in view.instances
+    )
+    view = dataclasses.replace(view, instances=untagged)
+    assert not assess(BUNDLE, view, Reconcile(None, None, None), 100.0).states["gw-east-a"].usable
+    event = GatewayHealth(None, None, None, DESIGN.name, "gw-east-a", "i-gw-east-a", "ready",
+                          "digest-1", True, 100.0)  # fmt: skip
+    assert assess(BUNDLE, view, event, 100.0).states["gw-east-a"].healthy
+
+
+def test_health_of_another_topology_is_ignored() -> None:
+    event = GatewayHealth(None, None, None, "other", "gw-east-a", "i-1", "tunnel", "x", False, 0.0)
+    assert assess(BUNDLE, seen(), event, 0.0).ignored is not None
+
+
+def test_no_evidence_at_all_from_ready_gateways_moves_nothing() -> None:
+    """Every gateway is tagged ready but nothing was read (the metrics service is out): a
+    stopped gateway's event moves no route, since no other gateway is proven either."""
+    event = InstanceStateChanged(None, None, None, "i-gw-east-a", "stopped")
+    found = assess(BUNDLE, _ready(seen()), event, 100.0)
+    assert not found.moves
+
+
+def test_the_pure_middle_imports_no_boto3() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import vpnctl.failover.assess, vpnctl.failover.signals, "
+        "vpnctl.failover.evidence, vpnctl.failover.events; "
+        "sys.exit('boto3' in sys.modules or 'botocore' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

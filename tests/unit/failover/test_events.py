@@ -81,3 +81,54 @@ def test_other_events_are_refused_by_name() -> None:
 def test_malformed_events_say_what_is_missing(raw: object, message: str) -> None:
     with pytest.raises(EventError, match=message):
         events.parse(raw)
+
+
+def test_the_agents_health_event() -> None:
+    event = events.parse(load("agent-health.json"))
+    assert event == events.GatewayHealth(
+        "ap-southeast-1",
+        "123456789012",
+        "2026-11-26T10:03:12Z",
+        "sproutling",
+        "gw-ap-southeast-1-a",
+        "i-0a1b2c3d4e5f60718",
+        "tunnel",
+        "ap-southeast-1-a--us-west-2-a",
+        False,
+        1795687392.25,
+    )
+    assert events.subject(event) == (
+        "gw-ap-southeast-1-a sees tunnel ap-southeast-1-a--us-west-2-a DOWN"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("kind", "disk", "detail.kind 'disk'"),
+        ("state", "MAYBE", "detail.state 'MAYBE'"),
+        ("at", "soon", "lacks detail.at"),
+        ("at", True, "lacks detail.at"),
+        ("gateway", "", "lacks detail.gateway"),
+    ],
+)
+def test_a_malformed_health_event_is_refused(key: str, value: object, message: str) -> None:
+    raw = load("agent-health.json")
+    raw["detail"][key] = value
+    with pytest.raises(EventError, match=message):
+        events.parse(raw)
+
+
+def test_ready_is_only_ever_up() -> None:
+    raw = load("agent-health.json")
+    raw["detail"].update(kind="ready", name="digest-1", state="DOWN")
+    with pytest.raises(EventError, match=r"detail\.state 'DOWN'"):
+        events.parse(raw)
+    raw["detail"]["state"] = "UP"
+    assert events.subject(events.parse(raw)) == "gw-ap-southeast-1-a sees ready digest-1 UP"
+
+
+def test_every_sample_has_a_subject() -> None:
+    for path in sorted(EVENTS.glob("*.json")):
+        if path.name != "s3-object-created.json":
+            assert events.subject(events.parse(load(path.name)))
