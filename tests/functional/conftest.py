@@ -19,6 +19,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from vpnctl.aws import sandbox
 from vpnctl.aws.factory import Factory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,28 +28,9 @@ CREDENTIALS += "[china]\naws_access_key_id = test\naws_secret_access_key = test\
 
 
 @pytest.fixture(autouse=True)
-def _launch_template_tags_follow_create_tags(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto copies a launch template's tags once, when it is made, so a later CreateTags never
-    shows in DescribeLaunchTemplates (on AWS it does, and apply relies on it to record what a
-    template was made from). Let moto's templates read their tags when asked."""
-    from moto.ec2.models.launch_templates import LaunchTemplate
-
-    live = property(lambda self: self.get_tags(), lambda self, value: None)
-    monkeypatch.setattr(LaunchTemplate, "tags", live, raising=False)
-
-
-@pytest.fixture(autouse=True)
-def _bucket_policies_are_checked_by_our_evaluator(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto evaluates a bucket policy on object calls, but any statement whose condition it
-    cannot meet comes back DENIED, a Deny whose condition does not hold too
-    (moto/iam/access_control.py, IAMPolicyStatement.is_action_permitted): the artifact
-    bucket's policy, all Deny-with-condition, would refuse apply's own PutObject. AWS
-    evaluates such a Deny as not applying. The policy's meaning is tested against AWS's
-    documented evaluation in tests/unit/aws/test_store.py; here moto only stores it."""
-    from moto.iam.access_control import PermissionResult
-    from moto.s3.models import FakeBucket
-
-    monkeypatch.setattr(FakeBucket, "get_permission", lambda *_a: PermissionResult.NEUTRAL)
+def _emulator_as_aws_behaves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``vpnctl.aws.sandbox.emulate_aws`` changes in moto, for this test only."""
+    sandbox.emulate_aws(lambda o, n, v: monkeypatch.setattr(o, n, v, raising=False))
 
 
 @pytest.fixture(scope="module")

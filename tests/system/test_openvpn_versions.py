@@ -38,8 +38,11 @@ BINARIES = {
     "2.6": Path("/usr/sbin/openvpn"),
     "2.7.6": SHARED / "2.7.6" / "sbin" / "openvpn",
 }
-# An image of the table whose OpenVPN is of the same series as each binary.
-IMAGE_OF = {"2.5.11": "ubuntu-22.04", "2.6": "ubuntu-24.04", "2.7.6": "ubuntu-26.04"}
+# An image of the table whose OpenVPN is of the same series as each binary. No image plan
+# accepts ships 2.5 (ubuntu-22.04's Python is too old for the gateway's vpnctl): 2.5 is met
+# only behind a pinned ami- id, whose config is the one meant for every version.
+ANY_VERSION = "ami-0123456789abcdef0"
+IMAGE_OF = {"2.5.11": ANY_VERSION, "2.6": "ubuntu-24.04", "2.7.6": "ubuntu-26.04"}
 UP_TIMEOUT = 30.0
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 WARNING = re.compile(r"DEPRECAT|WARNING", re.IGNORECASE)
@@ -211,7 +214,7 @@ def test_a_config_for_an_unknown_image_runs_on_every_version_of_its_mode(
     tmp_path: Path, mode: str, versions: tuple[str, str], require: Require
 ) -> None:
     """An ami- id hides its OpenVPN: its config must start on each version the mode runs on."""
-    for end in run_pair(tmp_path, mode, versions, require, image="ami-0123456789abcdef0"):
+    for end in run_pair(tmp_path, mode, versions, require, image=ANY_VERSION):
         allowed = (*ALLOWED[end.version], "Unrecognized option", PERSIST_KEY_NOTE)
         left = [w for w in warnings(end) if not w.startswith(allowed)]
         assert left == [], f"OpenVPN {end.version} warned:\n{left}"

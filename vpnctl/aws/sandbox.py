@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -150,7 +150,34 @@ def _server(port: int) -> Any:
     except ImportError as exc:
         raise SandboxError(INSTALL_HINT) from exc
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    emulate_aws()
     return ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+
+
+Setter = Callable[[object, str, Any], None]
+
+
+def emulate_aws(set_attribute: Setter = setattr) -> None:
+    """Make the emulator do two things as AWS does that apply relies on (the functional tests
+    apply the same, through pytest's monkeypatch):
+
+    * moto copies a launch template's tags once, when it is made, so a later CreateTags never
+      shows in DescribeLaunchTemplates; on AWS it does, and apply records there what a template
+      was made from. Its templates read their tags when asked.
+    * moto evaluates a bucket policy on object calls, and a statement whose condition it cannot
+      meet comes back DENIED, a Deny whose condition does not hold too
+      (moto/iam/access_control.py, IAMPolicyStatement.is_action_permitted): the artifact
+      bucket's policy, all Deny-with-condition, would refuse apply's own PutObject, which AWS
+      allows. Its buckets store the policy and do not judge it; what the policy means is
+      tested against AWS's documented evaluation (tests/unit/aws/test_store.py).
+    """
+    from moto.ec2.models.launch_templates import LaunchTemplate
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    live = property(lambda self: self.get_tags(), lambda self, value: None)
+    set_attribute(LaunchTemplate, "tags", live)
+    set_attribute(FakeBucket, "get_permission", lambda *_a: PermissionResult.NEUTRAL)
 
 
 def _alive(pid: int) -> bool:
