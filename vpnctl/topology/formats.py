@@ -33,8 +33,8 @@ URL = re.compile(
 PIP = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-\[\],<>=!~:/@+]*")
 # an AWS shared-config profile name, as boto3 is given it (letters, digits and _.+=@-)
 PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=@-]{0,127}")
-# a tunnel's name in the lock file: the link "a--b", and for a second gateway pair its AZ index
-TUNNEL_NAME = re.compile(r"[a-z0-9-]+--[a-z0-9-]+(?:#\d+)?")
+# an AZ's part of a gateway or tunnel name: "a" for us-west-2a, "lax-1a" for a Local Zone
+AZ_PART = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 
 
 def valid(pattern: re.Pattern[str], value: str) -> bool:
