@@ -30,6 +30,11 @@ def read_text(path: Path, limit: int) -> str:
         raise
     except OSError as exc:
         raise refuse(path, f"cannot be read: {exc.strerror or exc}") from None
+    return decode(data, path)
+
+
+def decode(data: bytes, path: Path) -> str:
+    """``data`` as UTF-8 text; InputError naming the line of the first byte that is not."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

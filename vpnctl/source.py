@@ -45,6 +45,14 @@ def dotted(path: Path) -> str:
     return text
 
 
+def printable(key: str) -> str:
+    """``key`` (or a message) with each control character escaped, so that one problem stays
+    one line of output whatever the input held."""
+    if key.isprintable():
+        return key
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in key)
+
+
 @dataclass(frozen=True)
 class Source:
     """A loaded document: its file name, its value, and the line of each dotted key."""
@@ -66,7 +74,10 @@ class Source:
 
     def diagnose(self, problems: list[Problem]) -> list[Diagnostic]:
         ordered = sorted(problems, key=lambda p: (self.line_of(p.key), p.key, p.message))
-        return [Diagnostic(self.file, self.line_of(p.key), p.key, p.message) for p in ordered]
+        return [
+            Diagnostic(self.file, self.line_of(p.key), printable(p.key), printable(p.message))
+            for p in ordered
+        ]
 
     def fail(self, problems: list[Problem]) -> InputError:
         every = [*self.found, *self.diagnose(problems)]
@@ -84,12 +95,13 @@ def load(text: str, file: str) -> Source:
     Duplicate keys do not stop the reading: they are kept in ``found``, so that they are
     reported together with whatever else is wrong.
     """
+    _refuse_odd_breaks(text, file)
     loader = _Loader(text)
     builder = _Builder(loader, file)
     try:
         value = builder.document()
     except _Refused as exc:
-        raise InputError([Diagnostic(file, exc.line, exc.key, exc.message)]) from None
+        raise InputError([Diagnostic(file, exc.line, printable(exc.key), exc.message)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -102,6 +114,28 @@ def load(text: str, file: str) -> Source:
     finally:
         loader.dispose()
     return Source(file, value, builder.lines, tuple(builder.problems))
+
+
+# Line breaks YAML 1.1 counts that editors do not: they would shift every line number after
+# them (and a topology has no use for them). "\r" alone is one too, but "\r\n" is common.
+_ODD_BREAKS = re.compile("[\x85\u2028\u2029]|\r(?!\n)")
+
+
+def _refuse_odd_breaks(text: str, file: str) -> None:
+    found = _ODD_BREAKS.search(text)
+    if found is not None:
+        line = text.count("\n", 0, found.start()) + 1
+        what = f"U+{ord(found.group()):04X}"
+        raise InputError(
+            [
+                Diagnostic(
+                    file,
+                    line,
+                    "(document)",
+                    f"{what} is a line break to YAML but not to an editor; remove it",
+                )
+            ]
+        )
 
 
 # libyaml's parser where PyYAML was built with it: the same events and marks, ten times faster
@@ -314,4 +348,4 @@ class _Builder:
         return text
 
     def problem(self, line: int, path: Path, message: str) -> None:
-        self.problems.append(Diagnostic(self.file, line, dotted(path), message))
+        self.problems.append(Diagnostic(self.file, line, printable(dotted(path)), message))

@@ -151,7 +151,7 @@ CASES: dict[str, tuple[Callable[[Doc], None], str, str]] = {
     "vpc cidr host bits": (
         set_in(["vpcs", "east", "cidr"], "10.64.0.1/16"),
         "vpcs.east.cidr",
-        "not an IPv4 network",
+        "host bits",
     ),
     "vpc cidr as netmask": (
         set_in(["vpcs", "east", "cidr"], "10.64.0.0/255.255.0.0"),
@@ -245,7 +245,7 @@ def test_a_tampered_lock_is_refused_at_its_line(case: str) -> None:
         assert str(hit).startswith(f"t.lock.json:{hit.line}: ")
         leaf = hit.key.rsplit(".", 1)[-1].split("[")[0]
         if hit.key != "(lock)":
-            assert json.dumps(leaf)[:-1] in lines[hit.line - 1], (hit, lines[hit.line - 1])
+            assert f'"{leaf}' in lines[hit.line - 1], (hit, lines[hit.line - 1])
         assert "version control" in hit.message
 
 
