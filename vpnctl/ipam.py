@@ -96,9 +96,7 @@ class _Forbidden:
 
     def __init__(self, nets: Iterable[tuple[IPv4Network, str]]) -> None:
         self.nets = list(nets)
-        self.space = Space(
-            (int(n.network_address), int(n.broadcast_address) + 1) for n, _ in self.nets
-        )
+        self.space = Space(_bounds(n) for n, _ in self.nets)
 
     def overlap(self, net: IPv4Network) -> str | None:
         """What ``net`` overlaps, or None."""
@@ -345,6 +343,10 @@ class _Allocator:
                 self.vpcs[name] = self.vpc_subnets(vpc, alloc)
 
     def vpc_subnets(self, vpc: Vpc, alloc: VpcAllocation) -> VpcAllocation:
+        if all(az in alloc.azs for az in vpc.azs):  # all recorded: nothing to carve
+            if (alloc.account, alloc.region) == (vpc.account, vpc.region):
+                return alloc
+            return replace(alloc, account=vpc.account, region=vpc.region)
         space = Space.of(alloc.cidr)
         for used in alloc.azs.values():
             space.remove(used.routing)
@@ -413,9 +415,10 @@ class _Allocator:
         """Hold every recorded port on its gateways, also a stale tunnel's (its link may come
         back with it); a pin that takes a port another tunnel has recorded is refused."""
         pins = {s.name: s for s in specs if s.link.port is not None}
+        live = {s.name: (s.a_gateway, s.b_gateway) for s in specs}
         owners: dict[tuple[str, int], str] = {}
         for name, alloc in kept.items():
-            gateways = tunnel_gateways(name, alloc.link)
+            gateways = live.get(name) or tunnel_gateways(name, alloc.link)
             if name in pins or gateways is None:
                 continue  # a pinned tunnel's port is its pin
             ports.hold(gateways, alloc.port)
@@ -453,7 +456,7 @@ class _Allocator:
             what = forbidden.overlap(inside)
             bad = (
                 f"lies outside addressing.tunnel_pool {pool}"
-                if not inside.subnet_of(pool)
+                if not _inside(inside, pool)
                 else (f"overlaps {what}" if what else None)
             )
             if bad is not None:
@@ -519,6 +522,16 @@ class _PortBook:
             port += 1
         self.low[gateway] = port
         return port
+
+
+def _bounds(net: IPv4Network) -> tuple[int, int]:
+    start = int(net.network_address)
+    return start, start + _size(net.prefixlen)
+
+
+def _inside(net: IPv4Network, outer: IPv4Network) -> bool:
+    (start, end), (lo, hi) = _bounds(net), _bounds(outer)
+    return lo <= start and end <= hi
 
 
 def _size(prefixlen: int) -> int:

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Network
@@ -123,6 +124,7 @@ def _no_constant(name: str) -> Any:
 T = TypeVar("T")
 _AZ = re.compile(r"[a-z0-9-]{1,64}")
 _Net = tuple[IPv4Network, str]  # a network and the key that records it
+_Span = tuple[int, int, IPv4Network, str]  # its bounds [start, end) too, for sweeps
 
 
 class _LockReader:
@@ -131,6 +133,7 @@ class _LockReader:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self.gateways: dict[str, tuple[str, str]] = {}  # tunnel -> the gateways it joins
+        self.links: set[str] = set()  # links already found good
 
     def problem(self, key: str, message: str) -> None:
         self.problems.append(Problem(key, message))
@@ -173,7 +176,12 @@ class _LockReader:
         return raw
 
     def network(self, raw: Any, key: str, lo: int, hi: int) -> IPv4Network | None:
-        """The network ``raw`` writes exactly as ``dumps`` would, of a size from /lo to /hi.
+        found = self.span(raw, key, lo, hi)
+        return found[2] if found else None
+
+    def span(self, raw: Any, key: str, lo: int, hi: int) -> _Span | None:
+        """The network ``raw`` writes exactly as ``dumps`` would, of a size from /lo to /hi,
+        with its bounds as integers (start, end) and its key.
 
         Parsed by hand: a lock holds tens of thousands of CIDRs, and ipaddress's own parser
         costs four times as much as building each network from its integers.
@@ -190,7 +198,7 @@ class _LockReader:
             size = f"/{lo}" if lo == hi else f"/{lo} to /{hi}"
             self.problem(key, f"{raw} is a /{prefixlen}; this entry is {size}")
             return None
-        return IPv4Network((start, prefixlen))
+        return start, start + (1 << (32 - prefixlen)), IPv4Network((start, prefixlen)), key
 
     def entries(self, raw: Any, key: str, read: Callable[[Any, str], T | None]) -> dict[str, T]:
         if not isinstance(raw, dict):
@@ -244,31 +252,28 @@ class _LockReader:
             region = self.name(region, f"{key}.region", fmt.REGION, "region name")
             if region is not None and not self.region(region, f"{key}.region"):
                 region = None
-        cidr = self.network(raw["cidr"], f"{key}.cidr", 16, 28)
+        cidr = self.span(raw["cidr"], f"{key}.cidr", 16, 28)
         azs = self.azs(raw["azs"], f"{key}.azs", cidr, region)
         if cidr is None or azs is None:
             return None
-        return VpcAllocation(cidr, azs, account, region)
+        return VpcAllocation(cidr[2], azs, account, region)
 
     def azs(
-        self, raw: Any, key: str, cidr: IPv4Network | None, region: str | None
+        self, raw: Any, key: str, cidr: _Span | None, region: str | None
     ) -> dict[str, AzAllocation] | None:
         if not isinstance(raw, dict):
             self.problem(key, f"must be a JSON object, not {_kind(raw)}")
             return None
         result: dict[str, AzAllocation] = {}
-        subnets: list[_Net] = []
+        subnets: list[_Span] = []
         for az, body in raw.items():
             where = f"{key}.{az}"
             if not self.az_name(az, region, where):
                 continue
-            alloc = self.az(body, where, cidr)
-            if alloc is not None:
-                result[az] = alloc
-                subnets += [
-                    (alloc.routing, f"{where}.routing"),
-                    (alloc.gateway, f"{where}.gateway"),
-                ]
+            spans = self.az(body, where, cidr)
+            if spans is not None:
+                result[az] = AzAllocation(spans[0][2], spans[1][2])
+                subnets += spans
         for (net, first), (other, second) in _overlaps(subnets):
             self.problem(second, f"{other} overlaps {net} ({first}); subnets are disjoint")
         return result
@@ -280,18 +285,18 @@ class _LockReader:
             self.problem(key, f"{az!r} is not an availability zone of {region or 'a region'}")
         return ok
 
-    def az(self, raw: Any, key: str, cidr: IPv4Network | None) -> AzAllocation | None:
+    def az(self, raw: Any, key: str, cidr: _Span | None) -> tuple[_Span, _Span] | None:
+        """The routing and gateway subnets of one AZ, each inside the VPC and smaller."""
         if not self.shape(raw, key, ("routing", "gateway"), ("routing", "gateway")):
             return None
-        smallest = 28 if cidr is None else cidr.prefixlen + 1
-        parts = ("routing", "gateway")
-        nets = {part: self.network(raw[part], f"{key}.{part}", smallest, 28) for part in parts}
-        routing, gateway = nets.get("routing"), nets.get("gateway")
-        for part, net in nets.items():
-            if net is not None and cidr is not None and not _inside(net, cidr):
-                self.problem(f"{key}.{part}", f"{net} is not inside its VPC's {cidr}")
+        smallest = 28 if cidr is None else cidr[2].prefixlen + 1
+        routing = self.span(raw["routing"], f"{key}.routing", smallest, 28)
+        gateway = self.span(raw["gateway"], f"{key}.gateway", smallest, 28)
+        for span in (routing, gateway):
+            if span is not None and cidr is not None and not cidr[0] <= span[0] < cidr[1]:
+                self.problem(span[3], f"{span[2]} is not inside its VPC's {cidr[2]}")
                 return None
-        return AzAllocation(routing, gateway) if routing and gateway else None
+        return (routing, gateway) if routing and gateway else None
 
     def tunnel(self, raw: Any, key: str, vpcs: dict[str, VpcAllocation]) -> TunnelAllocation | None:
         name = key.removeprefix("tunnels.")
@@ -314,6 +319,8 @@ class _LockReader:
         return TunnelAllocation(link, inside, port)
 
     def link(self, raw: Any, key: str, vpcs: dict[str, VpcAllocation]) -> str | None:
+        if isinstance(raw, str) and raw in self.links:  # each link has a tunnel per AZ pair
+            return raw
         ends = raw.split("--") if isinstance(raw, str) else []
         if len(ends) != 2 or not all(fmt.valid(fmt.NAME, e) for e in ends) or ends[0] >= ends[1]:
             self.problem(key, f"{_kind(raw)} is not a link (two VPC names in order, a--b)")
@@ -322,6 +329,7 @@ class _LockReader:
         if missing:
             self.problem(key, f"VPC {missing[0]} of link {raw} is not recorded under vpcs")
             return None
+        self.links.add(raw)
         return str(raw)
 
     # ----------------------------------------------------------------- across entries
@@ -348,17 +356,26 @@ class _LockReader:
                     )
 
 
-_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # as str(int) writes 0..255
-_CIDR = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}/(3[0-2]|[12]?[0-9])")
+_LENGTHS = {str(n): n for n in range(33)}  # each prefix length as str(int) writes it
 
 
 def _cidr(raw: str) -> tuple[int, int] | None:
-    """``"10.64.0.0/16"`` -> ``(start, 16)``, or None unless written canonically."""
-    match = _CIDR.fullmatch(raw)
-    if match is None:
+    """``"10.64.0.0/16"`` -> ``(start, 16)``, or None unless written canonically.
+
+    inet_aton is lenient (``10.1``, ``010.0.0.1``); writing the address back and comparing
+    keeps only the one dotted-quad form ``dumps`` writes, at C speed.
+    """
+    address, _, length = raw.partition("/")
+    prefixlen = _LENGTHS.get(length)
+    if prefixlen is None:
         return None
-    a, b, c, d, length = map(int, match.groups())
-    return (a << 24) | (b << 16) | (c << 8) | d, length
+    try:
+        packed = socket.inet_aton(address)
+    except (OSError, ValueError):  # not an address; an embedded NUL
+        return None
+    if socket.inet_ntoa(packed) != address:
+        return None
+    return int.from_bytes(packed, "big"), prefixlen
 
 
 def _bounds(net: IPv4Network) -> tuple[int, int]:
@@ -366,15 +383,11 @@ def _bounds(net: IPv4Network) -> tuple[int, int]:
     return start, start + (1 << (32 - net.prefixlen))
 
 
-def _inside(net: IPv4Network, outer: IPv4Network) -> bool:
-    (start, end), (lo, hi) = _bounds(net), _bounds(outer)
-    return lo <= start and end <= hi
-
-
-def _overlaps(nets: list[_Net]) -> Iterator[tuple[_Net, _Net]]:
+def _overlaps(nets: list[_Net] | list[_Span]) -> Iterator[tuple[_Net, _Net]]:
     """Pairs that overlap, each later one with the widest before it: one sweep, not n²."""
-    spans = sorted(((*_bounds(net), net, key) for net, key in nets), key=lambda s: (s[0], -s[1]))
-    widest: tuple[int, int, IPv4Network, str] | None = None
+    spans = [n if len(n) == 4 else (*_bounds(n[0]), n[0], n[1]) for n in nets]
+    spans.sort(key=lambda s: (s[0], -s[1]))
+    widest: _Span | None = None
     for span in spans:
         if widest is not None and span[0] < widest[1]:
             yield (widest[2], widest[3]), (span[2], span[3])
