@@ -154,7 +154,7 @@ _SPECIAL_FLOAT = {
     **{f".{nan}": float("nan") for nan in ("nan", "NaN", "NAN")},
 }
 # what YAML 1.1 reads as a timestamp: a date, maybe with a time
-_DATE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ]|$).*", re.DOTALL)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ]|\Z).*", re.DOTALL)
 
 
 def _line(event: yaml.Event) -> int:

@@ -177,3 +177,12 @@ def test_a_huge_topology_is_refused_before_it_is_read(runner: CliRunner, tmp_pat
     result = runner.invoke(cli, ["plan", str(path)])
     assert result.exit_code == 2
     assert "an input file may be" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "nagios"])
+def test_probe_refuses_warning_thresholds_above_critical(runner: CliRunner, fmt: str) -> None:
+    args = ["probe", "--target", "127.0.0.1", "--count", "1", "--format", fmt]
+    result = runner.invoke(cli, [*args, "--crit", "10,1%", "--warn", "100,50%"])
+    assert "warning thresholds must not exceed critical ones" in result.output + result.stderr
+    assert result.exit_code == (3 if fmt == "nagios" else 2)
+    assert "Traceback" not in result.output + result.stderr
