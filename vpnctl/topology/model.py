@@ -50,7 +50,7 @@ class Vpc:
     account: str
     region: str
     azs: tuple[str, ...]
-    prefix: int = 16
+    prefix: int = Addressing.vpc_prefix  # the topology's vpc_prefix, as the reader gives it
     cidr: IPv4Network | None = None  # a pin, honoured exactly
     vpc_id: str | None = None  # adopt this VPC: never create or delete it
     image: str | None = None
