@@ -33,7 +33,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vpnctl import inputfile
+from vpnctl import inputfile, jsonlines
 from vpnctl.errors import Diagnostic, InputError, Problem
 from vpnctl.ipam import AzAllocation, Lock, TunnelAllocation, VpcAllocation, tunnel_gateways
 from vpnctl.partitions import partition_of_region
@@ -81,7 +81,7 @@ def loads(text: str, file: str) -> Lock:
     reader = _LockReader()
     lock = reader.lock(doc)
     if reader.problems or lock is None:
-        source = Source(file, doc, key_lines(text))
+        source = Source(file, doc, jsonlines.key_lines(text))
         diagnostics = source.diagnose([Problem(p.key, p.message + HINT) for p in reader.problems])
         raise InputError(diagnostics)
     return lock
@@ -106,7 +106,7 @@ def _decode(text: str, file: str) -> Any:
     except json.JSONDecodeError as exc:
         raise refuse(exc.lineno, "(lock)", f"not JSON: {exc.msg}{HINT}") from None
     except _Duplicate:
-        key, line = _first_duplicate(text)
+        key, line = jsonlines.first_duplicate(text)
         raise refuse(line, key, f"duplicate key; JSON keeps only one of them{HINT}") from None
     except RecursionError:
         raise refuse(1, "(lock)", f"nested far deeper than a lock file is{HINT}") from None
@@ -410,78 +410,6 @@ def _kind(value: Any) -> str:
         return "a list"
     text = json.dumps(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-# ------------------------------------------------------------------- lines, on failure only
-
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+|\n')
-
-
-def _tokens(text: str) -> Iterator[tuple[str, int]]:
-    line = 1
-    for match in _TOKEN.finditer(text):
-        token = match.group()
-        if token == "\n":
-            line += 1
-        else:
-            yield token, line
-
-
-def key_lines(text: str) -> dict[str, int]:
-    """The line of every key and list item of a JSON ``text``, by dotted path."""
-    lines, _ = _scan(text)
-    return lines
-
-
-def _first_duplicate(text: str) -> tuple[str, int]:
-    _, duplicates = _scan(text)
-    return duplicates[0] if duplicates else ("(lock)", 1)
-
-
-def _scan(text: str) -> tuple[dict[str, int], list[tuple[str, int]]]:
-    lines: dict[str, int] = {}
-    duplicates: list[tuple[str, int]] = []
-    # each open container: its path, its keys so far (None for a list), the item index
-    stack: list[tuple[str, set[str] | None, list[int]]] = []
-    expect_key = False
-    path = ""
-    for token, line in _tokens(text):
-        if token in "{[":
-            stack.append((path, set() if token == "{" else None, [0]))
-            expect_key = token == "{"
-            if token == "[":
-                path = f"{stack[-1][0]}[0]"
-                lines.setdefault(path, line)
-        elif token in "}]":
-            stack.pop()
-            expect_key = False
-        elif token == ",":
-            base, keys, index = stack[-1]
-            if keys is None:
-                index[0] += 1
-                path = f"{base}[{index[0]}]"
-                lines.setdefault(path, line)
-            expect_key = keys is not None
-        elif token == ":":
-            expect_key = False
-        elif expect_key and stack and stack[-1][1] is not None:
-            base, keys, _ = stack[-1]
-            assert keys is not None
-            key = _string(token)
-            path = _join(base, key)
-            if key in keys:
-                duplicates.append((path, line))
-            keys.add(key)
-            lines.setdefault(path, line)
-    return lines, duplicates
-
-
-def _string(token: str) -> str:
-    try:
-        value = json.loads(token)
-    except ValueError:
-        return token
-    return value if isinstance(value, str) else token
 
 
 # ------------------------------------------------------------------- files
