@@ -20,6 +20,7 @@ from ipaddress import IPv4Network
 from vpnctl.errors import Problem
 from vpnctl.space import Space
 from vpnctl.topology import DEFAULT_PORT, Topology, Vpc
+from vpnctl.topology import formats as fmt
 from vpnctl.tunnels import TunnelSpec, all_tunnels
 
 # Address space AWS keeps for itself: the instance metadata /24 and the /30s it reserves for
@@ -74,6 +75,36 @@ class Allocation:
     problems: tuple[Problem, ...] = ()
 
 
+def tunnel_gateways(name: str, link: str) -> tuple[str, str] | None:
+    """The gateways the tunnel ``name`` of ``link`` joins, or None when ``name`` is not one of
+    that link's tunnels: ``a-x--b-y`` of link ``a--b`` joins ``gw-a-x`` and ``gw-b-y``."""
+    a, sep, b = link.partition("--")
+    head, middle = f"{a}-", f"--{b}-"
+    if not sep or not name.startswith(head):
+        return None
+    rest = name[len(head) :]
+    cut = rest.find(middle)
+    a_part, b_part = rest[:cut], rest[cut + len(middle) :]
+    if cut < 0 or not (fmt.valid(fmt.AZ_PART, a_part) and fmt.valid(fmt.AZ_PART, b_part)):
+        return None
+    return f"gw-{a}-{a_part}", f"gw-{b}-{b_part}"
+
+
+class _Forbidden:
+    """Networks nothing recorded may overlap, each with how to name it: one bisection per
+    question, so checking every recorded entry costs n log n, not n times the list."""
+
+    def __init__(self, nets: Iterable[tuple[IPv4Network, str]]) -> None:
+        self.nets = list(nets)
+        self.space = Space(_bounds(n) for n, _ in self.nets)
+
+    def overlap(self, net: IPv4Network) -> str | None:
+        """What ``net`` overlaps, or None."""
+        if not self.space.overlaps(net):
+            return None
+        return next(what for bad, what in self.nets if bad.overlaps(net))
+
+
 def release(lock: Lock, topology: Topology, names: Iterable[str] = (), prune: bool = False) -> Lock:
     """Drop lock entries: the VPCs named (and their tunnels), and with ``prune`` every entry
     the topology no longer has. The next ``allocate`` gives released things fresh addresses."""
@@ -115,6 +146,15 @@ class _Allocator:
         self.blocks: dict[str, list[IPv4Network]] = {r: list(b) for r, b in lock.blocks.items()}
 
     def run(self) -> Allocation:
+        if self.lock.name != self.t.name:
+            self.problems.append(
+                Problem(
+                    "name",
+                    f"the lock file was written for topology {self.lock.name!r}, not"
+                    f" {self.t.name!r}; restore the right one, or remove it to allocate afresh",
+                )
+            )
+            return Allocation(self.lock, (), tuple(self.problems))
         self.check_pins()
         if not self.problems:
             self.allocate_vpcs()
@@ -172,9 +212,17 @@ class _Allocator:
                 *(v.cidr for v in recorded.values()),
             ],
         )
+        forbidden = _Forbidden(
+            [
+                *((r, str(r)) for r in self.a.reserved),
+                *((p, str(p)) for p in pinned.values()),
+                *((r, f"{r}, which AWS reserves") for r in AWS_RESERVED),
+                (self.a.tunnel_pool, f"addressing.tunnel_pool {self.a.tunnel_pool}"),
+            ]
+        )
         for name, alloc in recorded.items():  # kept even when no longer in the topology
             if name in self.t.vpcs:
-                self.check_recorded(name, alloc.cidr)
+                self.check_recorded(self.t.vpcs[name], alloc, forbidden)
             self.vpcs[name] = alloc
         unclaimed = free.copy()
         for blocks in self.blocks.values():
@@ -203,16 +251,27 @@ class _Allocator:
         )
         return VpcAllocation(cidr)
 
-    def check_recorded(self, name: str, cidr: IPv4Network) -> None:
-        for bad in (*self.a.reserved, *(v.cidr for v in self.t.vpcs.values() if v.cidr)):
-            if cidr.overlaps(bad):
-                self.problems.append(
-                    Problem(
-                        f"vpcs.{name}",
-                        f"its recorded CIDR {cidr} (lock file) now overlaps {bad}; "
-                        f"re-plan with --release {name} to give it a new one",
-                    )
+    def check_recorded(self, vpc: Vpc, alloc: VpcAllocation, forbidden: _Forbidden) -> None:
+        name = vpc.name
+        bad = forbidden.overlap(alloc.cidr)
+        if bad is not None:
+            self.problems.append(
+                Problem(
+                    f"vpcs.{name}",
+                    f"its recorded CIDR {alloc.cidr} (lock file) now overlaps {bad}; "
+                    f"re-plan with --release {name} to give it a new one",
                 )
+            )
+        if alloc.account is not None and (alloc.account, alloc.region) != (vpc.account, vpc.region):
+            where = "region" if alloc.region != vpc.region else "account"
+            self.problems.append(
+                Problem(
+                    f"vpcs.{name}.{where}",
+                    f"the lock file records VPC {name} in account {alloc.account}, region"
+                    f" {alloc.region}; a VPC cannot move between accounts or regions, so"
+                    f" re-plan with --release {name} to allocate it afresh where it now is",
+                )
+            )
 
     def allocate_region(self, region: str, vpcs: list[Vpc], free: Space, unclaimed: Space) -> int:
         """Place ``vpcs`` in ``region``'s blocks, growing them; return how many did not fit."""
@@ -284,6 +343,10 @@ class _Allocator:
                 self.vpcs[name] = self.vpc_subnets(vpc, alloc)
 
     def vpc_subnets(self, vpc: Vpc, alloc: VpcAllocation) -> VpcAllocation:
+        if all(az in alloc.azs for az in vpc.azs):  # all recorded: nothing to carve
+            if (alloc.account, alloc.region) == (vpc.account, vpc.region):
+                return alloc
+            return replace(alloc, account=vpc.account, region=vpc.region)
         space = Space.of(alloc.cidr)
         for used in alloc.azs.values():
             space.remove(used.routing)
@@ -312,18 +375,15 @@ class _Allocator:
     def allocate_tunnels(self) -> dict[str, TunnelAllocation]:
         specs = sorted(all_tunnels(self.t), key=lambda s: s.name)
         ports = _PortBook()
-        kept: dict[str, TunnelAllocation] = {}
-        for name, alloc in self.lock.tunnels.items():  # recorded, even if no longer in use
-            kept[name] = alloc
+        kept = dict(self.lock.tunnels)  # recorded, even if no longer in use
         self.pin_ports(specs, ports)
-        for spec in specs:
-            recorded = kept.get(spec.name)
-            if recorded and spec.link.port is None:
-                ports.hold((spec.a_gateway, spec.b_gateway), recorded.port)
+        self.hold_recorded_ports(specs, kept, ports)
+        vpc_cidrs = [v.cidr for v in self.vpcs.values() if v.cidr.overlaps(self.a.tunnel_pool)]
         space = Space.from_networks(
             [self.a.tunnel_pool],
-            [*AWS_RESERVED, *self.a.reserved, *(t.inside for t in kept.values())],
+            [*AWS_RESERVED, *self.a.reserved, *vpc_cidrs, *(t.inside for t in kept.values())],
         )
+        self.check_recorded_insides(specs, kept)
         result = dict(kept)
         missing = 0
         for spec in specs:
@@ -348,6 +408,65 @@ class _Allocator:
                 )
             )
         return result
+
+    def hold_recorded_ports(
+        self, specs: list[TunnelSpec], kept: Mapping[str, TunnelAllocation], ports: _PortBook
+    ) -> None:
+        """Hold every recorded port on its gateways, also a stale tunnel's (its link may come
+        back with it); a pin that takes a port another tunnel has recorded is refused."""
+        pins = {s.name: s for s in specs if s.link.port is not None}
+        live = {s.name: (s.a_gateway, s.b_gateway) for s in specs}
+        owners: dict[tuple[str, int], str] = {}
+        for name, alloc in kept.items():
+            gateways = live.get(name) or tunnel_gateways(name, alloc.link)
+            if name in pins or gateways is None:
+                continue  # a pinned tunnel's port is its pin
+            ports.hold(gateways, alloc.port)
+            for gateway in gateways:
+                owners[(gateway, alloc.port)] = name
+        for spec in pins.values():
+            for gateway in (spec.a_gateway, spec.b_gateway):
+                other = owners.get((gateway, spec.link.port or 0))
+                if other is not None:
+                    self.problems.append(
+                        Problem(
+                            f"{spec.link.origin}.port",
+                            f"port {spec.link.port} on {gateway} is recorded for tunnel {other}"
+                            " (lock file); pin another port, or release that tunnel's VPC"
+                            " (--release, or --prune if it left the topology)",
+                        )
+                    )
+
+    def check_recorded_insides(
+        self, specs: list[TunnelSpec], kept: Mapping[str, TunnelAllocation]
+    ) -> None:
+        forbidden = _Forbidden(
+            [
+                *((r, f"{r}, which AWS reserves") for r in AWS_RESERVED),
+                *((r, f"addressing.reserved entry {r}") for r in self.a.reserved),
+                *((v.cidr, f"VPC {n}'s {v.cidr}") for n, v in self.vpcs.items()),
+            ]
+        )
+        pool = self.a.tunnel_pool
+        for spec in specs:
+            recorded = kept.get(spec.name)
+            if recorded is None:
+                continue
+            inside = recorded.inside
+            what = forbidden.overlap(inside)
+            bad = (
+                f"lies outside addressing.tunnel_pool {pool}"
+                if not _inside(inside, pool)
+                else (f"overlaps {what}" if what else None)
+            )
+            if bad is not None:
+                self.problems.append(
+                    Problem(
+                        spec.link.origin,
+                        f"tunnel {spec.name}'s recorded {inside} (lock file) {bad}; re-plan"
+                        f" with --release {spec.link.a} to give its tunnels new ones",
+                    )
+                )
 
     def pin_ports(self, specs: list[TunnelSpec], ports: _PortBook) -> None:
         owners: dict[tuple[str, int], str] = {}
@@ -403,6 +522,16 @@ class _PortBook:
             port += 1
         self.low[gateway] = port
         return port
+
+
+def _bounds(net: IPv4Network) -> tuple[int, int]:
+    start = int(net.network_address)
+    return start, start + _size(net.prefixlen)
+
+
+def _inside(net: IPv4Network, outer: IPv4Network) -> bool:
+    (start, end), (lo, hi) = _bounds(net), _bounds(outer)
+    return lo <= start and end <= hi
 
 
 def _size(prefixlen: int) -> int:

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import re
+import time
 from ipaddress import IPv4Network
+from typing import Any
 
 import pytest
 
 from tests.builders import doc, parse, text, vpc
 from vpnctl.errors import InputError
+from vpnctl.topology import (
+    Addressing,
+    Dns,
+    Failover,
+    Gateways,
+    Probe,
+    Thresholds,
+    TunnelOptions,
+    formats,
+    ordered,
+    recovery_after,
+    thresholds_disorder,
+)
 
 
-def problems(d: dict | str) -> list[str]:
+def problems(d: dict[str, Any] | str) -> list[str]:
     with pytest.raises(InputError) as info:
         parse(d)
     return [str(x) for x in info.value.diagnostics]
 
 
-def only_problem(d: dict | str) -> str:
+def only_problem(d: dict[str, Any] | str) -> str:
     found = problems(d)
     assert len(found) == 1, found
     return found[0]
@@ -210,3 +226,188 @@ def test_removed_gateway_install_keys_are_refused_saying_what_replaced_them(
     problem = only_problem(doc(gateways={key: value}))
     assert f"gateways.{key}: no longer supported" in problem
     assert "remove this key" in problem
+
+
+# ----------------------------------------------------------------- defaults, written once
+
+
+def test_the_reader_leaves_every_default_to_the_model() -> None:
+    topo = parse(doc())
+    assert topo.tunnel == TunnelOptions()
+    assert topo.gateways == Gateways()
+    assert topo.probe == Probe()
+    assert topo.failover == Failover()
+    assert topo.dns.ttl == Dns("z", "a").ttl
+    assert topo.addressing == Addressing(topo.addressing.pool)
+
+
+@pytest.mark.parametrize(("failures", "successes"), [(1, 5), (3, 5), (4, 6), (10, 12)])
+def test_recovery_is_stricter_than_failure_by_default(failures: int, successes: int) -> None:
+    d = doc(failover={"consecutive_failures": failures})
+    assert parse(d).failover.recovery_successes == successes
+    assert Failover(consecutive_failures=failures).recovery_successes == successes
+    assert recovery_after(failures) == successes
+
+
+def test_recovery_successes_given_is_kept() -> None:
+    d = doc(failover={"consecutive_failures": 10, "recovery_successes": 2})
+    assert parse(d).failover.recovery_successes == 2
+
+
+def test_warning_above_critical_is_one_shared_refusal() -> None:
+    warn, crit = Thresholds(50.0, 100.0), Thresholds(1.0, 10.0)
+    why = thresholds_disorder(warn, crit)
+    assert why is not None
+    assert "loss_pct 50 > 1" in why
+    assert "rtt_ms 100 > 10" in why
+    d = doc(probe={"warn": {"loss_pct": 50, "rtt_ms": 100}, "crit": {"loss_pct": 1, "rtt_ms": 10}})
+    assert why in only_problem(d)
+    with pytest.raises(ValueError, match="must not exceed"):
+        ordered(warn, crit)
+    assert ordered(crit, warn) is warn
+
+
+# ----------------------------------------------------------------- accepted nonsense, refused
+
+
+@pytest.mark.parametrize("version", ["true", "1.0", '"1"', "2"])
+def test_version_must_be_the_number_one(version: str) -> None:
+    src = text(doc()).replace("version: 1", f"version: {version}")
+    assert "version: " in only_problem(src)
+    assert "is not a supported version" in only_problem(src)
+
+
+# text the YAML parser must refuse, each at its line: (the YAML, the line, what the message says)
+HOSTILE_YAML = {
+    "tag on a collection": ("version: 1\nvpcs: !!str {a: 1}\n", 2, "tag tag:yaml.org,2002:str"),
+    "unknown tag": ("version: 1\nname: !vault x\n", 2, "tag !vault"),
+    "bad !!int": ("version: 1\nname: !!int abc\n", 2, "tag tag:yaml.org,2002:int"),
+    "bad !!bool": ("version: 1\nname: !!bool maybe\n", 2, "tag tag:yaml.org,2002:bool"),
+    "bad !!timestamp": ("version: 1\nname: !!timestamp x\n", 2, "tag tag:yaml.org,2002:timestamp"),
+    "python tag": ("version: 1\nname: !!python/object:os.system x\n", 2, "tag"),
+    "merge key": ("a: &a {b: 1}\nc:\n  <<: *a\n", 3, "merge keys (<<)"),
+    "invalid date": ("version: 1\nname: 2024-02-30\n", 2, "reads as a date"),
+    "valid date": ("version: 1\nname: 2024-01-01\n", 2, "reads as a date"),
+    "huge integer": ("version: 1\nname: t\nx: " + "1" * 5000 + "\n", 3, "too large"),
+    "recursive alias": ("version: 1\nx: &a [1, *a]\n", 2, "refers to itself"),
+    "undefined alias": ("version: 1\nx: *nope\n", 2, "has no anchor"),
+    "second document": ("version: 1\n---\nversion: 1\n", 2, "a second document"),
+    "deep nesting": ("x: " + "[" * 40 + "]" * 40 + "\n", 1, "nested more than"),
+    "deeper nesting than the C parser likes": ("x: " + "[" * 100_000 + "\n", 1, "nest"),
+    "line separator": ("version: 1\nname: a\u2028b\n", 2, "U+2028"),
+    "next line": ("version: 1\n\nname: a\x85b\n", 3, "U+0085"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_YAML))
+def test_yaml_that_attacks_the_parser_is_refused_at_its_line(case: str) -> None:
+    body, line, fragment = HOSTILE_YAML[case]
+    found = problems(body)
+    assert any(x.startswith(f"t.yaml:{line}: ") and fragment in x for x in found), found
+
+
+def test_an_alias_bomb_is_refused_at_once() -> None:
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]")
+    start = time.perf_counter()
+    message = only_problem("\n".join(levels) + "\n")
+    assert time.perf_counter() - start < 1.0
+    assert "counting each alias at its full size" in message
+
+
+def test_a_few_aliases_are_still_fine() -> None:
+    d = text(doc())
+    d = d.replace("azs:\n    - us-east-1a\n    - us-east-1b", "azs: &two [us-east-1a, us-east-1b]")
+    assert parse(d).vpcs["east"].azs == ("us-east-1a", "us-east-1b")
+
+
+@pytest.mark.parametrize(
+    ("value", "read_as"),
+    [("yes", "the text 'yes'"), ("on", "the text 'on'"), ("010", "the text '010'"),
+     ("0x1f", "the text '0x1f'"), ("1_000", "the text '1_000'"), ("1:30", "the text '1:30'")],
+)  # fmt: skip
+def test_yaml_1_1_forms_are_text_and_refused_where_a_number_is_wanted(
+    value: str, read_as: str
+) -> None:
+    src = text(doc(dns={"zone": "vpn.example.com", "account": "main", "ttl": 30}))
+    src = src.replace("ttl: 30", f"ttl: {value}")
+    assert f"dns.ttl: must be a whole number, not {read_as}" in only_problem(src)
+
+
+# ----------------------------------------------------------------- control characters
+
+
+def with_gateways(**gateways: object) -> dict[str, object]:
+    return doc(gateways=gateways)
+
+
+CONTROL = {
+    "name": (doc(name="sproutling\n"), "name"),
+    "zone": (doc(dns={"zone": "vpn.example.com\n", "account": "main"}), "dns.zone"),
+    "region": (
+        doc(vpcs={"east": {**vpc("us-east-1"), "region": "us-east-1\n"}}, links=[]),
+        "vpcs.east.region",
+    ),
+    "az": (
+        doc(vpcs={"east": {**vpc("us-east-1"), "azs": ["us-east-1a\n"]}}, links=[]),
+        "vpcs.east.azs[0]",
+    ),
+    "vpc_id": (
+        doc(vpcs={"east": vpc("us-east-1", cidr="10.70.0.0/16", vpc_id="vpc-0123abcd\n")}),
+        "vpcs.east.vpc_id",
+    ),
+    "vpc image": (doc(vpcs={"east": vpc("us-east-1", image="ami-0123abcd\n")}), "vpcs.east.image"),
+    "instance_type": (with_gateways(instance_type="t3.small\n"), "gateways.instance_type"),
+    "gateways.image": (with_gateways(image='ubuntu\n22.04"; reboot'), "gateways.image"),
+    "mirror newline": (
+        with_gateways(mirrors={"aws-cn": "http://m.cn/u\n"}),
+        "gateways.mirrors.aws-cn",
+    ),
+    "mirror NUL": (
+        with_gateways(mirrors={"aws-cn": "http://m.cn/\x00u"}),
+        "gateways.mirrors.aws-cn",
+    ),
+    "mirror quote": (
+        with_gateways(mirrors={"aws-cn": 'http://m.cn/"$(reboot)'}),
+        "gateways.mirrors.aws-cn",
+    ),
+    "profile": (
+        doc(accounts={"main": {"partition": "aws", "profile": "default\n"}}),
+        "accounts.main.profile",
+    ),
+    "profile shell": (
+        doc(accounts={"main": {"partition": "aws", "profile": "a; reboot"}}),
+        "accounts.main.profile",
+    ),
+    "account name": (doc(accounts={"main\n": {"partition": "aws"}}), "accounts.main\\n"),
+    "vpc name": (doc(vpcs={"east\n": vpc("us-east-1")}, links=[]), "vpcs.east\\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONTROL))
+def test_strings_are_matched_whole_against_what_their_consumer_accepts(case: str) -> None:
+    d, key = CONTROL[case]
+    found = problems(d)
+    assert any(x.split(": ", 2)[1] == key for x in found), found
+    assert all("\n" not in x for x in found), found  # one problem, one line
+
+
+def test_the_example_mirror_still_passes() -> None:
+    gateways = parse(
+        with_gateways(
+            image="ami-0123456789abcdef0",
+            mirrors={"aws-cn": "https://user:tok@mirrors.example.cn:8443/ubuntu/"},
+        )
+    ).gateways
+    assert gateways.image == "ami-0123456789abcdef0"
+    assert gateways.mirrors["aws-cn"] == "https://user:tok@mirrors.example.cn:8443/ubuntu"
+
+
+def test_every_pattern_is_used_whole() -> None:
+    # re.match("...$") accepts a final newline; fullmatch is the only way these are used
+    for name in dir(formats):
+        pattern = getattr(formats, name)
+        if isinstance(pattern, re.Pattern):
+            assert "$" not in pattern.pattern, name
+            assert not pattern.pattern.startswith("^"), name

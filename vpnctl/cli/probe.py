@@ -25,7 +25,7 @@ from vpnctl.probe.atomic import write_atomically
 from vpnctl.probe.report import Report, Target, with_health
 from vpnctl.probe.session import Schedule
 from vpnctl.probe.verdict import Status, parse_thresholds
-from vpnctl.topology import Failover, Probe, Thresholds, Topology
+from vpnctl.topology import Failover, Probe, Thresholds, Topology, ordered
 
 DEFAULT_STATE = "/var/lib/vpnctl/probe-state.json"
 
@@ -195,7 +195,7 @@ class _Options:
                 p["timeout_ms"],
             ),
             warn=p["warn"] or settings.warn,
-            crit=p["crit"] or settings.crit,
+            crit=ordered(p["warn"] or settings.warn, p["crit"] or settings.crit, click.UsageError),
             failover=plan.failover,
             topology=plan.topology,
             source=plan.gateway,

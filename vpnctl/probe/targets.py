@@ -97,7 +97,7 @@ def _target(host: str, resolver: Resolver) -> Target:
         raise TargetError(f"--target {host}: only IPv4 is probed")
     if isinstance(address, IPv4Address):
         return Target(address)
-    if host.replace(".", "").isdigit() or not _HOSTNAME.match(host):
+    if host.replace(".", "").isdigit() or not _HOSTNAME.fullmatch(host):
         raise TargetError(f"--target {host!r}: not an IPv4 address or a host name")
     return Target(resolver(host), host=host)
 

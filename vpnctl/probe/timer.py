@@ -21,7 +21,7 @@ _PLAIN = re.compile(r"^[A-Za-z0-9_./:=,+@%$-]+$")
 def quote(arg: str) -> str:
     """One ExecStart argument, quoted by systemd's rules (not the shell's)."""
     escaped = arg.replace("%", "%%").replace("$", "$$")
-    if _PLAIN.match(escaped):
+    if _PLAIN.fullmatch(escaped):
         return escaped
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -1,8 +1,10 @@
-"""The topology file: its schema, its meaning, and every way it can be wrong.
+"""Reading the topology file: its schema, and every way it can be wrong.
 
-``parse(source)`` turns a loaded YAML document into a frozen ``Topology`` or raises one
-InputError that lists every problem at once, each as ``FILE:LINE: KEY: message``. Nothing here
-reads files or talks to AWS; ``read(path)`` is the one convenience that does.
+``parse(source)`` turns a loaded YAML document into a frozen ``Topology`` (the model, in
+``vpnctl.topology.model``) or raises one InputError that lists every problem at once, each as
+``FILE:LINE: KEY: message``. Nothing here talks to AWS; ``read(path)`` is the one convenience
+that reads a file. A key the file leaves out is left to the model's default: no default is
+written here.
 
 The contract is ``spec/topology.md``. Keys added here beyond it (all optional):
 ``vpcs.X.prefix`` (size of this VPC when allocated), ``vpcs.X.image`` (AMI for this VPC),
@@ -17,96 +19,35 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any, TypeVar
 
+from vpnctl import inputfile
 from vpnctl import source as yamlsource
 from vpnctl.errors import Problem
 from vpnctl.partitions import PARTITIONS, partition_of_region
+from vpnctl.topology import formats as fmt
+from vpnctl.topology.model import (
+    PROTOCOLS,
+    TUNNEL_MODES,
+    Account,
+    Addressing,
+    Dns,
+    Failover,
+    Flow,
+    Gateways,
+    Link,
+    Probe,
+    Thresholds,
+    Topology,
+    Transit,
+    TunnelOptions,
+    Vpc,
+    thresholds_disorder,
+)
 
-NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
-TUNNEL_MODES = ("psk", "fingerprint")
-PROTOCOLS = ("tcp", "udp", "icmp", "all")
-DEFAULT_PORT = 1194
-DEFAULT_TUNNEL_POOL = IPv4Network("169.254.64.0/18")
-
-
-# --------------------------------------------------------------------------- the model
-
-
-@dataclass(frozen=True)
-class Account:
-    name: str
-    partition: str
-    profile: str | None = None
-
-
-@dataclass(frozen=True)
-class Dns:
-    zone: str
-    account: str
-    ttl: int = 30
-
-
-@dataclass(frozen=True)
-class Addressing:
-    pool: IPv4Network
-    vpc_prefix: int = 16
-    routing_prefix: int = 24
-    gateway_prefix: int = 28
-    tunnel_pool: IPv4Network = DEFAULT_TUNNEL_POOL
-    reserved: tuple[IPv4Network, ...] = ()
-    summarise: bool = True
-    route_quota: int = 50
-
-
-@dataclass(frozen=True)
-class Vpc:
-    name: str
-    account: str
-    region: str
-    azs: tuple[str, ...]
-    prefix: int = 16
-    cidr: IPv4Network | None = None  # a pin, honoured exactly
-    vpc_id: str | None = None  # adopt this VPC: never create or delete it
-    image: str | None = None
-
-
-@dataclass(frozen=True)
-class TunnelOptions:
-    mode: str = "psk"
-    keepalive: int = 10  # seconds between pings
-    ping_restart: int = 60  # seconds of silence before the tunnel restarts
-
-
-@dataclass(frozen=True)
-class Link:
-    a: str  # the two VPCs, in name order: the link's name is "a--b"
-    b: str
-    port: int | None = None
-    tunnel: TunnelOptions = TunnelOptions()
-    origin: str = field(default="links", compare=False)  # the key that defined it
-
-    @property
-    def name(self) -> str:
-        return f"{self.a}--{self.b}"
-
-
-@dataclass(frozen=True)
-class Transit:
-    a: str  # in name order
-    b: str
-    via: str
-
-
-@dataclass(frozen=True)
-class Gateways:
-    instance_type: str = "t3.small"
-    image: str = "ubuntu-24.04"  # vpnctl.images.DEFAULT_IMAGE
-    mirrors: Mapping[str, str] = field(default_factory=dict)  # apt mirror per partition
-
+MAX_BYTES = 16 << 20  # a 10,000-VPC topology is about 1.5 MB
 
 # Keys that once told gateways what to pip-install by name. A gateway now runs the vpnctl that
 # apply ships to the topology's artifact bucket, pinned by sha256: no index is ever asked.
@@ -115,63 +56,6 @@ REMOVED_GATEWAY_KEYS = {
     "pip_indexes": "gateways install nothing from a package index any more",
 }
 
-
-@dataclass(frozen=True)
-class Flow:
-    src: str
-    dst: str
-    proto: str
-    ports: tuple[tuple[int, int], ...] = ()  # inclusive ranges; () = every port
-
-    def describe_ports(self) -> str:
-        if not self.ports:
-            return "any"
-        return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in self.ports)
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    loss_pct: float
-    rtt_ms: float
-
-
-@dataclass(frozen=True)
-class Probe:
-    count: int = 20
-    interval_ms: int = 200
-    warn: Thresholds = Thresholds(2.0, 250.0)
-    crit: Thresholds = Thresholds(10.0, 600.0)
-    targets: Mapping[str, tuple[IPv4Address, ...]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Failover:
-    consecutive_failures: int = 3
-    recovery_successes: int = 5  # stricter than failures, so a flapping link stays DOWN
-    failback: bool = False
-    hold_down_s: int = 300
-
-
-@dataclass(frozen=True)
-class Topology:
-    name: str
-    accounts: Mapping[str, Account]
-    dns: Dns
-    addressing: Addressing
-    vpcs: Mapping[str, Vpc]
-    links: tuple[Link, ...]
-    hub: str | None = None  # links: {hub: NAME}: every other VPC reaches every other through it
-    transit: tuple[Transit, ...] = ()
-    tunnel: TunnelOptions = TunnelOptions()
-    gateways: Gateways = Gateways()
-    allow: tuple[Flow, ...] = ()
-    probe: Probe = Probe()
-    failover: Failover = Failover()
-
-    def partition(self, vpc: str) -> str:
-        return self.accounts[self.vpcs[vpc].account].partition
-
-
 # --------------------------------------------------------------------------- reading
 
 
@@ -179,11 +63,9 @@ def read(path: str | Path) -> tuple[Topology, yamlsource.Source]:
     """Load and validate the topology at ``path``; InputError lists every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        from vpnctl.errors import Diagnostic, InputError
-
-        raise InputError([Diagnostic(str(path), 1, "(file)", exc.strerror or str(exc))]) from None
+        text = inputfile.read_text(path, MAX_BYTES)
+    except FileNotFoundError as exc:
+        raise inputfile.refuse(path, exc.strerror or "No such file or directory") from None
     src = yamlsource.load(text, str(path))
     return parse(src), src
 
@@ -252,7 +134,7 @@ class _Reader:
         if not isinstance(value, str) or not value:
             self.problem(key, f"must be a non-empty string, not {_kind(value)}")
             return None
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not fmt.valid(pattern, value):
             self.problem(key, f"{value!r} is not a valid {what or 'value'}")
             return None
         return value
@@ -335,6 +217,19 @@ class _Reader:
         items = [item(v, f"{key}[{i}]") for i, v in enumerate(value)]
         return tuple(i for i in items if i is not None)
 
+    def given(
+        self, raw: dict[str, Any], key: str, readers: Mapping[str, Callable[[Any, str], Any]]
+    ) -> dict[str, Any]:
+        """What ``raw`` says, read by each name's reader: left out where it says nothing (or
+        nothing readable), so that the model's own default applies."""
+        found = {}
+        for name, read in readers.items():
+            if name in raw:
+                value = read(raw[name], f"{key}.{name}" if key else name)
+                if value is not None:
+                    found[name] = value
+        return found
+
     def optional(
         self,
         raw: dict[str, Any],
@@ -373,15 +268,15 @@ class _Reader:
         )
         if doc is None:
             return None
-        if "version" in doc and doc["version"] != 1:
+        if "version" in doc and (type(doc["version"]) is not int or doc["version"] != 1):
             self.problem("version", f"{doc['version']!r} is not a supported version (only 1)")
         name = self.string(
-            doc.get("name", _MISSING), "name", NAME, "name ([a-z0-9-], 1 to 32 characters)"
+            doc.get("name", _MISSING), "name", fmt.NAME, "name ([a-z0-9-], 1 to 32 characters)"
         )
         accounts = self.accounts(doc.get("accounts", _MISSING))
         dns = self.dns(doc.get("dns", _MISSING), accounts)
         addressing = self.addressing(doc.get("addressing", _MISSING))
-        vpc_prefix = addressing.vpc_prefix if addressing else 16
+        vpc_prefix = (addressing or Addressing).vpc_prefix
         vpcs = self.vpcs(doc.get("vpcs", _MISSING), accounts, vpc_prefix)
         tunnel = self.optional(doc, "tunnel", "", self.tunnel_options, TunnelOptions())
         links, hub = self.links(doc.get("links", []), vpcs, tunnel)
@@ -426,13 +321,19 @@ class _Reader:
         result = {}
         for name, body in raw.items():
             key = f"accounts.{name}"
-            if not NAME.match(name):
+            if not fmt.valid(fmt.NAME, name):
                 self.problem(key, f"{name!r} is not a valid account name ([a-z0-9-])")
             spec = self.mapping(body, key, ("partition", "profile"), required=("partition",))
             if spec is None:
                 continue
             partition = self.choice(spec.get("partition", _MISSING), f"{key}.partition", PARTITIONS)
-            profile = self.optional(spec, "profile", key, self.string, None)
+            profile = self.optional(
+                spec,
+                "profile",
+                key,
+                lambda v, k: self.string(v, k, fmt.PROFILE, "profile name ([A-Za-z0-9_.+=@-])"),
+                None,
+            )
             if partition:
                 result[name] = Account(name, partition, profile)
         if not raw:
@@ -443,15 +344,15 @@ class _Reader:
         spec = self.mapping(raw, "dns", ("zone", "account", "ttl"), required=("zone", "account"))
         if spec is None:
             return None
-        zone = self.string(spec.get("zone", _MISSING), "dns.zone", _DNS_NAME, "DNS zone name")
+        zone = self.string(spec.get("zone", _MISSING), "dns.zone", fmt.DNS_NAME, "DNS zone name")
         account = self.string(spec.get("account", _MISSING), "dns.account")
         if account and accounts is not None and account not in accounts:
             self.problem(
                 "dns.account", f"unknown account {account!r}{did_you_mean(account, accounts)}"
             )
-        ttl = self.optional(spec, "ttl", "dns", lambda v, k: self.integer(v, k, 1, 86400), 30)
+        ttl = self.given(spec, "dns", {"ttl": lambda v, k: self.integer(v, k, 1, 86400)})
         if zone and account:
-            return Dns(zone.rstrip("."), account, ttl)
+            return Dns(zone.rstrip("."), account, **ttl)
         return None
 
     def addressing(self, raw: Any) -> Addressing | None:
@@ -473,51 +374,52 @@ class _Reader:
         if spec is None:
             return None
         pool = self.network(spec.get("pool", _MISSING), "addressing.pool")
-        vpc_prefix = self.optional(spec, "vpc_prefix", "addressing", self.vpc_size, 16)
-        routing = self.optional(
-            spec, "routing_prefix", "addressing", lambda v, k: self.integer(v, k, 16, 28), 24
+
+        def sizes(v: Any, k: str) -> int | None:
+            return self.integer(v, k, 16, 28)
+
+        given = self.given(
+            spec,
+            "addressing",
+            {
+                "vpc_prefix": self.vpc_size,
+                "routing_prefix": sizes,
+                "gateway_prefix": sizes,
+                "tunnel_pool": self.network,
+                "reserved": lambda v, k: self.listing(v, k, self.network),
+                "summarise": self.boolean,
+                "route_quota": lambda v, k: self.integer(v, k, 1, 1000),
+            },
         )
-        gateway = self.optional(
-            spec, "gateway_prefix", "addressing", lambda v, k: self.integer(v, k, 16, 28), 28
-        )
-        tunnel_pool = self.optional(
-            spec, "tunnel_pool", "addressing", self.network, DEFAULT_TUNNEL_POOL
-        )
-        nothing: tuple[IPv4Network, ...] = ()
-        reserved = self.optional(
-            spec, "reserved", "addressing", lambda v, k: self.listing(v, k, self.network), nothing
-        )
-        summarise = self.optional(spec, "summarise", "addressing", self.boolean, True)
-        quota = self.optional(
-            spec, "route_quota", "addressing", lambda v, k: self.integer(v, k, 1, 1000), 50
-        )
+        # the pool stands in for itself below when it is missing; the result is then dropped
+        result = Addressing(pool or IPv4Network("0.0.0.0/32"), **given)
+        self.check_addressing(result, pool is not None)
+        return result if pool is not None else None
+
+    def check_addressing(self, a: Addressing, has_pool: bool) -> None:
+        tunnel_pool = a.tunnel_pool
         if tunnel_pool.prefixlen > 30:
             self.problem(
                 "addressing.tunnel_pool",
                 f"{tunnel_pool} has no room for a /30 (make it /30 or larger)",
             )
-        if pool is not None and pool.overlaps(tunnel_pool):
+        if has_pool and a.pool.overlaps(tunnel_pool):
             self.problem(
                 "addressing.tunnel_pool",
-                f"{tunnel_pool} overlaps addressing.pool {pool}; keep them apart",
+                f"{tunnel_pool} overlaps addressing.pool {a.pool}; keep them apart",
             )
-        for i, net in enumerate(reserved):
+        for i, net in enumerate(a.reserved):
             if net.overlaps(tunnel_pool):
                 self.problem(
                     f"addressing.reserved[{i}]",
                     f"{net} overlaps addressing.tunnel_pool {tunnel_pool}",
                 )
-        if max(routing, gateway) <= vpc_prefix:
+        if max(a.routing_prefix, a.gateway_prefix) <= a.vpc_prefix:
             self.problem(
                 "addressing.routing_prefix",
-                f"/{routing} routing and /{gateway} gateway subnets must be smaller than"
-                f" the /{vpc_prefix} VPCs they are carved from",
+                f"/{a.routing_prefix} routing and /{a.gateway_prefix} gateway subnets must be"
+                f" smaller than the /{a.vpc_prefix} VPCs they are carved from",
             )
-        if pool is None:
-            return None
-        return Addressing(
-            pool, vpc_prefix, routing, gateway, tunnel_pool, reserved, summarise, quota
-        )
 
     def vpc_size(self, value: Any, key: str) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool) and not 16 <= value <= 28:
@@ -544,7 +446,7 @@ class _Reader:
         self, name: str, raw: Any, accounts: Mapping[str, Account] | None, default_prefix: int
     ) -> Vpc | None:
         key = f"vpcs.{name}"
-        if not NAME.match(name):
+        if not fmt.valid(fmt.NAME, name):
             self.problem(key, f"{name!r} is not a valid VPC name ([a-z0-9-], 1 to 32 characters)")
         spec = self.mapping(
             raw,
@@ -555,7 +457,9 @@ class _Reader:
         if spec is None:
             return None
         account = self.string(spec.get("account", _MISSING), f"{key}.account")
-        region = self.string(spec.get("region", _MISSING), f"{key}.region", _REGION, "region name")
+        region = self.string(
+            spec.get("region", _MISSING), f"{key}.region", fmt.REGION, "region name"
+        )
         azs = self.listing(spec.get("azs", _MISSING), f"{key}.azs", self.string, min_items=1)
         cidr = self.optional(spec, "cidr", key, self.network, None)
         if cidr is not None and not 16 <= cidr.prefixlen <= 28:
@@ -568,12 +472,16 @@ class _Reader:
             else self.optional(spec, "prefix", key, self.vpc_size, default_prefix)
         )
         vpc_id = self.optional(
-            spec, "vpc_id", key, lambda v, k: self.string(v, k, _VPC_ID, "VPC id (vpc-...)"), None
+            spec,
+            "vpc_id",
+            key,
+            lambda v, k: self.string(v, k, fmt.VPC_ID, "VPC id (vpc-...)"),
+            None,
         )
         if vpc_id and cidr is None and "cidr" not in spec:
             self.problem(f"{key}.vpc_id", "an adopted VPC needs its CIDR pinned too (add cidr:)")
         image = self.optional(
-            spec, "image", key, lambda v, k: self.string(v, k, _AMI, "AMI id (ami-...)"), None
+            spec, "image", key, lambda v, k: self.string(v, k, fmt.AMI, "AMI id (ami-...)"), None
         )
         partition = None
         if account and accounts is not None:
@@ -609,7 +517,7 @@ class _Reader:
     def check_azs(self, azs: tuple[str, ...], region: str, key: str) -> None:
         seen: set[str] = set()
         for i, az in enumerate(azs):
-            if not (az.startswith(region) and _AZ_SUFFIX.match(az[len(region) :])):
+            if not (az.startswith(region) and fmt.valid(fmt.AZ_SUFFIX, az[len(region) :])):
                 self.problem(
                     f"{key}[{i}]",
                     f"{az} is not an availability zone of {region}"
@@ -623,18 +531,23 @@ class _Reader:
         spec = self.mapping(raw, key, ("mode", "keepalive", "ping_restart"))
         if spec is None:
             return None
-        mode = self.optional(spec, "mode", key, lambda v, k: self.choice(v, k, TUNNEL_MODES), "psk")
-        keepalive = self.optional(
-            spec, "keepalive", key, lambda v, k: self.integer(v, k, 1, 600), 10
-        )
-        restart = self.optional(
-            spec, "ping_restart", key, lambda v, k: self.integer(v, k, 2, 3600), 60
-        )
-        if restart <= keepalive:
-            self.problem(
-                f"{key}.ping_restart", f"{restart}s must be longer than keepalive ({keepalive}s)"
+        options = TunnelOptions(
+            **self.given(
+                spec,
+                key,
+                {
+                    "mode": lambda v, k: self.choice(v, k, TUNNEL_MODES),
+                    "keepalive": lambda v, k: self.integer(v, k, 1, 600),
+                    "ping_restart": lambda v, k: self.integer(v, k, 2, 3600),
+                },
             )
-        return TunnelOptions(mode, keepalive, restart)
+        )
+        if options.ping_restart <= options.keepalive:
+            self.problem(
+                f"{key}.ping_restart",
+                f"{options.ping_restart}s must be longer than keepalive ({options.keepalive}s)",
+            )
+        return options
 
     def links(
         self, raw: Any, vpcs: Mapping[str, Vpc] | None, tunnel: TunnelOptions
@@ -740,22 +653,30 @@ class _Reader:
         for name in REMOVED_GATEWAY_KEYS.keys() & spec.keys():
             why = REMOVED_GATEWAY_KEYS[name]
             self.problem(f"{key}.{name}", f"no longer supported: {why}; remove this key")
-        instance_type = self.optional(
+        given = self.given(
             spec,
-            "instance_type",
             key,
-            lambda v, k: self.string(v, k, _INSTANCE, "instance type"),
-            "t3.small",
+            {
+                "instance_type": lambda v, k: self.string(v, k, fmt.INSTANCE_TYPE, "instance type"),
+                "image": self.image,
+            },
         )
-        image = self.optional(spec, "image", key, self.string, Gateways.image)
-        return Gateways(instance_type, image, self.urls(spec.get("mirrors", {}), f"{key}.mirrors"))
+        return Gateways(**given, mirrors=self.urls(spec.get("mirrors", {}), f"{key}.mirrors"))
+
+    def image(self, raw: Any, key: str) -> str | None:
+        """An image key (``vpnctl.images`` says which exist, with a hint) or an AMI id."""
+        value = self.string(raw, key)
+        if value is None or fmt.valid(fmt.IMAGE_KEY, value) or fmt.valid(fmt.AMI, value):
+            return value
+        self.problem(key, f"{value!r} is not an AMI id or an image key like ubuntu-24.04")
+        return None
 
     def urls(self, raw: Any, key: str) -> dict[str, str]:
         """A URL per partition (apt mirrors)."""
         found: dict[str, str] = {}
         if self.mapping(raw, key, PARTITIONS) is not None:
             for part, url in raw.items():
-                url = self.string(url, f"{key}.{part}", _URL, "http(s) URL")
+                url = self.string(url, f"{key}.{part}", fmt.URL, "http(s) URL")
                 if url and part in PARTITIONS:
                     found[part] = url.rstrip("/")
         return found
@@ -810,14 +731,20 @@ class _Reader:
         spec = self.mapping(raw, key, ("count", "interval_ms", "warn", "crit", "targets"))
         if spec is None:
             return None
-        count = self.optional(spec, "count", key, lambda v, k: self.integer(v, k, 1, 10000), 20)
-        interval = self.optional(
-            spec, "interval_ms", key, lambda v, k: self.integer(v, k, 1, 60000), 200
+        given = self.given(
+            spec,
+            key,
+            {
+                "count": lambda v, k: self.integer(v, k, 1, 10000),
+                "interval_ms": lambda v, k: self.integer(v, k, 1, 60000),
+                "warn": self.thresholds,
+                "crit": self.thresholds,
+            },
         )
-        warn = self.optional(spec, "warn", key, self.thresholds, Thresholds(2.0, 250.0))
-        crit = self.optional(spec, "crit", key, self.thresholds, Thresholds(10.0, 600.0))
-        if warn.loss_pct > crit.loss_pct or warn.rtt_ms > crit.rtt_ms:
-            self.problem(f"{key}.warn", "warning thresholds must not exceed critical ones")
+        settings = Probe(**given)
+        disorder = thresholds_disorder(settings.warn, settings.crit)
+        if disorder is not None:
+            self.problem(f"{key}.warn", disorder)
         targets: dict[str, tuple[IPv4Address, ...]] = {}
         raw_targets = spec.get("targets", {})
         if (
@@ -829,7 +756,7 @@ class _Reader:
             for vpc, hosts in raw_targets.items():
                 if self.known_vpc(vpc, f"{key}.targets.{vpc}", vpcs):
                     targets[vpc] = self.listing(hosts, f"{key}.targets.{vpc}", self.address) or ()
-        return Probe(count, interval, warn, crit, targets)
+        return Probe(**given, targets=targets)
 
     def thresholds(self, raw: Any, key: str) -> Thresholds | None:
         spec = self.mapping(raw, key, ("loss_pct", "rtt_ms"), required=("loss_pct", "rtt_ms"))
@@ -845,21 +772,17 @@ class _Reader:
         )
         if spec is None:
             return None
-        failures = self.optional(
-            spec, "consecutive_failures", key, lambda v, k: self.integer(v, k, 1, 100), 3
-        )
-        successes = self.optional(
+        given = self.given(
             spec,
-            "recovery_successes",
             key,
-            lambda v, k: self.integer(v, k, 1, 1000),
-            max(5, failures + 2),
+            {
+                "consecutive_failures": lambda v, k: self.integer(v, k, 1, 100),
+                "recovery_successes": lambda v, k: self.integer(v, k, 1, 1000),
+                "failback": self.boolean,
+                "hold_down_s": lambda v, k: self.integer(v, k, 0, 86400),
+            },
         )
-        failback = self.optional(spec, "failback", key, self.boolean, False)
-        hold = self.optional(
-            spec, "hold_down_s", key, lambda v, k: self.integer(v, k, 0, 86400), 300
-        )
-        return Failover(failures, successes, failback, hold)
+        return Failover(**given)
 
 
 def _reachability(
@@ -884,12 +807,3 @@ def _kind(value: Any) -> str:
     return {dict: "a mapping", list: "a list", str: f"the text {value!r}", bool: f"{value}"}.get(
         type(value), f"{value!r}"
     )
-
-
-_DNS_NAME = re.compile(r"^(?=.{1,253}\.?$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
-_REGION = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]+-\d+$")
-_AZ_SUFFIX = re.compile(r"^(?:[a-z]|-[a-z0-9-]+[a-z])$")
-_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
-_AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
-_INSTANCE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
-_URL = re.compile(r"^https?://\S+$")
