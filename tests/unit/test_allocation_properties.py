@@ -31,7 +31,9 @@ def reserved(d: dict[str, Any]) -> list[IPv4Network]:
 
 @settings(max_examples=60, deadline=None)
 @given(topologies())
-def test_allocations_are_disjoint_inside_their_pools_and_clear_of_reserved(d: dict) -> None:
+def test_allocations_are_disjoint_inside_their_pools_and_clear_of_reserved(
+    d: dict[str, Any],
+) -> None:
     lock = allocated(d)
     cidrs = [v.cidr for v in lock.vpcs.values()]
     assert not any(a.overlaps(b) for a, b in combinations(cidrs, 2))
@@ -52,7 +54,7 @@ def test_allocations_are_disjoint_inside_their_pools_and_clear_of_reserved(d: di
 
 @settings(max_examples=60, deadline=None)
 @given(topologies())
-def test_ports_are_unique_on_every_gateway(d: dict) -> None:
+def test_ports_are_unique_on_every_gateway(d: dict[str, Any]) -> None:
     topo = parse(d)
     plan = design(topo, allocated(d))
     ports = defaultdict(list)
@@ -82,7 +84,7 @@ def test_recorded_allocations_never_move(data: st.DataObject) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(topologies())
-def test_routes_reach_every_linked_vpc_and_nothing_forbidden(d: dict) -> None:
+def test_routes_reach_every_linked_vpc_and_nothing_forbidden(d: dict[str, Any]) -> None:
     topo = parse(d)
     plan = design(topo, allocated(d))
     linked = defaultdict(set)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network
+from typing import Any
 
 from tests.builders import allocated, doc, parse, vpc
 from vpnctl.ipam import AWS_RESERVED, allocate, release
@@ -12,7 +13,7 @@ def net(text: str) -> IPv4Network:
     return IPv4Network(text)
 
 
-def problem_text(d: dict) -> str:
+def problem_text(d: dict[str, Any]) -> str:
     result = allocate(parse(d))
     assert result.problems, "expected a problem"
     return "\n".join(f"{p.key}: {p.message}" for p in result.problems)
