@@ -210,12 +210,13 @@ def client(service: str) -> Any:
 
 
 def wanted(prefix: str, gateway: str, tunnel: str, mode: str) -> dict[str, str]:
-    """SSM parameter name -> file name, for one tunnel on this gateway (its own key only)."""
+    """SSM parameter name -> file name, for one tunnel on this gateway: every piece it reads
+    is stored under its own name (vpnctl.keys), so its role's one pattern covers them."""
     base = f"{prefix}/{tunnel}"
     if mode == "psk":
-        return {f"{base}/psk": "psk.key"}
+        return {f"{base}/{gateway}/psk": "psk.key"}
     return {
-        f"{base}/tls-crypt": "tls-crypt.key",
+        f"{base}/{gateway}/tls-crypt": "tls-crypt.key",
         f"{base}/{gateway}/cert": "cert.pem",
         f"{base}/{gateway}/key": "key.pem",
         f"{base}/{gateway}/peer-fingerprint": "peer.conf",

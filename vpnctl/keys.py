@@ -16,9 +16,13 @@ made here or read back (``hold``) is registered with ``vpnctl.redact``, so no lo
 (botocore's debug log carries whole SSM request and response bodies).
 
 ``TunnelKeys.parameters()`` is the one place that names where each piece lives in SSM
-Parameter Store (SecureString): ``/vpnctl/<topology>/<tunnel>/psk``,
-``.../tls-crypt``, ``.../<gateway>/cert``, ``.../<gateway>/key`` and
-``.../<gateway>/peer-fingerprint`` (the far end's fingerprint, which the gateway pins).
+Parameter Store (SecureString), every piece under the gateway that reads it:
+``/vpnctl/<topology>/<tunnel>/<gateway>/psk`` (the tunnel's one static key, stored once per
+end), ``.../<gateway>/tls-crypt`` (likewise), ``.../<gateway>/cert``, ``.../<gateway>/key`` and
+``.../<gateway>/peer-fingerprint`` (the far end's fingerprint, which the gateway pins). So a
+gateway's role reads its keys through one name pattern, ``/vpnctl/<topology>/*/<gateway>/*``,
+whatever its tunnel count: a hub gateway's policy naming each shared key was over IAM's
+10,240 characters past about a hundred spokes.
 """
 
 from __future__ import annotations
@@ -135,6 +139,7 @@ class TunnelKeys:
     psk: str | None = None  # mode psk
     tls_crypt: str | None = None  # mode fingerprint
     ends: Mapping[str, EndKeys] = field(default_factory=dict)  # mode fingerprint, by gateway
+    gateways: tuple[str, ...] = ()  # the tunnel's two gateways, in name order
 
     def __repr__(self) -> str:
         held = sorted(self.parameters())
@@ -150,9 +155,9 @@ class TunnelKeys:
         """SSM parameter name -> value, every one to be stored as a SecureString."""
         if self.mode == "psk":
             assert self.psk is not None
-            return {f"{self.prefix}/psk": self.psk}
+            return {f"{self.prefix}/{g}/psk": self.psk for g in self.gateways}
         assert self.tls_crypt is not None
-        found = {f"{self.prefix}/tls-crypt": self.tls_crypt}
+        found = {f"{self.prefix}/{g}/tls-crypt": self.tls_crypt for g in self.gateways}
         for gateway, end in sorted(self.ends.items()):
             far = next(e for g, e in self.ends.items() if g != gateway)
             found[f"{self.prefix}/{gateway}/cert"] = end.cert_pem
@@ -180,14 +185,14 @@ def parameter_prefix(topology: str, tunnel: str) -> str:
 def parameter_names(topology: str, tunnel: Tunnel) -> tuple[str, ...]:
     """The SSM names a tunnel's keys use, known without generating any key (for IAM, apply)."""
     prefix = parameter_prefix(topology, tunnel.name)
+    gateways = sorted(end.gateway for end in tunnel.ends())
     if tunnel.mode == "psk":
-        return (f"{prefix}/psk",)
+        return tuple(f"{prefix}/{g}/psk" for g in gateways)
+    shared = [f"{prefix}/{g}/tls-crypt" for g in gateways]
     per_end = [
-        f"{prefix}/{end.gateway}/{what}"
-        for end in sorted(tunnel.ends(), key=lambda e: e.gateway)
-        for what in ("cert", "key", "peer-fingerprint")
+        f"{prefix}/{g}/{what}" for g in gateways for what in ("cert", "key", "peer-fingerprint")
     ]
-    return (f"{prefix}/tls-crypt", *per_end)
+    return (*shared, *per_end)
 
 
 def generate(
@@ -200,8 +205,11 @@ def generate(
     """Fresh keys for one tunnel of ``design``, in the tunnel's mode."""
     if isinstance(tunnel, str):
         tunnel = next(t for t in design.tunnels if t.name == tunnel)
+    gateways = tuple(sorted(e.gateway for e in tunnel.ends()))
     if tunnel.mode == "psk":
-        return TunnelKeys(design.name, tunnel.name, "psk", psk=static_key(random))
+        return TunnelKeys(
+            design.name, tunnel.name, "psk", psk=static_key(random), gateways=gateways
+        )
     ends = {e.gateway: self_signed(e.gateway, random, now) for e in tunnel.ends()}
     return TunnelKeys(
         design.name,
@@ -209,6 +217,7 @@ def generate(
         "fingerprint",
         tls_crypt=static_key(random),
         ends=MappingProxyType(ends),
+        gateways=gateways,
     )
 
 

@@ -167,8 +167,8 @@ def policy_problems(intent: Intent) -> Iterator[Problem]:
             yield Problem(
                 f"vpcs.{g.vpc}",
                 f"gateway {g.name}'s IAM role policy would be {found:,} characters, over IAM's "
-                f"{ROLE_POLICY:,} for a role's inline policies (it names the keys of each of its "
-                f"{tunnels} tunnels): link fewer VPCs through {g.vpc}, e.g. split the hub in two",
+                f"{ROLE_POLICY:,} for a role's inline policies (it has {tunnels} tunnels): link "
+                f"fewer VPCs through {g.vpc}, e.g. split the hub in two",
             )
     for partition in sorted(set(intent.partitions.values())):
         found = size(trust_policy(partition))

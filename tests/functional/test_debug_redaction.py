@@ -54,7 +54,7 @@ def pieces(secret: str) -> list[str]:
 def test_debug_log_shows_the_calls_and_none_of_the_keys(aws: Aws) -> None:
     path = aws.topology("demo", (ROOT / "topologies" / "demo.yaml").read_text() + FINGERPRINT)
     tunnel = pipeline.plan(path).design.tunnels[0].name
-    taken = f"/vpnctl/demo/{tunnel}/tls-crypt"
+    taken = f"/vpnctl/demo/{tunnel}/gw-{tunnel.split('--')[0]}/tls-crypt"
     aws.client("ssm", "eu-west-1").put_parameter(Name=taken, Value="taken", Type="SecureString")
 
     result = debug_run(aws, "apply", str(path), "--yes")
@@ -63,7 +63,7 @@ def test_debug_log_shows_the_calls_and_none_of_the_keys(aws: Aws) -> None:
 
     keys = {**stored(aws, "us-west-2"), **stored(aws, "eu-west-1")}
     secrets = {n: v for n, v in keys.items() if n.endswith(("/tls-crypt", "/key", "/cert"))}
-    assert len(secrets) == 2 * (1 + 2 * 2)  # 2 tunnels: tls-crypt, and cert and key per end
+    assert len(secrets) == 2 * 2 * 3  # 2 tunnels, 2 ends: each end's tls-crypt, cert and key
     assert any("PRIVATE KEY" in v for v in secrets.values())
     assert stored(aws, "us-west-2")[taken] != "taken"  # the failed write's key, stored elsewhere
     for name, value in secrets.items():

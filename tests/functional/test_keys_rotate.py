@@ -71,7 +71,7 @@ def test_rotate_gives_each_tunnel_new_keys_and_leaves_routes_as_they_were(
                 assert value == before[region][name], f"{name} changed in {region}"
     # both ends read the same new key
     for tunnel in rotated:
-        psk = f"/vpnctl/sproutling/{tunnel}/psk"
+        psk = f"/vpnctl/sproutling/{tunnel}/gw-{tunnel.split('--')[0]}/psk"
         assert after["us-west-2"][psk] == after["ap-southeast-1"][psk]
     assert kept  # the other link exists and kept its keys
     assert {r: routes(aws, r) for r in routes_before} == routes_before

@@ -67,7 +67,8 @@ def versions(aws: Aws, region: str, tunnel: str) -> set[str]:
 
 
 def psk(aws: Aws, region: str, tunnel: str) -> str:
-    name = f"/vpnctl/sproutling/{tunnel}/psk"
+    gateway = "gw-" + tunnel.split("--")[0]  # the a end's copy: both ends' regions hold both
+    name = f"/vpnctl/sproutling/{tunnel}/{gateway}/psk"
     found = aws.client("ssm", region).get_parameter(Name=name, WithDecryption=True)
     return str(found["Parameter"]["Value"])
 

@@ -35,7 +35,10 @@ def test_static_key_is_openvpn_static_key_v1_of_2048_bits() -> None:
 def test_psk_tunnel_has_one_key_under_its_own_name() -> None:
     d = designed(doc())
     made = keys.generate(d, d.tunnels[0], random=keys.seeded(b"s"))
-    assert list(made.parameters()) == ["/vpnctl/t/east-a--west-a/psk"]
+    assert list(made.parameters()) == [
+        "/vpnctl/t/east-a--west-a/gw-east-a/psk",
+        "/vpnctl/t/east-a--west-a/gw-west-a/psk",
+    ]
     other = keys.generate(d, d.tunnels[1], random=keys.seeded(b"t"))
     assert made.psk != other.psk
 
@@ -62,12 +65,16 @@ def test_fingerprint_mode_pins_each_end_with_the_other_ends_certificate() -> Non
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     assert isinstance(key.curve, ec.SECP256R1)
     assert key.public_key() == east_cert.public_key()
-    assert params[f"{prefix}/tls-crypt"].startswith("#\n# 2048 bit OpenVPN static key")
+    assert params[f"{prefix}/gw-east-a/tls-crypt"].startswith("#\n# 2048 bit OpenVPN static key")
+    assert params[f"{prefix}/gw-east-a/tls-crypt"] == params[f"{prefix}/gw-west-a/tls-crypt"]
 
 
 def test_psk_parameter_names_are_known_without_keys() -> None:
     d = designed(doc())
-    assert keys.parameter_names("t", d.tunnels[0]) == ("/vpnctl/t/east-a--west-a/psk",)
+    assert keys.parameter_names("t", d.tunnels[0]) == (
+        "/vpnctl/t/east-a--west-a/gw-east-a/psk",
+        "/vpnctl/t/east-a--west-a/gw-west-a/psk",
+    )
 
 
 @pytest.mark.parametrize("mode", ["psk", "fingerprint"])

@@ -13,6 +13,7 @@ import yaml
 from tests.builders import designed, doc, parse, vpc
 from vpnctl import limits, render
 from vpnctl.aws.intent import Intent
+from vpnctl.aws.policy import gateway_policy
 from vpnctl.design import Design
 from vpnctl.topology import Topology
 
@@ -53,13 +54,17 @@ def test_a_thirty_spoke_fingerprint_hub_fits() -> None:
     assert list(limits.policy_problems(intent)) == []
 
 
-def test_a_hub_whose_policy_cannot_fit_is_refused_with_its_key() -> None:
-    topology, design = planned(120, "psk")
-    found = list(limits.policy_problems(limits.plan_intent(topology, design)))
-    assert [p.key for p in found] == ["vpcs.hub"]
-    assert "gateway gw-hub-a's IAM role policy would be" in found[0].message
-    assert "over IAM's 10,240" in found[0].message
-    assert "link fewer VPCs through hub" in found[0].message
+def test_a_hub_gateway_s_policy_does_not_grow_with_its_spokes() -> None:
+    """Every key a gateway reads is stored under its own name, read through one pattern: the
+    hub gateway of 120 spokes (10,923 characters when it named each tunnel's key) fits."""
+    sizes = []
+    for spokes in (20, 120):
+        topology, design = planned(spokes, "fingerprint")
+        intent = limits.plan_intent(topology, design)
+        assert list(limits.policy_problems(intent)) == []
+        hub_a = design.gateway_by_name["gw-hub-a"]
+        sizes.append(limits.size(gateway_policy(intent, hub_a, limits.ACCOUNT_ID)))
+    assert sizes[0] == sizes[1]
 
 
 def test_a_hub_s_user_data_is_a_bootstrap_that_fits_whatever_its_size() -> None:

@@ -45,12 +45,12 @@ SSM_AGENT = (
 def key_parameters(intent: Intent, gateway: str) -> list[str]:
     """The SSM names (or name patterns) the gateway's role may read.
 
-    Each tunnel's shared key by its exact name; the gateway's own end keys of all its tunnels by
-    one pattern, ``/vpnctl/<topology>/*/<gateway>/*``. The pattern matches only names with a
-    ``/<gateway>/`` segment after the tunnel's (``*`` cannot stand for an empty tunnel name:
-    names have no ``//``), and only a gateway's own end keys are stored under its name; the far
-    end's keys of the same tunnel sit under the far gateway's name. One pattern instead of
-    three names per tunnel keeps a hub gateway's policy far below IAM's size limit.
+    One pattern, ``/vpnctl/<topology>/*/<gateway>/*``, for the keys of all its tunnels: every
+    piece a gateway reads, the tunnel's shared key included, is stored under its own name
+    (``vpnctl.keys``). The pattern matches only names with a ``/<gateway>/`` segment after the
+    tunnel's (``*`` cannot stand for an empty tunnel name: names have no ``//``); the far end's
+    copies sit under the far gateway's name. One pattern, whatever the tunnel count, keeps a hub
+    gateway's policy far below IAM's size limit (one name per spoke passed it at ~100).
     """
     wanted = intent.gateway_parameters(gateway)
     own = f"/{gateway}/"

@@ -35,8 +35,8 @@ def test_one_version_at_both_ends_is_no_change_and_differing_ones_refuse() -> No
     assert not any(
         isinstance(ch, c.UnfinishedRotation) for ch in diff(intent(), with_keys({}, {})).changes
     )
-    psk = "/vpnctl/t/east-a--west-a/psk"
-    found = diff(intent(), with_keys({}, {psk: "v2"})).changes
+    copies = {f"/vpnctl/t/east-a--west-a/{g}/psk": "v2" for g in ("gw-east-a", "gw-west-a")}
+    found = diff(intent(), with_keys({}, copies)).changes
     refusals = [ch for ch in found if isinstance(ch, c.UnfinishedRotation)]
     assert len(refusals) == 1
     assert refusals[0].stage < min(ch.stage for ch in found if ch is not refusals[0])
