@@ -3,7 +3,7 @@
 Every tunnel is one OpenVPN process on each of its two gateways, so a hub's gateway runs one
 process per spoke. ``notes(topology, design)`` returns one note per gateway whose tunnels exceed
 what ``gateways.instance_type`` holds, naming the gateway, its tunnel count and the type, and
-suggesting the smallest listed type of the same architecture that holds them, or, when none
+suggesting the smallest listed type of the same architecture that holds them or, when none
 does, splitting the hub over a second gateway group. A note, not an error: the figures are
 estimates, and plan still succeeds.
 
@@ -28,17 +28,21 @@ from vpnctl.design import Design
 from vpnctl.topology import Topology
 
 # Per-tunnel cost, measured with benchmarks/tunnel_cost.py (benchmarks/RESULTS.md, "Tunnel
-# cost"): Tue Dec 1 2026, 2 CPUs x86_64 (Intel Xeon, shared and loaded), Debian OpenVPN 2.6.14,
-# psk mode, a hub gateway with 1 to 100 tunnels. Medians per hub process, rounded up:
-# Pss 1.3-1.5 MiB once libraries are shared (VmRSS 8.4 MiB counts them in every process), and
-# the kernel's tun device and UDP socket besides; CPU 0.04-0.2% of a core with 5 echoes a
-# second on every tunnel, keepalives included.
-TUNNEL_MIB = 3.0  # Pss and the kernel's share, with margin
-TUNNEL_CPU_PCT = 0.5  # percent of one vCPU at the probe rate, with margin for TLS renegotiation
-OS_MIB = 350  # Ubuntu server: kernel, systemd, cloud-init, snapd and the SSM agent, at idle
-AGENT_MIB = 80  # vpnctl's gateway agent (Python) and the probe
+# cost"): Tue Dec 1 2026, 2 CPUs x86_64 (Intel Xeon, shared, load 6-12), Debian's OpenVPN
+# 2.6.14, a hub gateway with 1, 10, 50 and 100 tunnels, fingerprint and psk modes. Medians per
+# hub process: VmRSS 9.5 MiB fingerprint, 8.4 psk (shared libraries counted in every process);
+# Pss 1.5 / 1.2 MiB from 50 tunnels on (1.4 / 1.2 private); 6 file descriptors; CPU at idle
+# under 0.01% of a core, at the probe rate (5 echoes a second each) 0.05-0.1% for OpenVPN and
+# 0.02-0.05% for the prober (fping standing in for the agent's).
+TUNNEL_MIB = 3.0  # Pss x2: the kernel's tun device, socket and systemd unit besides
+TUNNEL_CPU_PCT = 0.25  # % of one vCPU at the probe rate, OpenVPN and prober, x2.5: a Python
+# prober costs more per echo than fping, and the kernel's share is not in the process figures
+# Not measured here, estimates with margin: an idle Ubuntu server (kernel, systemd, cloud-init,
+# snapd, the SSM agent) and vpnctl's gateway agent (one Python process) with its prober.
+OS_MIB = 350
+AGENT_MIB = 80
 MEMORY_USE = 0.8  # of what is left: the page cache and bursts need the rest
-CPU_USE = 0.8  # of the baseline: forwarding traffic is the gateway's real work
+CPU_USE = 0.8  # of the baseline: below it a burstable type keeps credits for traffic bursts
 
 GP = "https://docs.aws.amazon.com/ec2/latest/instancetypes/gp.html"  # general purpose specs
 CO = "https://docs.aws.amazon.com/ec2/latest/instancetypes/co.html"  # compute optimized specs
@@ -107,11 +111,12 @@ def holds(instance: InstanceType) -> int:
 
 
 def smallest_fitting(tunnels: int, like: InstanceType) -> InstanceType | None:
-    """The smallest listed type of ``like``'s architecture holding ``tunnels``: its own family
-    first (what the user chose, one size up), then any other, by memory, then vCPUs."""
+    """The smallest listed type of ``like``'s architecture holding ``tunnels``: fewest vCPUs,
+    then least memory, ties going to ``like``'s own family (the user's choice, sized up).
+    The architecture stays: an x86_64 image does not boot on a Graviton type."""
     fitting = [t for t in TYPES if t.architecture == like.architecture and holds(t) >= tunnels]
     family = like.name.split(".")[0]
-    fitting.sort(key=lambda t: (t.name.split(".")[0] != family, t.memory_mib, t.vcpus))
+    fitting.sort(key=lambda t: (t.vcpus, t.memory_mib, t.name.split(".")[0] != family))
     return fitting[0] if fitting else None
 
 

@@ -82,20 +82,27 @@ def test_graviton_types_are_arm64() -> None:
     assert BY_NAME["c7i.large"].architecture == "x86_64"
 
 
-def test_the_smallest_fitting_type_stays_in_the_family_then_the_architecture() -> None:
+def test_the_smallest_fitting_type_is_the_fewest_vcpus_then_the_least_memory() -> None:
+    nano = BY_NAME["t3.nano"]
+    assert smallest_fitting(holds(nano) + 1, nano) == BY_NAME["t3.micro"]  # one size up
     small = BY_NAME["t3.small"]
-    one_up = smallest_fitting(holds(small) + 1, small)
-    assert one_up is not None
-    assert one_up.name.startswith("t3.")
-    beyond_t3 = max(holds(t) for t in TYPES if t.name.startswith("t3.")) + 1
-    other = smallest_fitting(beyond_t3, small)
-    assert other is not None
-    assert other.architecture == "x86_64"
-    assert not other.name.startswith("t3.")
-    arm = smallest_fitting(beyond_t3, BY_NAME["t4g.small"])
+    bigger = smallest_fitting(holds(small) + 1, small)
+    assert bigger is not None
+    assert holds(bigger) > holds(small)
+    assert bigger.architecture == "x86_64"
+    fitting = [t for t in TYPES if t.architecture == "x86_64" and holds(t) > holds(small)]
+    assert (bigger.vcpus, bigger.memory_mib) == min((t.vcpus, t.memory_mib) for t in fitting)
+
+
+def test_a_tie_goes_to_the_own_family_and_the_architecture_stays() -> None:
+    c6i, c7i = BY_NAME["c6i.large"], BY_NAME["c7i.large"]
+    assert (c6i.vcpus, c6i.memory_mib, holds(c6i)) == (c7i.vcpus, c7i.memory_mib, holds(c7i))
+    assert smallest_fitting(holds(c7i), c7i) == c7i
+    assert smallest_fitting(holds(c7i), c6i) == c6i
+    arm = smallest_fitting(holds(BY_NAME["t4g.xlarge"]) + 1, BY_NAME["t4g.small"])
     assert arm is not None
     assert arm.architecture == "arm64"
-    assert smallest_fitting(10**6, small) is None
+    assert smallest_fitting(10**6, BY_NAME["t3.small"]) is None
 
 
 # ------------------------------------------------------------------ the note
