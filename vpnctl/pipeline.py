@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from vpnctl import images, limits, lockfile, topology
+from vpnctl import capacity, images, limits, lockfile, topology
 from vpnctl.design import Design, design
 from vpnctl.errors import LockConflict
 from vpnctl.ipam import Lock, allocate, release
@@ -58,7 +58,7 @@ def plan(path: str | Path, *, releases: Iterable[str] = (), prune: bool = False)
         lock_text=text,
         lock_changed=text != old_text,
         design=designed,
-        notes=allocation.notes,
+        notes=(*allocation.notes, *capacity.notes(topo, designed)),  # a warning, not a refusal
     )
 
 
