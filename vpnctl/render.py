@@ -245,9 +245,17 @@ def gateway_env(
 
 
 def probe_plan(topology: Topology, design: Design, gateway_name: str) -> str:
-    """/etc/vpnctl/probe.json: what the gateway's probe timer measures (``probe --spec``)."""
+    """/etc/vpnctl/probe.json: what the gateway's agent measures: the far end of each tunnel
+    and, across AZs inside its VPC, its siblings (whose view counts as evidence in the region)."""
     found = targets.from_design(design, gateway_name, hosts=topology.probe.targets)
-    plan = spec.for_gateway(topology.name, gateway_name, topology.probe, topology.failover, found)
+    plan = spec.for_gateway(
+        topology.name,
+        gateway_name,
+        topology.probe,
+        topology.failover,
+        found,
+        siblings=targets.siblings(design, gateway_name),
+    )
     return spec.dumps(plan)
 
 

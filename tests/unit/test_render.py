@@ -319,3 +319,20 @@ def test_gateway_masquerades_only_where_the_region_has_no_nat_gateway() -> None:
     assert "elements = { " + routes + " }" in text.split("set remote")[1]
     assert 'ip daddr != @remote oifname != "tun*" accept' in text
     assert not render.nat_instance(d.gateway_by_name["gw-east-a"])
+
+
+def test_the_probe_plan_names_the_gateways_other_azs_as_siblings() -> None:
+    from vpnctl.probe import spec
+
+    topology, d = example("mesh")
+    for gateway in d.gateways:
+        plan = spec.loads(render.probe_plan(topology, d, gateway.name), "probe.json")
+        others = sorted(
+            g.name for g in d.gateways if g.vpc == gateway.vpc and g.name != gateway.name
+        )
+        assert list(plan.siblings) == others
+        assert gateway.name not in plan.siblings
+    assert any(
+        spec.loads(render.probe_plan(topology, d, g.name), "probe.json").siblings
+        for g in d.gateways
+    ), "mesh has a multi-AZ VPC: some plan must name siblings"
