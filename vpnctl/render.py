@@ -51,14 +51,15 @@ STATUS_DIR = PurePosixPath("/run/vpnctl")
 UNIT_DIR = PurePosixPath("/etc/systemd/system")
 
 # Static files copied verbatim from userdata/ onto the gateway: (name, destination, mode).
+# The agent (vpnctl-agent.service, started by boot.sh once the tunnels are) measures the tunnels
+# and siblings continuously and publishes the figures the backstop alarms watch (LossPercent):
+# it replaces the minute probe timer, which gateways no longer carry.
 STATIC_FILES = (
     ("boot.sh", LIB_DIR / "boot.sh", "0755"),
-    ("probe-hook.sh", LIB_DIR / "probe-hook.sh", "0755"),
     ("gateway_aws.py", LIB_DIR / "gateway_aws.py", "0755"),
     ("vpnctl-boot.service", UNIT_DIR / "vpnctl-boot.service", "0644"),
     ("vpnctl-openvpn@.service", UNIT_DIR / "vpnctl-openvpn@.service", "0644"),
-    ("vpnctl-probe.service", UNIT_DIR / "vpnctl-probe.service", "0644"),
-    ("vpnctl-probe.timer", UNIT_DIR / "vpnctl-probe.timer", "0644"),
+    ("vpnctl-agent.service", UNIT_DIR / "vpnctl-agent.service", "0644"),
 )
 SYSCTL_PATH = PurePosixPath("/etc/sysctl.d/90-vpnctl.conf")
 
