@@ -82,6 +82,14 @@ while read -r tunnel; do
     systemctl start --no-block "vpnctl-openvpn@${tunnel}.service"
 done </run/vpnctl/tunnels
 
+step="starting the agent"
+# It measures the tunnels and siblings, publishes the figures (LossPercent for the backstop
+# alarms), tags the instance ready, and converges to /var/lib/vpnctl/desired (laid out by
+# fetch). Enabled so later boots start it too, after this script (its unit is ordered so);
+# --no-block: this script is what it waits for.
+systemctl enable vpnctl-agent.service
+systemctl start --no-block vpnctl-agent.service
+
 mkdir -p "$state"
 echo "healthy" >"$state/health"
 log "gateway $VPNCTL_GATEWAY ready"

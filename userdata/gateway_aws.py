@@ -10,7 +10,8 @@ Commands:
 
 ``fetch``              download the vpnctl software and this gateway's configuration from the
                        artifact bucket, refuse either unless its sha256 is the pinned one,
-                       install them (the software to LIB_DIR/vpnctl.pyz, run by python3)
+                       install them (the software to LIB_DIR/vpnctl.pyz, run by python3), and
+                       lay out the agent's desired folder from the configuration (DESIRED)
 ``tunnels``            print this gateway's tunnel names, one a line (from the installed config)
 ``keys``               fetch this gateway's tunnel keys from SSM (SecureString) into 0600 files
 ``elastic-ip``         associate the Elastic IP tagged for this gateway
@@ -27,6 +28,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import sys
 import urllib.error
 import urllib.parse
@@ -42,6 +44,13 @@ CONFIG_FORMAT = 1
 # Where a configuration may write (the keys directory is not among them: keys come from SSM).
 CONFIG_ROOTS = (PurePosixPath("/etc/vpnctl"), PurePosixPath("/etc/openvpn/vpnctl"))
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+ENV_FILE = Path("/etc/vpnctl/gateway.env")
+# What vpnctl-agent.service converges to (`vpnctl agent run --desired`): a symlink to a folder
+# of the configuration's files by the agent's relative paths (vpnctl.agent.config), swapped
+# whole by rename(2) so the agent reads the old folder or the new one, never a mix.
+DESIRED = Path("/var/lib/vpnctl/desired")
+TUNNEL_DIR = PurePosixPath("/etc/openvpn/vpnctl")
+DESIRED_NAMES = ("firewall.nft", "probe.json")  # from /etc/vpnctl; gateway.env is added
 
 
 def imds(path: str, base: str = IMDS) -> str:
@@ -177,6 +186,46 @@ def install_config(data: bytes, root: Path = Path("/")) -> list[Path]:
     return written
 
 
+def desired_path(path: PurePosixPath) -> str:
+    """Where an installed file of the configuration sits in the agent's desired folder."""
+    if path.parent == TUNNEL_DIR and path.suffix == ".conf":
+        return f"openvpn/{path.name}"
+    if path.parent == CONFIG.parent and path.name in DESIRED_NAMES:
+        return path.name
+    raise SystemExit(
+        f"configuration names {path}, which the agent's desired folder has no place for"
+    )
+
+
+def lay_out_desired(data: bytes, environment: bytes | None, desired: Path = DESIRED) -> Path:
+    """The agent's desired folder from a configuration (and gateway.env, for its key helper
+    and region): written into a new folder named by its content, then ``desired`` (a
+    symlink) is renamed onto it, atomically. Older folders are removed after the swap."""
+    files = {desired_path(PurePosixPath(f["path"])): f["content"].encode()
+             for f in json.loads(data)["files"]}  # fmt: skip
+    if environment is not None:
+        files["gateway.env"] = environment
+    digest = hashlib.sha256(json.dumps({k: v.hex() for k, v in files.items()}, sort_keys=True)
+                            .encode()).hexdigest()[:16]  # fmt: skip
+    folder = desired.with_name(f"{desired.name}-{digest}")
+    if not folder.is_dir():
+        partial = desired.with_name(f".{folder.name}.new")
+        shutil.rmtree(partial, ignore_errors=True)
+        for relative, content in files.items():
+            write_file(partial / relative, content, 0o644)
+        os.rename(partial, folder)
+    link = desired.with_name(f".{desired.name}.link")
+    link.unlink(missing_ok=True)
+    link.symlink_to(folder.name)
+    if desired.is_dir() and not desired.is_symlink():
+        shutil.rmtree(desired)  # a plain folder (made by hand): rename cannot replace it
+    os.replace(link, desired)
+    for old in desired.parent.glob(f"{desired.name}-*"):
+        if old != folder:
+            shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
 def fetch(env: dict[str, str], base: str = IMDS, root: Path = Path("/")) -> None:
     """The pinned software and configuration, each checked by digest before it is installed.
     A copy already on disk with the pinned digest is used as it is: a reboot needs no S3."""
@@ -193,6 +242,12 @@ def fetch(env: dict[str, str], base: str = IMDS, root: Path = Path("/")) -> None
         session = session or (role_credentials(base), account_id(base))
         write_file(path, get_object(env, key, pinned, *session), mode)
     install_config(config.read_bytes(), root)  # at every boot: its files as it says
+    environment = root / ENV_FILE.relative_to("/")
+    lay_out_desired(
+        config.read_bytes(),
+        environment.read_bytes() if environment.is_file() else None,
+        root / DESIRED.relative_to("/"),
+    )
 
 
 def tunnels(config: Path = CONFIG) -> list[tuple[str, str]]:

@@ -51,14 +51,15 @@ STATUS_DIR = PurePosixPath("/run/vpnctl")
 UNIT_DIR = PurePosixPath("/etc/systemd/system")
 
 # Static files copied verbatim from userdata/ onto the gateway: (name, destination, mode).
+# The agent (vpnctl-agent.service, started by boot.sh once the tunnels are) measures the tunnels
+# and siblings continuously and publishes the figures the backstop alarms watch (LossPercent):
+# it replaces the minute probe timer, which gateways no longer carry.
 STATIC_FILES = (
     ("boot.sh", LIB_DIR / "boot.sh", "0755"),
-    ("probe-hook.sh", LIB_DIR / "probe-hook.sh", "0755"),
     ("gateway_aws.py", LIB_DIR / "gateway_aws.py", "0755"),
     ("vpnctl-boot.service", UNIT_DIR / "vpnctl-boot.service", "0644"),
     ("vpnctl-openvpn@.service", UNIT_DIR / "vpnctl-openvpn@.service", "0644"),
-    ("vpnctl-probe.service", UNIT_DIR / "vpnctl-probe.service", "0644"),
-    ("vpnctl-probe.timer", UNIT_DIR / "vpnctl-probe.timer", "0644"),
+    ("vpnctl-agent.service", UNIT_DIR / "vpnctl-agent.service", "0644"),
 )
 SYSCTL_PATH = PurePosixPath("/etc/sysctl.d/90-vpnctl.conf")
 
@@ -245,9 +246,17 @@ def gateway_env(
 
 
 def probe_plan(topology: Topology, design: Design, gateway_name: str) -> str:
-    """/etc/vpnctl/probe.json: what the gateway's probe timer measures (``probe --spec``)."""
+    """/etc/vpnctl/probe.json: what the gateway's agent measures: the far end of each tunnel
+    and, across AZs inside its VPC, its siblings (whose view counts as evidence in the region)."""
     found = targets.from_design(design, gateway_name, hosts=topology.probe.targets)
-    plan = spec.for_gateway(topology.name, gateway_name, topology.probe, topology.failover, found)
+    plan = spec.for_gateway(
+        topology.name,
+        gateway_name,
+        topology.probe,
+        topology.failover,
+        found,
+        siblings=targets.siblings(design, gateway_name),
+    )
     return spec.dumps(plan)
 
 

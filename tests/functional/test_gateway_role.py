@@ -3,7 +3,7 @@
 moto checks only part of a policy: the action names. Its access control asks about resource
 ``*`` for most services (so a statement naming ARNs never matches) and treats a Condition it
 cannot see as a refusal. So the test takes the policy apply wrote, keeps each statement's
-actions and widens it to ``*`` without conditions, and runs a gateway's real boot and probe
+actions and widens it to ``*`` without conditions, and runs a gateway's real boot and agent
 calls (``userdata/gateway_aws.py``, boto3's own action names) against a server that refuses
 every action the policy does not name. Resources and conditions are proven by
 ``tests/unit/aws/test_policy_proof.py`` with vpnctl's own evaluator.
@@ -24,11 +24,14 @@ import pytest
 from tests.functional.conftest import Aws
 from userdata import gateway_aws
 from vpnctl import pipeline
+from vpnctl.agent import publish
 from vpnctl.aws import names
 from vpnctl.cli.apply import apply
+from vpnctl.health_contract import READY_TAG
 
 REGION = "us-west-2"
 GATEWAY = "gw-us-west-2-a"
+QUIET_BUS = "vpnctl-role-check"  # an event bus without rules
 
 
 def reset_auth(url: str, value: str) -> None:
@@ -86,7 +89,7 @@ def role_session(aws: Aws, topology: str) -> boto3.session.Session:
     )
 
 
-def test_boot_and_probe_calls_pass_and_others_are_refused(enforcing: Aws, tmp_path: Path) -> None:
+def test_boot_and_agent_calls_pass_and_others_are_refused(enforcing: Aws, tmp_path: Path) -> None:
     aws = enforcing
     path = aws.topology("demo")
     applied = aws.run(apply, str(path), "--yes")
@@ -107,6 +110,7 @@ def test_boot_and_probe_calls_pass_and_others_are_refused(enforcing: Aws, tmp_pa
     def client(service: str) -> Any:
         return session.client(service, endpoint_url=aws.url)
 
+    aws.client("events", REGION).create_event_bus(Name=QUIET_BUS)
     reset_auth(aws.url, "0")
     gateway_aws.fetch_keys(client("ssm"), env, tunnels, key_dir=tmp_path / "keys")
     gateway_aws.associate_elastic_ip(client("ec2"), env, instance)
@@ -116,6 +120,16 @@ def test_boot_and_probe_calls_pass_and_others_are_refused(enforcing: Aws, tmp_pa
         Namespace=names.METRIC_NAMESPACE, MetricData=[{"MetricName": "Up", "Value": 1.0}]
     )
     assert sorted(p.name for p in (tmp_path / "keys").rglob("*.key"))
+    # the agent's own calls, through the door it publishes by
+    door = publish.AwsDoor(client("cloudwatch"), client("events"), client("ec2"), "", REGION)
+    up = publish.event(design.name, GATEWAY, instance, "tunnel", tunnels[0][0], "UP", 0.0)
+    # moto cannot deliver to the hook rules' Lambda targets (NotImplementedError), so the entry
+    # goes to a bus without rules: moto checks the action name only; the bus, source and
+    # detail type conditions are proven by tests/unit/aws/test_policy_proof.py
+    assert door.put_events([{**up, "EventBusName": QUIET_BUS}]) == []
+    door.tag_instance(instance, READY_TAG, "0" * 64)
+    sibling = "gw-us-west-2-b"
+    assert sibling in door.find_gateways(design.name, [sibling])
 
     refused: list[tuple[str, str, dict[str, Any]]] = [
         ("ec2", "describe_route_tables", {}),

@@ -15,7 +15,7 @@ from vpnctl.partitions import PARTITIONS
 
 
 @pytest.mark.needs("shellcheck")
-@pytest.mark.parametrize("script", ["boot.sh", "probe-hook.sh"])
+@pytest.mark.parametrize("script", ["boot.sh"])
 def test_shell_scripts_pass_shellcheck(script: str) -> None:
     path = Path(str(render._userdata_dir())) / script
     done = subprocess.run(["shellcheck", str(path)], capture_output=True, text=True)

@@ -319,3 +319,36 @@ def test_gateway_masquerades_only_where_the_region_has_no_nat_gateway() -> None:
     assert "elements = { " + routes + " }" in text.split("set remote")[1]
     assert 'ip daddr != @remote oifname != "tun*" accept' in text
     assert not render.nat_instance(d.gateway_by_name["gw-east-a"])
+
+
+def test_the_probe_plan_names_the_gateways_other_azs_as_siblings() -> None:
+    from vpnctl.probe import spec
+
+    topology, d = example("mesh")
+    for gateway in d.gateways:
+        plan = spec.loads(render.probe_plan(topology, d, gateway.name), "probe.json")
+        others = sorted(
+            g.name for g in d.gateways if g.vpc == gateway.vpc and g.name != gateway.name
+        )
+        assert list(plan.siblings) == others
+        assert gateway.name not in plan.siblings
+    assert any(
+        spec.loads(render.probe_plan(topology, d, g.name), "probe.json").siblings
+        for g in d.gateways
+    ), "mesh has a multi-AZ VPC: some plan must name siblings"
+
+
+def test_gateways_carry_the_agent_and_no_minute_probe_timer() -> None:
+    topology, d = example("demo")
+    files = {
+        str(f.path): f
+        for f in render.gateway_files(topology, d, "gw-eu-west-1-a", SOFTWARE, render.Pin("c", "0"))
+    }
+    assert files["/etc/systemd/system/vpnctl-agent.service"].content == render.static_file(
+        "vpnctl-agent.service"
+    )
+    assert not [p for p in files if "vpnctl-probe" in p or "probe-hook" in p]
+    boot = files["/usr/local/lib/vpnctl/boot.sh"].content
+    # the agent starts after the tunnels, without waiting on the boot that runs it
+    assert boot.index("vpnctl-openvpn@") < boot.index("start --no-block vpnctl-agent.service")
+    assert "enable vpnctl-agent.service" in boot

@@ -13,10 +13,18 @@ Allow whose Action, Resource and Condition all match allows, otherwise the reque
   StringNotEquals, StringEqualsIgnoreCase, StringLike, StringNotLike, ArnEquals, ArnLike,
   ArnNotEquals, ArnNotLike, Bool, each optionally ``...IfExists``. A key missing from the
   context fails a positive operator and passes a negated one (and any ``IfExists`` one).
+  ``Null``: ``"true"`` holds when the key is missing (or an empty set), ``"false"`` when present.
+- Set operators on multivalued keys (IAM User Guide, "Single-valued vs. multivalued context
+  keys", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html,
+  and "Multivalued context key examples"): ``ForAllValues:<op>`` holds when every value of the
+  request's set matches at least one policy value under ``<op>`` (for a negated ``<op>``: matches
+  none), and also when the key is missing or its set is empty, which is why an Allow with it
+  wants a ``Null: false`` beside it; ``ForAnyValue:<op>`` holds when at least one value does,
+  and fails on a missing key (unless ``<op>`` ends ``IfExists``).
 
 What it does not do, it refuses (ValueError) instead of guessing: policy variables (``${...}``),
-other operators, set operators (``ForAllValues:``), Principal elements. It evaluates one
-policy: permission boundaries, SCPs and session policies are not its business.
+other operators and qualifiers, Principal elements. It evaluates one policy: permission
+boundaries, SCPs and session policies are not its business.
 """
 
 from __future__ import annotations
@@ -156,10 +164,26 @@ _NEGATED = {
 }
 
 
+SET_OPERATORS = ("ForAllValues", "ForAnyValue")
+
+
+def _set_operator(op: str) -> tuple[str | None, str]:
+    """(set qualifier or None, the operator it qualifies)."""
+    qualifier, sep, rest = op.partition(":")
+    if not sep:
+        return None, op
+    if qualifier not in SET_OPERATORS:
+        raise ValueError(f"condition qualifier {qualifier}: is not evaluated here")
+    if rest == "Null" or ":" in rest:
+        raise ValueError(f"condition operator {op} is not evaluated here")
+    return qualifier, rest
+
+
 def _operator(op: str) -> tuple[str, bool, bool]:
     """(base positive operator, negated, if-exists) of a condition operator."""
-    if ":" in op:
-        raise ValueError(f"set operators are not evaluated here: {op}")
+    _, op = _set_operator(op)
+    if op == "Null":
+        return op, False, False
     base = op.removesuffix("IfExists")
     if base in _POSITIVE:
         return base, False, base != op
@@ -177,12 +201,26 @@ def _values(context: Context, key: str) -> tuple[str, ...] | None:
 
 
 def _condition(op: str, key: str, wanted: tuple[str, ...], context: Context) -> bool:
+    qualifier, _ = _set_operator(op)
     base, negated, if_exists = _operator(op)
     have = _values(context, key)
+    if base == "Null":
+        absent = not have
+        return any((w.lower() == "true") == absent for w in wanted)
+    if qualifier == "ForAllValues":
+        return all(_one(base, negated, wanted, h) for h in have or ())
     if have is None:
-        return negated or if_exists
-    test = _POSITIVE[base]
-    hit = any(test(w, h) for w in wanted for h in have)
+        return if_exists if qualifier == "ForAnyValue" else negated or if_exists
+    if qualifier == "ForAnyValue":
+        return any(_one(base, negated, wanted, h) for h in have)
+    hit = any(_POSITIVE[base](w, h) for w in wanted for h in have)
+    return not hit if negated else hit
+
+
+def _one(base: str, negated: bool, wanted: tuple[str, ...], have: str) -> bool:
+    """One value of a request's set under an operator: it matches a policy value (or, negated,
+    matches none)."""
+    hit = any(_POSITIVE[base](w, have) for w in wanted)
     return not hit if negated else hit
 
 

@@ -17,8 +17,12 @@ Gateway (instance role ``policy.gateway_policy``):
   (``ec2:DescribeAddresses``) and associates it with itself (``ec2:AssociateAddress``);
   ``source-dest-check`` turns the check off (``ec2:ModifyInstanceAttribute``); ``unhealthy``,
   run when a boot step fails, tells its group to replace it (``autoscaling:SetInstanceHealth``).
-- the probe timer (``userdata/probe-hook.sh`` -> ``vpnctl probe --cloudwatch``,
-  ``vpnctl.probe.cloudwatch.publish``): ``cloudwatch:PutMetricData`` in namespace ``vpnctl``.
+- the agent (``vpnctl-agent.service`` -> ``vpnctl agent run``, ``vpnctl.agent.publish``):
+  ``cloudwatch:PutMetricData`` in namespace ``vpnctl`` (TunnelUp, SiblingUp and the probe's
+  LossPercent the backstop alarms watch); ``events:PutEvents`` on its region's default bus,
+  source ``vpnctl.agent``; ``ec2:CreateTags`` of ``vpnctl:ready`` on its own instance;
+  ``ec2:DescribeInstances`` to find its siblings; and, when its configuration brings a new
+  tunnel, the boot helper's ``keys`` again.
 - the SSM agent, through which ``vpnctl keys rotate`` runs its restart commands: the Run
   Command channel (``policy.SSM_AGENT``).
 
@@ -39,6 +43,7 @@ from vpnctl.aws.iameval import Request
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.policy import SSM_AGENT
 from vpnctl.design import Gateway
+from vpnctl.health_contract import EVENT_DETAIL_TYPE, EVENT_SOURCE, READY_TAG
 from vpnctl.partitions import PARTITIONS, Partition
 
 INSTANCE = "instance/i-0123456789abcdef0"
@@ -49,10 +54,24 @@ GROUP_ID = "4a5b6c7d-1111-2222-3333-444455556666"
 ZONE = "Z0123456789ABCDEFGHIJ"
 
 
+BUS = "event-bus/default"
+AGENT = "vpnctl/agent/publish.py"
+
+
 @dataclass(frozen=True)
 class Call:
     caller: str  # where the call is made: "userdata/gateway_aws.py keys"
     request: Request
+
+
+def _event(source: str = EVENT_SOURCE, detail_type: str = EVENT_DETAIL_TYPE) -> dict[str, str]:
+    """The condition context of a PutEvents entry (EventBridge's events:source/detail-type)."""
+    return {"events:source": source, "events:detail-type": detail_type}
+
+
+def _tag_keys(*keys: str) -> dict[str, list[str]]:
+    """aws:TagKeys of a tagging request: the keys it sets (multivalued)."""
+    return {"aws:TagKeys": list(keys)}
 
 
 def _tagged(topology: str, name: str, **extra: str) -> dict[str, str]:
@@ -99,13 +118,19 @@ def gateway_calls(intent: Intent, gateway: Gateway, account_id: str) -> tuple[Ca
             Request("autoscaling:SetInstanceHealth", arn.group(names.aws_name(topo, name)), own),
         ),
         Call(
-            "vpnctl/probe/cloudwatch.py publish (userdata/probe-hook.sh)",
+            f"{AGENT} figures (vpnctl/probe/cloudwatch.py)",
             Request(
                 "cloudwatch:PutMetricData",
                 "*",
                 {"cloudwatch:namespace": names.METRIC_NAMESPACE},
             ),
         ),
+        Call(f"{AGENT} events", Request("events:PutEvents", arn("events", BUS), _event())),
+        Call(
+            f"{AGENT} ready tag",
+            Request("ec2:CreateTags", arn("ec2", INSTANCE), {**own, **_tag_keys(READY_TAG)}),
+        ),
+        Call(f"{AGENT} find_gateways (siblings)", Request("ec2:DescribeInstances", "*")),
     ]
     bucket = store.bucket_name(account_id, gateway.region)
     found += [
@@ -130,6 +155,7 @@ def gateway_refusals(intent: Intent, gateway: Gateway, account_id: str) -> tuple
         for p in _elsewhere(intent, name)
     ]
     theirs = _tagged(topo, other)
+    found += _agent_refusals(arn, _tagged(topo, name), theirs, gateway.region)
     found += [
         Call("another gateway's address", Request("ec2:AssociateAddress", arn("ec2", ADDRESS), theirs)),
         Call("another gateway's instance", Request("ec2:ModifyInstanceAttribute", arn("ec2", INSTANCE), theirs)),
@@ -142,6 +168,70 @@ def gateway_refusals(intent: Intent, gateway: Gateway, account_id: str) -> tuple
             store.config_key(topo, other, store.STAND_IN)))),
     ]  # fmt: skip
     return tuple(found)
+
+
+def _agent_refusals(
+    arn: _Arns, own: dict[str, str], theirs: dict[str, str], region: str
+) -> list[Call]:
+    """The agent's tagging and events, turned on what it must not touch: any tag but
+    vpnctl:ready (its name above all, which every "its own" rests on), another gateway's
+    instance, another source, detail type, bus or region."""
+    instance = arn("ec2", INSTANCE)
+    return [
+        Call(
+            "its own name tag",
+            Request("ec2:CreateTags", instance, {**own, **_tag_keys(names.NAME_TAG)}),
+        ),
+        Call(
+            "its name beside ready",
+            Request("ec2:CreateTags", instance, {**own, **_tag_keys(READY_TAG, names.NAME_TAG)}),
+        ),
+        Call(
+            "its own topology tag",
+            Request("ec2:CreateTags", instance, {**own, **_tag_keys(names.TOPOLOGY_TAG)}),
+        ),
+        Call("a tagging with no keys", Request("ec2:CreateTags", instance, own)),
+        Call(
+            "another gateway's ready tag",
+            Request("ec2:CreateTags", instance, {**theirs, **_tag_keys(READY_TAG)}),
+        ),
+        Call(
+            "another gateway's address tag",
+            Request("ec2:CreateTags", arn("ec2", ADDRESS), {**own, **_tag_keys(READY_TAG)}),
+        ),
+        Call(
+            "events as AWS",
+            Request("events:PutEvents", arn("events", BUS), _event(source="aws.ec2")),
+        ),
+        Call(
+            "events as the hook",
+            Request("events:PutEvents", arn("events", BUS), _event(source="vpnctl.hook")),
+        ),
+        Call(
+            "another detail type",
+            Request(
+                "events:PutEvents",
+                arn("events", BUS),
+                _event(detail_type="EC2 Instance State-change Notification"),
+            ),
+        ),
+        Call("events with no source", Request("events:PutEvents", arn("events", BUS))),
+        Call(
+            "another bus", Request("events:PutEvents", arn("events", "event-bus/orders"), _event())
+        ),
+        Call(
+            "another region's bus",
+            Request(
+                "events:PutEvents",
+                arn(
+                    "events",
+                    BUS,
+                    region="us-east-1" if region != "us-east-1" else "us-west-2",
+                ),
+                _event(),
+            ),
+        ),
+    ]
 
 
 def _far_parameters(intent: Intent, gateway: str) -> Iterator[str]:

@@ -1,24 +1,29 @@
 """The least-privilege inline policy of one gateway's instance role. Pure.
 
-Every statement is there for calls listed in ``vpnctl.aws.permissions`` (boot, the probe, the
+Every statement is there for calls listed in ``vpnctl.aws.permissions`` (boot, the agent, the
 SSM agent), and a test evaluates this document against that list for every example topology:
 a call it does not allow, or an allowance nothing uses, fails it.
 
 A gateway may read its own keys, associate its own Elastic IP with itself, turn off its own
 source/destination check, mark its own instance unhealthy in its own Auto Scaling group, and
-publish probe figures in vpnctl's CloudWatch namespace. "Its own" is said with names and with
-tags vpnctl puts on those objects at creation (``vpnctl:topology``, ``vpnctl:name``), so the
-policy is known before any of them exists. Describe calls cannot be scoped by resource in EC2,
-so they are allowed on ``*``.
+publish probe figures in vpnctl's CloudWatch namespace. Its agent (``vpnctl.agent.publish``)
+also sends its UP/DOWN and ready events to its region's default event bus, as source
+``vpnctl.agent`` with vpnctl's one detail type only, and sets the ``vpnctl:ready`` tag on its
+own instance, and no other tag: it cannot rewrite the ``vpnctl:name`` that every "its own"
+here rests on. "Its own" is said with names and with tags vpnctl puts on those objects at
+creation (``vpnctl:topology``, ``vpnctl:name``), so the policy is known before any of them
+exists. Describe calls cannot be scoped by resource in EC2, so they are allowed on ``*``
+(``DescribeInstances``: the agent finds its siblings' addresses).
 It may read exactly two objects of its region's artifact bucket: the vpnctl software and its
 own configuration (``vpnctl.aws.store``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from vpnctl import keys
+from vpnctl import health_contract, keys
 from vpnctl.aws import names, store
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.live import canonical_json
@@ -103,12 +108,49 @@ def gateway_policy(intent: Intent, gateway: Gateway, account_id: str) -> str:
             "*",
             {"StringEquals": {"cloudwatch:namespace": names.METRIC_NAMESPACE}},
         ),
+        *_agent_statements(arn, mine),
         _allow("SsmAgent", list(SSM_AGENT), "*"),
     ]
     statements += _artifact_reads(intent, gateway, account_id)
     if not intent.gateway_parameters(gateway.name):
         statements = statements[1:]
     return canonical_json({"Version": "2012-10-17", "Statement": statements})
+
+
+def _agent_statements(arn: Callable[[str, str], str], mine: dict[str, Any]) -> list[Any]:
+    """What the gateway agent calls beyond the figures: its events, its ready tag, its
+    siblings' addresses."""
+    tag_keys = {health_contract.READY_TAG}
+    return [
+        # EventBridge condition keys (EventBridge User Guide, "Using IAM policy conditions in
+        # Amazon EventBridge"): events:source and events:detail-type are the entry's Source and
+        # DetailType, so the role cannot send events as any other source, AWS's own included
+        _allow(
+            "AgentEvents",
+            "events:PutEvents",
+            arn("events", "event-bus/default"),
+            {
+                "StringEquals": {
+                    "events:source": health_contract.EVENT_SOURCE,
+                    "events:detail-type": health_contract.EVENT_DETAIL_TYPE,
+                }
+            },
+        ),
+        # aws:TagKeys is multivalued: ForAllValues holds when every key of the request is
+        # vpnctl:ready, and also when there is none, which Null: false closes (IAM User Guide,
+        # "Multivalued context key examples"); the resource tags say which instance
+        _allow(
+            "AgentReadyTag",
+            "ec2:CreateTags",
+            arn("ec2", "instance/*"),
+            {
+                **mine,
+                "ForAllValues:StringEquals": {"aws:TagKeys": sorted(tag_keys)},
+                "Null": {"aws:TagKeys": "false"},
+            },
+        ),
+        _allow("AgentFindSiblings", "ec2:DescribeInstances", "*"),
+    ]
 
 
 def _artifact_reads(intent: Intent, gateway: Gateway, account_id: str) -> list[dict[str, Any]]:

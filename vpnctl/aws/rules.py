@@ -28,6 +28,15 @@ A VPC's routing group, on its hosts, stays stateful and precise: only the allowe
 to the VPC, by destination port, from the far routing subnets. A host is the end of its flows,
 so its interface sees both directions and tracking admits the replies of what it started.
 
+The gateways of one VPC also watch each other (``vpnctl.probe.targets.siblings``): each agent
+sends ICMP echo requests to the VPC address of its siblings in the other AZs. So a gateway's
+group lets in ICMP echo request (type 8, every code) from each sibling's gateway subnet, whether
+or not the VPC has a flow. The echo reply needs no rule: ICMP is always tracked (the connection
+tracking page above: only TCP and UDP flows can be untracked), and the reply comes back to the
+interface that sent the request. For ICMP, an IpPermission's FromPort is the type and ToPort the
+code, -1 for all (EC2 API Reference, "IpPermission",
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_IpPermission.html).
+
 A peer's Elastic IP not allocated yet stays a ``Ref`` until apply knows it.
 """
 
@@ -39,13 +48,19 @@ from vpnctl.aws.changes import Permit, Ref
 from vpnctl.design import AllowedFlow, Design, Gateway
 
 ALL_PORTS = (0, 65535)
+ICMP_ECHO_REQUEST = 8  # its type (RFC 792); FromPort of an ICMP rule
+ICMP_ANY_CODE = -1  # ToPort of an ICMP rule: every code
 
 
 def gateway_permits(
     design: Design, gateway: str, address_ip: Callable[[Gateway], Ref]
 ) -> tuple[Permit, ...]:
     return _unique(
-        [*tunnel_permits(design, gateway, address_ip), *data_path_permits(design, gateway)]
+        [
+            *tunnel_permits(design, gateway, address_ip),
+            *data_path_permits(design, gateway),
+            *sibling_permits(design, gateway),
+        ]
     )
 
 
@@ -67,6 +82,16 @@ def data_path_permits(design: Design, gateway: str) -> Iterator[Permit]:
     why = f"data path of {vpc}: requests and replies (ports in the gateway filter)"
     for subnet in design.vpcs[vpc].routing_subnets:
         yield Permit("-1", -1, -1, str(subnet.cidr), why)
+
+
+def sibling_permits(design: Design, gateway: str) -> Iterator[Permit]:
+    """ICMP echo requests from the gateway subnet of each other gateway of its VPC: the
+    siblings' probes. Their replies pass by tracking (ICMP is always tracked)."""
+    here = design.gateway_by_name[gateway]
+    for other in design.gateways:
+        if other.vpc == here.vpc and other.name != gateway:
+            why = f"sibling probe from {other.name} (echo request; replies tracked)"
+            yield Permit("icmp", ICMP_ECHO_REQUEST, ICMP_ANY_CODE, str(other.subnet), why)
 
 
 def routing_permits(design: Design, vpc: str) -> tuple[Permit, ...]:

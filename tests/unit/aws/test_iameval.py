@@ -112,7 +112,9 @@ def test_an_explicit_deny_wins_and_nothing_allowed_is_denied() -> None:
     "statement",
     [
         allow("x:Y", "arn:aws:s3:::${aws:username}/*"),
-        allow("x:Y", Condition={"ForAllValues:StringEquals": {"k": "a"}}),
+        allow("x:Y", Condition={"ForSomeValues:StringEquals": {"k": "a"}}),
+        allow("x:Y", Condition={"ForAllValues:Null": {"k": "true"}}),
+        allow("x:Y", Condition={"ForAllValues:NumericLessThan": {"k": "1"}}),
         allow("x:Y", Condition={"NumericLessThan": {"k": "1"}}),
         {**allow("x:Y"), "Principal": "*"},
     ],
@@ -125,3 +127,67 @@ def test_what_it_cannot_judge_it_refuses(statement: dict[str, Any]) -> None:
 def test_allowances_lists_every_grant() -> None:
     doc = policy({**allow(["a:B", "a:C"], ["r1", "r2"]), "Sid": "S"})
     assert sorted(allowances(doc)) == [("S", "a:B", "r1"), ("S", "a:B", "r2"), ("S", "a:C", "r1"), ("S", "a:C", "r2")]  # fmt: skip
+
+
+TAG = "arn:aws:ec2:us-east-1:123456789012:instance/i-1"
+
+
+def tag_keys(*keys: str) -> dict[str, list[str]]:
+    return {"aws:TagKeys": list(keys)}
+
+
+def test_for_all_values_holds_when_every_request_value_is_among_the_policy_values() -> None:
+    # IAM User Guide, "Single-valued vs. multivalued context keys": the request's set must be
+    # a subset of the policy's values
+    doc = policy(allow("ec2:CreateTags", Condition={"ForAllValues:StringEquals": {"aws:TagKeys": ["a", "b"]}}))  # fmt: skip
+    assert allows(doc, Request("ec2:CreateTags", TAG, tag_keys("a")))
+    assert allows(doc, Request("ec2:CreateTags", TAG, tag_keys("b", "a")))
+    assert not allows(doc, Request("ec2:CreateTags", TAG, tag_keys("a", "c")))
+    assert not allows(doc, Request("ec2:CreateTags", TAG, tag_keys("c")))
+    # ... and, as AWS warns, also when the key is missing or its set is empty
+    assert allows(doc, Request("ec2:CreateTags", TAG))
+    assert allows(doc, Request("ec2:CreateTags", TAG, tag_keys()))
+
+
+def test_null_false_closes_for_all_values_on_a_missing_key() -> None:
+    condition = {"ForAllValues:StringEquals": {"aws:TagKeys": "a"}, "Null": {"aws:TagKeys": "false"}}  # fmt: skip
+    doc = policy(allow("ec2:CreateTags", Condition=condition))
+    assert allows(doc, Request("ec2:CreateTags", TAG, tag_keys("a")))
+    assert not allows(doc, Request("ec2:CreateTags", TAG))
+    assert not allows(doc, Request("ec2:CreateTags", TAG, tag_keys()))
+    missing = policy(allow("x:Y", Condition={"Null": {"k": "true"}}))
+    assert allows(missing, Request("x:Y", "*"))
+    assert not allows(missing, Request("x:Y", "*", {"k": "v"}))
+
+
+def test_for_any_value_holds_when_one_request_value_is_among_the_policy_values() -> None:
+    doc = policy(allow("ec2:CreateTags", Condition={"ForAnyValue:StringEquals": {"aws:TagKeys": ["a", "b"]}}))  # fmt: skip
+    assert allows(doc, Request("ec2:CreateTags", TAG, tag_keys("a", "c")))
+    assert not allows(doc, Request("ec2:CreateTags", TAG, tag_keys("c", "d")))
+    assert not allows(doc, Request("ec2:CreateTags", TAG))  # a missing key: nothing matches
+    assert not allows(doc, Request("ec2:CreateTags", TAG, tag_keys()))
+    lenient = policy(allow("x:Y", Condition={"ForAnyValue:StringEqualsIfExists": {"k": "a"}}))
+    assert allows(lenient, Request("x:Y", "*"))
+
+
+def test_set_operators_with_negated_and_like_operators() -> None:
+    # "every tag key is not vpnctl:*" / "some tag key is not vpnctl:*"
+    none_ours = policy(allow("x:Y", Condition={"ForAllValues:StringNotLike": {"aws:TagKeys": "vpnctl:*"}}))  # fmt: skip
+    assert allows(none_ours, Request("x:Y", "*", tag_keys("owner", "team")))
+    assert not allows(none_ours, Request("x:Y", "*", tag_keys("owner", "vpnctl:name")))
+    some_other = policy(allow("x:Y", Condition={"ForAnyValue:StringNotLike": {"aws:TagKeys": "vpnctl:*"}}))  # fmt: skip
+    assert allows(some_other, Request("x:Y", "*", tag_keys("vpnctl:ready", "owner")))
+    assert not allows(some_other, Request("x:Y", "*", tag_keys("vpnctl:ready")))
+    prefix = policy(allow("x:Y", Condition={"ForAllValues:StringLike": {"aws:TagKeys": "vpnctl:*"}}))  # fmt: skip
+    assert allows(prefix, Request("x:Y", "*", tag_keys("vpnctl:ready", "vpnctl:name")))
+    assert not allows(prefix, Request("x:Y", "*", tag_keys("vpnctl:ready", "Name")))
+
+
+def test_a_deny_with_for_any_value_bites_on_one_forbidden_key() -> None:
+    doc = policy(
+        allow("ec2:CreateTags", TAG),
+        {"Effect": "Deny", "Action": "ec2:CreateTags", "Resource": "*",
+         "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": "vpnctl:name"}}},
+    )  # fmt: skip
+    assert allows(doc, Request("ec2:CreateTags", TAG, tag_keys("vpnctl:ready")))
+    assert not allows(doc, Request("ec2:CreateTags", TAG, tag_keys("vpnctl:ready", "vpnctl:name")))

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests.builders import designed
-from vpnctl.aws import hooks, permissions, store
+from vpnctl.aws import hooks, iameval, permissions, store
 from vpnctl.aws.iameval import Request
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.policy import gateway_policy
@@ -117,6 +117,68 @@ def test_the_gateway_may_publish_probe_figures_and_report_itself_unhealthy() -> 
     gateway = intent.design.gateways[0]
     actions = {a for s in json.loads(gateway_policy(intent, gateway, ACCOUNT_ID))["Statement"] for a in _list(s["Action"])}  # fmt: skip
     assert {"cloudwatch:PutMetricData", "autoscaling:SetInstanceHealth"} <= actions
+
+
+def _without(policy: str, sid: str, operator: str, key: str | None = None) -> str:
+    """The policy with one condition operator (or one key of it) of one statement removed."""
+    document = json.loads(policy)
+    for statement in document["Statement"]:
+        if statement["Sid"] == sid:
+            if key is None:
+                del statement["Condition"][operator]
+            else:
+                del statement["Condition"][operator][key]
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize(
+    ("operator", "key", "caught"),
+    [
+        ("ForAllValues:StringEquals", None, "its own name tag"),
+        ("Null", None, "a tagging with no keys"),
+        ("StringEquals", "aws:ResourceTag/vpnctl:name", "another gateway's ready tag"),
+    ],
+)
+def test_the_ready_tag_conditions_each_bite(operator: str, key: str | None, caught: str) -> None:
+    """The agent may set vpnctl:ready on its own instance and nothing else: without each
+    condition the proof names the refusal that gets through."""
+    intent = intent_of(TOPOLOGIES[0], "psk")
+    gateway = intent.design.gateways[0]
+    policy = gateway_policy(intent, gateway, ACCOUNT_ID)
+    calls = permissions.gateway_calls(intent, gateway, ACCOUNT_ID)
+    refusals = permissions.gateway_refusals(intent, gateway, ACCOUNT_ID)
+    assert permissions.proof(policy, calls, refusals) == []
+    wrong = permissions.proof(_without(policy, "AgentReadyTag", operator, key), calls, refusals)
+    assert [w for w in wrong if caught in w], wrong
+
+
+@pytest.mark.parametrize(
+    ("key", "caught"), [("events:source", "events as AWS"), ("events:detail-type", "another detail type")]
+)  # fmt: skip
+def test_the_event_conditions_each_bite(key: str, caught: str) -> None:
+    intent = intent_of(TOPOLOGIES[0], "psk")
+    gateway = intent.design.gateways[0]
+    policy = gateway_policy(intent, gateway, ACCOUNT_ID)
+    calls = permissions.gateway_calls(intent, gateway, ACCOUNT_ID)
+    refusals = permissions.gateway_refusals(intent, gateway, ACCOUNT_ID)
+    wrong = permissions.proof(_without(policy, "AgentEvents", "StringEquals", key), calls, refusals)
+    assert [w for w in wrong if caught in w], wrong
+
+
+def test_the_agent_may_not_rewrite_its_own_name() -> None:
+    """CreateTags of vpnctl:name on its own instance: DENIED, alone or beside vpnctl:ready."""
+    intent = intent_of(TOPOLOGIES[0], "psk")
+    gateway = intent.design.gateways[0]
+    found = iameval.statements(gateway_policy(intent, gateway, ACCOUNT_ID))
+    refusals = {
+        c.caller: c.request for c in permissions.gateway_refusals(intent, gateway, ACCOUNT_ID)
+    }
+    ready = next(c.request for c in permissions.gateway_calls(intent, gateway, ACCOUNT_ID)
+                 if c.request.action == "ec2:CreateTags")  # fmt: skip
+    assert iameval.decide(found, ready)
+    assert ready.resource == refusals["its own name tag"].resource
+    assert not iameval.decide(found, refusals["its own name tag"])
+    assert not iameval.decide(found, refusals["its name beside ready"])
 
 
 def _list(value: str | list[str]) -> list[str]:

@@ -77,22 +77,31 @@ def test_a_gateway_lets_in_nothing_but_its_own_routing_subnets_and_its_peers() -
     design = flows_doc(*TCP_AND_UDP)
     for gateway in design.gateways:
         own = {str(s.cidr) for s in design.vpcs[gateway.vpc].routing_subnets}
+        siblings = {str(g.subnet) for g in design.gateways if g.vpc == gateway.vpc and g != gateway}
         for p in gateway_permits(design, gateway.name, peer_ip):
             if p.why.startswith("tunnel"):
                 assert (p.protocol, p.source) == ("udp", "198.51.100.7/32")
                 assert p.from_port == p.to_port
+            elif p.why.startswith("sibling"):
+                assert (p.protocol, p.from_port, p.to_port) == ("icmp", 8, -1)
+                assert p.source in siblings, p
             else:
                 assert p.source in own, p
+
+
+def data_permits(design: Design, gateway: str) -> list[Permit]:
+    """The gateway's data path rules: neither its tunnels nor its siblings' probes."""
+    return [
+        p
+        for p in gateway_permits(design, gateway, peer_ip)
+        if not p.why.startswith(("tunnel", "sibling"))
+    ]
 
 
 def test_a_gateway_has_one_rule_per_routing_subnet_of_its_vpc() -> None:
     design = flows_doc({"from": "east", "to": "west", "proto": "tcp", "ports": [443]})
     for gateway in design.gateways:
-        data = [
-            p
-            for p in gateway_permits(design, gateway.name, peer_ip)
-            if not p.why.startswith("tunnel")
-        ]
+        data = data_permits(design, gateway.name)
         subnets = design.vpcs[gateway.vpc].routing_subnets
         assert [(p.protocol, p.source) for p in data] == [("-1", str(s.cidr)) for s in subnets]
 
@@ -101,7 +110,7 @@ def test_a_vpc_without_flows_opens_only_its_tunnels() -> None:
     design = flows_doc({"from": "east", "to": "west", "proto": "tcp", "ports": [443]})
     bare = designed(doc(allow=[]))
     for gateway in bare.gateways:
-        assert all(p.why.startswith("tunnel") for p in gateway_permits(bare, gateway.name, peer_ip))
+        assert data_permits(bare, gateway.name) == []
     assert len(gateway_permits(design, "gw-east-a", peer_ip)) > 1
 
 
@@ -133,3 +142,38 @@ def test_the_routing_group_stays_precise_and_stateful() -> None:
         assert not admits(west, "tcp", host(subnet.cidr), EPHEMERAL[0])  # no "reply" by rule
     east = routing_permits(design, "east")
     assert {(p.protocol, p.from_port) for p in east} == {("udp", 8301), ("icmp", -1)}
+
+
+def icmp_admits(permits: tuple[Permit, ...], source: IPv4Address, icmp_type: int) -> bool:
+    """Whether an ingress rule lets this ICMP message in (FromPort is the type, -1 any)."""
+    for p in permits:
+        if source not in IPv4Network(str(p.source)):
+            continue
+        if p.protocol == "-1" or (p.protocol == "icmp" and p.from_port in (-1, icmp_type)):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("allow", [[], list(TCP_AND_UDP)])
+def test_siblings_may_probe_each_other_across_azs_with_or_without_flows(
+    allow: list[dict[str, Any]],
+) -> None:
+    """Each agent sends echo requests to its siblings' VPC addresses, on their gateway
+    subnets; the reply needs no rule (ICMP is always tracked, on the sender's interface)."""
+    design = designed(doc(allow=allow))
+    pairs = [(a, b) for a in design.gateways for b in design.gateways if a.vpc == b.vpc and a != b]
+    assert pairs, "the test topology has a VPC in two AZs"
+    for sender, receiver in pairs:
+        permits = gateway_permits(design, receiver.name, peer_ip)
+        assert icmp_admits(permits, host(sender.subnet), 8), (sender.name, receiver.name)
+    for gateway in design.gateways:  # no other ICMP than echo requests, and only from siblings
+        for p in gateway_permits(design, gateway.name, peer_ip):
+            if p.why.startswith("sibling"):
+                others = [g.subnet for g in design.gateways if g.vpc == gateway.vpc]
+                assert IPv4Network(str(p.source)) in others
+                assert IPv4Network(str(p.source)) != gateway.subnet
+                assert (p.from_port, p.to_port) == (8, -1)
+        foreign = [g for g in design.gateways if g.vpc != gateway.vpc]
+        bare = gateway_permits(designed(doc(allow=[])), gateway.name, peer_ip)
+        for other in foreign:
+            assert not icmp_admits(bare, host(other.subnet), 8)

@@ -98,7 +98,10 @@ def test_the_gateway_group_is_the_one_apply_writes_with_peers_where_the_gateway_
     tunnel = [p for p in groups["gw-east-a"].ingress if p.why.startswith("tunnel")]
     assert [p.source for p in tunnel] == ["198.19.0.1/32"]
     data = [p for p in groups["gw-east-a"].ingress if not p.why.startswith("tunnel")]
-    expected = list(rules.data_path_permits(design, "gw-east-a"))
+    expected = [
+        *rules.data_path_permits(design, "gw-east-a"),
+        *rules.sibling_permits(design, "gw-east-a"),
+    ]
     assert data == expected
     back = [p for p in groups["gw-west-a"].ingress if p.why.startswith("tunnel")]
     assert [p.source for p in back] == [f"{a.public}/32"]
