@@ -1,0 +1,202 @@
+"""``lab apply``: bring a running lab to an edited topology through the gateway agents.
+
+The edit is planned as every command plans (the same lock file), and laid out keeping every
+running gateway's uplink, port and route table id (``layout.Slots``). Then, make before break:
+
+1. namespaces, links and routes for new VPCs, gateways and hosts; new route tables; the running
+   route tables gain the new destinations (a route the failover moved stays where it is);
+2. every gateway's hosts file and the security groups, as apply writes them for the edit;
+3. each running gateway's desired folder is rewritten (kept keys: an unchanged tunnel's config
+   is byte-identical, so its agent leaves it alone), new gateways get theirs and an agent;
+4. the controller follows the new design; ``apply`` waits until every agent runs its new
+   digest and every new or changed tunnel is up;
+5. only then are removed gateways' and VPCs' namespaces deleted, and stale routes with them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+from pathlib import Path
+
+from vpnctl.lab import agents, lifecycle, secgroups, shell
+from vpnctl.lab import layout as layoutmod
+from vpnctl.lab.lifecycle import Lab
+
+
+@dataclass(frozen=True)
+class Change:
+    """What the edit does to one gateway: lines like ``+ tunnel a--b``."""
+
+    gateway: str
+    lines: tuple[str, ...]
+
+
+def apply(lab: Lab, say: Callable[[str], None] = print, wait: float = 90) -> list[Change]:
+    lifecycle.require_root()
+    _refuse(lab)
+    before = {ns for ns in shell.namespaces() if ns.startswith(f"{lab.layout.prefix}-")}
+    old_tables = _old_slots(lab).tables
+    new_ns = [ns for ns in lab.layout.namespaces if ns not in before]
+    gone = sorted(before - set(lab.layout.namespaces))
+    lifecycle.make_namespaces(lab, new_ns)
+    lifecycle.make_wires(lab, [w for w in lab.layout.wires if {w.a.ns, w.b.ns} & set(new_ns)])
+    lifecycle.make_routes(lab, new_ns)
+    for table in lab.layout.tables:
+        if table.ns in before:
+            if table.name in old_tables:
+                _sync_destinations(lab, table)
+            else:
+                lifecycle.add_table(lab, table)
+    lifecycle.write_hosts_files(lab, [])
+    secgroups.install(lifecycle.security_groups(lab))
+    changes, waits = _gateways(lab, set(new_ns))
+    lifecycle.save_slots(lab)
+    _record_topology(lab)
+    _restart_controller(lab)
+    _wait(lab, waits, wait)
+    for ns in gone:
+        shell.delete_namespace(ns)
+    for gateway in _removed_gateways(lab):
+        changes.append(Change(gateway, ("- gateway (its namespace is removed)",)))
+        shutil.rmtree(agents.folder(lab.state, gateway), ignore_errors=True)
+    for change in changes:
+        say(f"{change.gateway}: " + "; ".join(change.lines))
+    return changes
+
+
+def _refuse(lab: Lab) -> None:
+    if not lab.path("journal.jsonl").exists():
+        raise shell.LabError(f"no lab of {lab.plan.topology.name} is up; run `vpnctl lab up "
+                             f"{lab.plan.source.file}` first")  # fmt: skip
+    settings = lab.settings()
+    if settings.get("impair"):
+        raise shell.LabError("lab apply does not rehearse on a lab started with --impair "
+                             "(its relays serve the links of the first topology); run `vpnctl "
+                             "lab down`, then `lab up` without it")  # fmt: skip
+    recorded = settings.get("vpcs")
+    for name, cidr in recorded.items() if isinstance(recorded, dict) else ():
+        vpc = lab.design.vpcs.get(name)
+        if vpc is not None and str(vpc.cidr) != cidr:
+            raise shell.LabError(
+                f"{lab.plan.source.file}: VPC {name} would move from {cidr} to {vpc.cidr}: the "
+                f"running lab keeps its addresses; keep the lock file of the first topology "
+                f"beside the edited one ({lab.plan.lock_path})")  # fmt: skip
+
+
+def _old_slots(lab: Lab) -> layoutmod.Slots:
+    try:
+        return layoutmod.Slots.from_json(json.loads(lab.path("slots.json").read_text()))
+    except FileNotFoundError:
+        return layoutmod.Slots({}, {})
+
+
+def _removed_gateways(lab: Lab) -> list[str]:
+    base = lab.path("agents")
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and p.name not in
+                  lab.layout.gateways) if base.is_dir() else []  # fmt: skip
+
+
+def _sync_destinations(lab: Lab, table: layoutmod.TableNode) -> None:
+    """New destinations via the table's first gateway; routes to what the design dropped go.
+    A destination already routed keeps its gateway (the failover may have moved it)."""
+    tid = str(table.table_id)
+    out = shell.ip("route", "show", "table", tid, ns=table.ns).stdout
+    present = {IPv4Network(line.split()[0]) for line in out.splitlines()
+               if line.strip() and not line.startswith("throw")}  # fmt: skip
+    via = str(lab.layout.gateway_ip(table.gateways[0]))
+    for destination in table.destinations:
+        if destination not in present:
+            shell.ip("route", "add", str(destination), "via", via, "table", tid, ns=table.ns)
+    for stale in present - set(table.destinations):
+        shell.ip("route", "del", str(stale), "table", tid, ns=table.ns, check=False)
+
+
+def _gateways(lab: Lab, new_ns: set[str]) -> tuple[list[Change], dict[str, Mapping[str, int]]]:
+    """Rewrite every gateway's desired folder; start new gateways. Returns the changes and,
+    per gateway, the tunnels to wait for (with the log offset their READY must come after)."""
+    secrets = agents.lab_keys(lab.state, lab.design)
+    changes: list[Change] = []
+    waits: dict[str, Mapping[str, int]] = {}
+    for gw in lab.layout.gateways.values():
+        files = agents.files_for(lab.plan.topology, lab.design, gw.name, lab.state, secrets)
+        old = {} if gw.ns in new_ns else agents.current(lab.state, gw.name)
+        lines = _describe(old, files) if old else (
+            f"+ gateway ({len(lab.design.tunnels_by_gateway[gw.name])} tunnels)",)  # fmt: skip
+        changes.append(Change(gw.name, lines or ("unchanged",)))
+        tunnels = {t.name for t in lab.design.tunnels_by_gateway[gw.name]}
+        moved = {t for t in tunnels if old.get(_conf(t)) != files[_conf(t)]}
+        waits[gw.name] = {t: _size(agents.tunnel_log(lab.state, gw.name, t)) for t in moved}
+        if gw.ns in new_ns:
+            lifecycle.start_gateway(lab, gw, secrets)
+        elif files != old:
+            agents.publish(lab.state, gw.name, files)
+    return changes, waits
+
+
+def _conf(tunnel: str) -> str:
+    return f"openvpn/{tunnel}.conf"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _describe(old: Mapping[str, bytes], new: Mapping[str, bytes]) -> tuple[str, ...]:
+    names = {"firewall.nft": "firewall", "probe.json": "probe plan"}
+    lines = []
+    for path in sorted(set(old) | set(new)):
+        what = names.get(path) or f"tunnel {path.removeprefix('openvpn/').removesuffix('.conf')}"
+        if path not in old:
+            lines.append(f"+ {what}")
+        elif path not in new:
+            lines.append(f"- {what}")
+        elif old[path] != new[path]:
+            lines.append(f"~ {what}" + (" (restarted)" if path.startswith("openvpn/") else ""))
+    return tuple(lines)
+
+
+def _record_topology(lab: Lab) -> None:
+    settings = lab.settings()
+    settings["topology"] = str(Path(lab.plan.source.file).resolve())
+    settings["vpcs"] = {name: str(vpc.cidr) for name, vpc in lab.design.vpcs.items()}
+    lab.path("lab.json").write_text(json.dumps(settings))
+
+
+def _restart_controller(lab: Lab) -> None:
+    """The controller reads the design when it starts: end ours, start it on the edit."""
+    for pid in shell.pids(lab.layout.internet):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"vpnctl.lab.controller" in cmdline and str(lab.state).encode() in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+    args = lab.settings().get("controller_args")
+    lifecycle.start_controller(lab, [str(a) for a in args] if isinstance(args, list) else [])
+
+
+def _wait(lab: Lab, waits: Mapping[str, Mapping[str, int]], timeout: float) -> None:
+    digests = {g: agents.digest(lab.state, g) for g in lab.layout.gateways}
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [f"{g} (agent)" for g, d in digests.items() if not agents.runs(lab.state, g, d)]
+        pending += [f"{g} {t}" for g, tunnels in waits.items() for t, offset in tunnels.items()
+                    if not agents.up_since(lab.state, g, t, offset)]  # fmt: skip
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise shell.LabError(f"not converged after {timeout:.0f}s: {', '.join(pending[:4])}"
+                                 f"; see {lab.path('agents')}")  # fmt: skip
+        time.sleep(0.2)
