@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from vpnctl import keys, pipeline, render
+from vpnctl import pipeline, render
 from vpnctl.aws import rules
 from vpnctl.design import Design
 from vpnctl.lab import agents, secgroups, shell
@@ -278,18 +278,17 @@ def _loss_rules(lab: Lab, impairments: dict[str, Impairment], legs: list[Leg]) -
 def _gateways(lab: Lab) -> None:
     secrets = agents.lab_keys(lab.state, lab.design)  # one set per tunnel, shared by both ends
     for gw in lab.layout.gateways.values():
-        start_gateway(lab, gw, secrets)
+        files = agents.files_for(lab.plan.topology, lab.design, gw.name, lab.state, secrets)
+        start_gateway(lab, gw, files)
 
 
-def start_gateway(lab: Lab, gw: layoutmod.GatewayNode,
-                  secrets: Mapping[str, keys.TunnelKeys]) -> None:  # fmt: skip
-    """The gateway's kernel settings, its desired folder, and its agent, which converges it
-    (firewall, then tunnels) in its namespace."""
+def start_gateway(lab: Lab, gw: layoutmod.GatewayNode, files: Mapping[str, bytes]) -> None:
+    """The gateway's kernel settings, its desired folder (``files``), and its agent, which
+    converges it (firewall, then tunnels) in its namespace."""
     for line in render.sysctl().splitlines():
         if "=" in line and not line.lstrip().startswith("#"):
             key, value = (p.strip() for p in line.split("=", 1))
             shell.run("sysctl", "-qw", f"{key}={value}", ns=gw.ns, check=False)
-    files = agents.files_for(lab.plan.topology, lab.design, gw.name, lab.state, secrets)
     agents.publish(lab.state, gw.name, files)
     agents.start(lab.state, gw.name, gw.ns)
 

@@ -57,11 +57,21 @@ def apply(lab: Lab, say: Callable[[str], None] = print, wait: float = 90) -> lis
                 lifecycle.add_table(lab, table)
     lifecycle.write_hosts_files(lab, [])
     secgroups.install(lifecycle.security_groups(lab))
-    changes, waits = _gateways(lab, set(new_ns))
+    wanted, old = _desired(lab, set(new_ns))
+    changes = [_change(lab, g, wanted[g], old[g]) for g in lab.layout.gateways]
+    _stop_controller(lab)
     lifecycle.save_slots(lab)
     _record_topology(lab)
-    _restart_controller(lab)
-    _wait(lab, waits, wait)
+    published: set[str] = set()
+    waits: dict[str, dict[str, int]] = {}
+    for wave in _waves(lab, wanted, old):
+        drained = _drain(lab, wave) if any(_restarts(wanted[g], old[g]) for g in wave) else []
+        for gateway, tunnels in _publish(lab, set(new_ns), wanted, old, wave).items():
+            waits[gateway] = dict(tunnels)
+        published |= wave
+        _wait(lab, _ready_to_wait(lab, waits, published), wait)
+        _restore(lab, drained)
+    _start_controller(lab)
     for ns in gone:
         shell.delete_namespace(ns)
     for gateway in _removed_gateways(lab):
@@ -119,26 +129,97 @@ def _sync_destinations(lab: Lab, table: layoutmod.TableNode) -> None:
         shell.ip("route", "del", str(stale), "table", tid, ns=table.ns, check=False)
 
 
-def _gateways(lab: Lab, new_ns: set[str]) -> tuple[list[Change], dict[str, Mapping[str, int]]]:
-    """Rewrite every gateway's desired folder; start new gateways. Returns the changes and,
-    per gateway, the tunnels to wait for (with the log offset their READY must come after)."""
+Files = dict[str, dict[str, bytes]]  # gateway -> relative path -> content
+
+
+def _desired(lab: Lab, new_ns: set[str]) -> tuple[Files, Files]:
+    """Every gateway's desired files for the edit, and those it has now (none if new)."""
     secrets = agents.lab_keys(lab.state, lab.design)
-    changes: list[Change] = []
-    waits: dict[str, Mapping[str, int]] = {}
+    wanted, old = {}, {}
     for gw in lab.layout.gateways.values():
-        files = agents.files_for(lab.plan.topology, lab.design, gw.name, lab.state, secrets)
-        old = {} if gw.ns in new_ns else agents.current(lab.state, gw.name)
-        lines = _describe(old, files) if old else (
-            f"+ gateway ({len(lab.design.tunnels_by_gateway[gw.name])} tunnels)",)  # fmt: skip
-        changes.append(Change(gw.name, lines or ("unchanged",)))
-        tunnels = {t.name for t in lab.design.tunnels_by_gateway[gw.name]}
-        moved = {t for t in tunnels if old.get(_conf(t)) != files[_conf(t)]}
-        waits[gw.name] = {t: _size(agents.tunnel_log(lab.state, gw.name, t)) for t in moved}
+        wanted[gw.name] = agents.files_for(lab.plan.topology, lab.design, gw.name, lab.state,
+                                           secrets)  # fmt: skip
+        old[gw.name] = {} if gw.ns in new_ns else agents.current(lab.state, gw.name)
+    return wanted, old
+
+
+def _restarts(wanted: Mapping[str, bytes], old: Mapping[str, bytes]) -> set[str]:
+    """The running tunnels whose config changes: their agent restarts them."""
+    return {p for p, c in old.items() if p.startswith("openvpn/") and p in wanted
+            and wanted[p] != c}  # fmt: skip
+
+
+def _waves(lab: Lab, wanted: Files, old: Files) -> list[set[str]]:
+    """Gateways in the order they converge: first every one that restarts nothing (new
+    gateways, new tunnels, firewalls), then, one group at a time, the two ends of the tunnels
+    that restart, joined when they share a gateway; so each group's routes can be drained to
+    gateways that stay up."""
+    groups: list[set[str]] = []
+    for tunnel in lab.design.tunnels:
+        ends = {e.gateway for e in tunnel.ends()}
+        if not any(_conf(tunnel.name) in _restarts(wanted[g], old[g]) for g in ends):
+            continue
+        joined = [g for g in groups if g & ends]
+        groups = [g for g in groups if not g & ends] + [set().union(ends, *joined)]
+    calm = set(lab.layout.gateways) - set().union(*groups)
+    return [calm, *groups] if calm else groups
+
+
+Drained = list[tuple[layoutmod.TableNode, str, str]]  # table, destination, gateway it was on
+
+
+def _drain(lab: Lab, gateways: set[str]) -> Drained:
+    """Make before break: every route through a gateway about to restart a tunnel moves to
+    another gateway of its table (as the failover would), and comes back when converged. A
+    route with no other gateway stays (a one-AZ VPC: its restart costs what ``watch`` shows)."""
+    moved: Drained = []
+    for table in lab.layout.tables:
+        others = [g for g in table.gateways if g not in gateways and g in lab.layout.gateways]
+        for destination in table.destinations:
+            via = _via(lab, table, str(destination))
+            if via in gateways and others:
+                lifecycle.set_route(lab, table, str(destination), others[0])
+                moved.append((table, str(destination), via))
+    return moved
+
+
+def _restore(lab: Lab, drained: Drained) -> None:
+    for table, destination, gateway in drained:
+        if gateway in lab.layout.gateways:
+            lifecycle.set_route(lab, table, destination, gateway)
+
+
+def _via(lab: Lab, table: layoutmod.TableNode, destination: str) -> str | None:
+    out = shell.ip("route", "show", "table", str(table.table_id), destination, ns=table.ns,
+                   check=False).stdout.split()  # fmt: skip
+    if "via" not in out:
+        return None
+    address = out[out.index("via") + 1]
+    return next((g.name for g in lab.layout.gateways.values() if str(g.private) == address), None)
+
+
+def _change(lab: Lab, gateway: str, files: Mapping[str, bytes],
+            before: Mapping[str, bytes]) -> Change:  # fmt: skip
+    lines = _describe(before, files) if before else (
+        f"+ gateway ({len(lab.design.tunnels_by_gateway[gateway])} tunnels)",)  # fmt: skip
+    return Change(gateway, lines or ("unchanged",))
+
+
+def _publish(lab: Lab, new_ns: set[str], wanted: Files, old: Files,
+             wave: set[str]) -> dict[str, Mapping[str, int]]:  # fmt: skip
+    """Publish the wave's desired folders (starting new gateways); per gateway, the tunnels to
+    wait for, with the log offset their READY must come after."""
+    waits: dict[str, Mapping[str, int]] = {}
+    for name in sorted(wave):
+        gw, files, before = lab.layout.gateways[name], wanted[name], old[name]
+        tunnels = {t.name for t in lab.design.tunnels_by_gateway[name]}
+        moved = {t for t in tunnels if before.get(_conf(t)) != files[_conf(t)]}
+        waits[name] = {t: _size(agents.tunnel_log(lab.state, name, t)) for t in moved}
         if gw.ns in new_ns:
-            lifecycle.start_gateway(lab, gw, secrets)
-        elif files != old:
-            agents.publish(lab.state, gw.name, files)
-    return changes, waits
+            lifecycle.start_gateway(lab, gw, files)
+        elif files != before:
+            agents.publish(lab.state, name, files)
+    return waits
 
 
 def _conf(tunnel: str) -> str:
@@ -173,8 +254,9 @@ def _record_topology(lab: Lab) -> None:
     lab.path("lab.json").write_text(json.dumps(settings))
 
 
-def _restart_controller(lab: Lab) -> None:
-    """The controller reads the design when it starts: end ours, start it on the edit."""
+def _stop_controller(lab: Lab) -> None:
+    """The controller reads the design when it starts: ours ends, and starts on the edit
+    after the agents converged (meanwhile the routes stay where they are, or drained)."""
     for pid in shell.pids(lab.layout.internet):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -183,12 +265,24 @@ def _restart_controller(lab: Lab) -> None:
         if b"vpnctl.lab.controller" in cmdline and str(lab.state).encode() in cmdline:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+
+
+def _start_controller(lab: Lab) -> None:
     args = lab.settings().get("controller_args")
     lifecycle.start_controller(lab, [str(a) for a in args] if isinstance(args, list) else [])
 
 
+def _ready_to_wait(lab: Lab, waits: Mapping[str, Mapping[str, int]],
+                   published: set[str]) -> dict[str, Mapping[str, int]]:  # fmt: skip
+    """The waits of tunnels both of whose ends run their new configuration by now (a tunnel
+    to a gateway of a later wave comes up with that wave)."""
+    ends = {t.name: {e.gateway for e in t.ends()} for t in lab.design.tunnels}
+    return {g: {t: o for t, o in tunnels.items() if ends[t] <= published}
+            for g, tunnels in waits.items()}  # fmt: skip
+
+
 def _wait(lab: Lab, waits: Mapping[str, Mapping[str, int]], timeout: float) -> None:
-    digests = {g: agents.digest(lab.state, g) for g in lab.layout.gateways}
+    digests = {g: agents.digest(lab.state, g) for g in waits}
     deadline = time.monotonic() + timeout
     while True:
         pending = [f"{g} (agent)" for g, d in digests.items() if not agents.runs(lab.state, g, d)]
