@@ -6,11 +6,14 @@ running gateway's uplink, port and route table id (``layout.Slots``). Then, make
 1. namespaces, links and routes for new VPCs, gateways and hosts; new route tables; the running
    route tables gain the new destinations (a route the failover moved stays where it is);
 2. every gateway's hosts file and the security groups, as apply writes them for the edit;
-3. each running gateway's desired folder is rewritten (kept keys: an unchanged tunnel's config
-   is byte-identical, so its agent leaves it alone), new gateways get theirs and an agent;
-4. the controller follows the new design; ``apply`` waits until every agent runs its new
-   digest and every new or changed tunnel is up;
-5. only then are removed gateways' and VPCs' namespaces deleted, and stale routes with them.
+3. the controller stops (it reads the design when it starts);
+4. the desired folders are rewritten in waves (``_waves``): first every gateway that restarts
+   no tunnel (new gateways among them), then, one group at a time, the ends of the tunnels whose
+   config changed, their routes first drained to a gateway of their table that stays up and
+   put back once the group's tunnels are up. Kept keys make an unchanged tunnel's config
+   byte-identical, so its agent leaves it alone. Each wave waits for its agents' digests;
+5. the controller starts on the edit; only then are removed gateways' and VPCs' namespaces
+   deleted.
 """
 
 from __future__ import annotations
