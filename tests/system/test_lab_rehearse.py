@@ -117,3 +117,15 @@ def test_growth_through_the_agents_costs_the_existing_flows_nothing(
 def _restarted(line: str) -> list[str]:
     """The tunnels a ``lab apply`` line says it restarted (``~ tunnel X (restarted)``)."""
     return [p.split()[2] for p in line.split("; ") if p.endswith("(restarted)")]
+
+
+def test_an_unchanged_topology_applies_as_nothing(
+    running: tuple[lifecycle.Lab, Path, Path],
+) -> None:
+    lab, first, _ = running
+    before = pids(lab)
+    said = invoke("lab", "apply", str(first))
+    lines = [line for line in said.splitlines() if line.startswith("gw-")]
+    assert len(lines) == len(lab.layout.gateways)
+    assert all(line.endswith(": unchanged") for line in lines), said
+    assert pids(lab) == before
