@@ -21,7 +21,7 @@ import yaml
 
 from tests.system.labs import TOPOLOGIES, invoke, leftovers
 from vpnctl import pipeline
-from vpnctl.lab import agents, lifecycle
+from vpnctl.lab import agents, lifecycle, shell
 
 pytestmark = pytest.mark.needs("root", "netns", "openvpn", "nft")
 
@@ -112,6 +112,15 @@ def test_growth_through_the_agents_costs_the_existing_flows_nothing(
     assert {k: after[k] for k in kept} == kept, "a tunnel whose config did not change restarted"
     assert all(after[k] != before[k] for k in restarted)
     assert invoke("lab", "test", str(grown))  # exit 0: every flow, the new VPC's too
+
+    # and back: the VPC's namespaces go, its tunnels stop, the rest still passes
+    said = invoke("lab", "apply", str(first))
+    lines = dict(line.split(": ", 1) for line in said.splitlines() if line.startswith("gw-"))
+    assert lines["gw-ap-southeast-1-a"].startswith("- gateway")
+    assert "- tunnel ap-southeast-1-a--us-west-2-b" in lines["gw-us-west-2-b"]
+    assert not [ns for ns in shell.namespaces() if ns.startswith(f"{lab.layout.prefix}-") and
+                NEW_VPC in ns]  # fmt: skip
+    assert invoke("lab", "test", str(first))
 
 
 def _restarted(line: str) -> list[str]:
