@@ -82,6 +82,45 @@ def down(topology: str) -> None:
     click.echo(f"lab {found.layout.prefix} is down ({len(removed)} namespaces removed)")
 
 
+@lab.command("apply")
+@click.argument("topology", type=click.Path(dir_okay=False))
+@click.option("--timeout", default=90.0, show_default=True, type=click.FloatRange(1, 3600),
+              help="Seconds to wait for every gateway to converge.")  # fmt: skip
+def apply_command(topology: str, timeout: float) -> None:
+    """Bring the running lab to the edited TOPOLOGY through the gateway agents, and wait
+    until they converge (new namespaces first, removed ones last)."""
+    from vpnctl.lab import rehearse
+
+    found = _running(topology)
+    rehearse.apply(found, say=click.echo, wait=timeout)
+    click.echo(f"lab {found.layout.prefix} runs {topology}")
+
+
+@lab.command("watch")
+@click.argument("topology", type=click.Path(dir_okay=False))
+@click.option("--seconds", required=True, type=click.FloatRange(0.5, 3600),
+              help="How long to run the flows.")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)  # fmt: skip
+def watch_command(topology: str, seconds: float, fmt: str) -> None:
+    """Steady flows over every allowed path for --seconds; per flow sent, lost and the
+    longest gap. Runs while another lab command changes the lab."""
+    import json
+
+    from vpnctl.lab import watch
+
+    lifecycle.require_root()
+    found = _running(topology)
+    results = watch.watch(found, seconds)
+    if fmt == "json":
+        flows = [r.as_json() for r in results]
+        click.echo(json.dumps({"seconds": seconds, "flows": flows}, indent=1))
+    else:
+        click.echo(watch.describe(results))
+    if any(r.sent == 0 for r in results):
+        raise SystemExit(1)
+
+
 @lab.command("test")
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option(

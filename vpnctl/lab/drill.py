@@ -2,7 +2,7 @@
 
 ``kill`` is the lab's instance termination: the gateway's processes die, its links go down
 (so it answers nothing), and it is listed in ``killed.json``, which the controller reads as
-the EC2 instance state. ``revive`` undoes it and restarts the gateway's tunnels.
+the EC2 instance state. ``revive`` undoes it and starts the gateway's agent again, which restarts its tunnels.
 
 ``az`` runs the destroy-an-AZ drill: steady traffic (every 20 ms) over an allowed flow of each
 VPC that talks with the dying AZ's VPC, through the dying gateways, the kill, and the measured
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
-from vpnctl.lab import echo, lifecycle, netthread, shell
+from vpnctl.lab import agents, echo, lifecycle, netthread, shell
 from vpnctl.lab.layout import HostNode
 from vpnctl.lab.lifecycle import Lab
 from vpnctl.probe.transport import open_transport
@@ -81,8 +81,7 @@ def revive(lab: Lab, names: Iterable[str]) -> None:
         for iface in ("wan", "lan"):
             shell.ip("link", "set", iface, "up", ns=gw.ns)
         lifecycle.gateway_routes(gw)  # the links went down with it, and their routes
-        for tunnel in lab.design.tunnels_by_gateway[name]:
-            lifecycle.start_openvpn(lab, name, tunnel.name, None)
+        agents.start(lab.state, name, gw.ns)  # it converges: its tunnels start again
     _save_killed(lab, killed(lab) - set(names))
 
 

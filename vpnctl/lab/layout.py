@@ -21,6 +21,8 @@ their namespace (IFNAMSIZ is 15).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
@@ -98,6 +100,7 @@ class Layout:
     hosts: tuple[HostNode, ...]
     tables: tuple[TableNode, ...]
     wires: tuple[Wire, ...]
+    slots: Slots
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -119,9 +122,15 @@ def prefix_for(topology_name: str) -> str:
     return f"vl-{topology_name}"
 
 
-def plan(design: Design, prefix: str) -> Layout:
+def plan(design: Design, prefix: str, kept: Slots | None = None) -> Layout:
+    """The layout of ``design``; with ``kept`` (a running lab's slots), every gateway and route
+    table that lab has keeps its uplink, port and table id, and only new ones take free ones,
+    so growing a running lab never moves what already carries traffic."""
     routers = {vpc: f"{prefix}-rt-{vpc}" for vpc in design.vpcs}
-    gateways, wires = _gateways(design, prefix, routers)
+    kept = kept or Slots({}, {})
+    slots = Slots(_assign([g.name for g in design.gateways], kept.gateways),
+                  _assign([t.name for t in design.route_tables], kept.tables))  # fmt: skip
+    gateways, wires = _gateways(design, prefix, routers, slots.gateways)
     hosts, host_wires = _hosts(design, prefix, routers)
     return Layout(
         prefix=prefix,
@@ -129,9 +138,35 @@ def plan(design: Design, prefix: str) -> Layout:
         routers=routers,
         gateways=gateways,
         hosts=hosts,
-        tables=_tables(design, routers),
+        tables=_tables(design, routers, slots.tables),
         wires=(*wires, *host_wires),
+        slots=slots,
     )
+
+
+@dataclass(frozen=True)
+class Slots:
+    """Gateway -> its number (uplink /30 and port ``g<n>``); route table -> its number."""
+
+    gateways: Mapping[str, int]
+    tables: Mapping[str, int]
+
+    def to_json(self) -> dict[str, dict[str, int]]:
+        return {"gateways": dict(self.gateways), "tables": dict(self.tables)}
+
+    @classmethod
+    def from_json(cls, loaded: Mapping[str, Mapping[str, int]]) -> Slots:
+        return cls(dict(loaded.get("gateways", {})), dict(loaded.get("tables", {})))
+
+
+def _assign(names: list[str], kept: Mapping[str, int]) -> dict[str, int]:
+    """Kept names keep their number; new ones take the lowest numbers nobody kept."""
+    found = {n: kept[n] for n in names if n in kept}
+    free = (i for i in itertools.count() if i not in set(kept.values()))
+    for name in names:
+        if name not in found:
+            found[name] = next(free)
+    return found
 
 
 def _nth(network: IPv4Network, offset: int) -> IPv4Address:
@@ -139,13 +174,13 @@ def _nth(network: IPv4Network, offset: int) -> IPv4Address:
 
 
 def _gateways(
-    design: Design, prefix: str, routers: dict[str, str]
+    design: Design, prefix: str, routers: dict[str, str], numbers: Mapping[str, int]
 ) -> tuple[dict[str, GatewayNode], list[Wire]]:
-    uplinks = INTERNET.subnets(new_prefix=30)
     nodes, wires = {}, []
-    for i, gw in enumerate(design.gateways):
+    for gw in design.gateways:
         ns = f"{prefix}-{gw.name}"
-        uplink = next(uplinks)
+        i = numbers[gw.name]
+        uplink = IPv4Network((int(INTERNET.network_address) + 4 * i, 30))
         router_ns = routers[gw.vpc]
         node = GatewayNode(
             name=gw.name,
@@ -199,17 +234,19 @@ def _private_subnet(cidr: IPv4Network, design: Design, vpc: str) -> IPv4Network:
     return found
 
 
-def _tables(design: Design, routers: dict[str, str]) -> tuple[TableNode, ...]:
+def _tables(
+    design: Design, routers: dict[str, str], numbers: Mapping[str, int]
+) -> tuple[TableNode, ...]:
     return tuple(
         TableNode(
             name=t.name,
             vpc=t.vpc,
             ns=routers[t.vpc],
-            table_id=TABLE_BASE + i,
+            table_id=TABLE_BASE + numbers[t.name],
             source=t.subnet,
             destinations=t.destinations,
             local=design.vpcs[t.vpc].cidr,
             gateways=t.gateways,
         )
-        for i, t in enumerate(design.route_tables)
+        for t in design.route_tables
     )

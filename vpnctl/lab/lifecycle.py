@@ -2,9 +2,10 @@
 
 ``up`` plans the topology (the same pipeline as every command, without writing its lock),
 lays it out (``layout``), and builds it step by step, journalling each namespace before making
-it. The gateways run the real ``openvpn`` on the rendered configs, unchanged but for where they
-write their status and pid files, with keys generated for this lab only; their names resolve
-through ``/etc/netns/<ns>/hosts``. A controller process follows the failover decision.
+it. Each gateway runs the gateway agent, as on AWS (``agents``): it converges the gateway to the
+desired folder the lab writes for it (render's files, keys made for this lab only), starting
+the real ``openvpn`` in its namespace; names resolve through ``/etc/netns/<ns>/hosts``. ``up``
+waits until every tunnel is up. A controller process follows the failover decision.
 
 ``down`` kills every process in the lab's namespaces, deletes the namespaces (their veths go
 with them) and their hosts files, and removes the state directory. It works from the journal,
@@ -19,16 +20,16 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from vpnctl import keys, pipeline, render
+from vpnctl import pipeline, render
 from vpnctl.aws import rules
 from vpnctl.design import Design
+from vpnctl.lab import agents, secgroups, shell
 from vpnctl.lab import layout as layoutmod
-from vpnctl.lab import secgroups, shell
 from vpnctl.lab.impair import Impairment
 from vpnctl.lab.impair import parse as parse_impairments
 from vpnctl.lab.journal import Journal
@@ -67,9 +68,19 @@ class Lab:
 
 
 def open_lab(topology: str | Path, state_root: Path = STATE_ROOT) -> Lab:
+    """The lab of ``topology``; laid out as the running lab's slots say, if one runs."""
     planned = pipeline.plan(topology)
     prefix = layoutmod.prefix_for(planned.topology.name)
-    return Lab(planned, layoutmod.plan(planned.design, prefix), state_root / prefix)
+    state = state_root / prefix
+    try:
+        kept = layoutmod.Slots.from_json(json.loads((state / "slots.json").read_text()))
+    except FileNotFoundError:
+        kept = None
+    return Lab(planned, layoutmod.plan(planned.design, prefix, kept), state)
+
+
+def save_slots(lab: Lab) -> None:
+    lab.path("slots.json").write_text(json.dumps(lab.layout.slots.to_json(), sort_keys=True))
 
 
 def require_root() -> None:
@@ -90,39 +101,41 @@ def up(lab: Lab, impair: Iterable[str] = (), say: Callable[[str], None] = print,
         raise shell.LabError(f"a lab of {lab.plan.topology.name} is already up "
                              f"(state in {lab.state}); run `vpnctl lab down` first")  # fmt: skip
     impairments = parse_impairments(impair, lab.design)
-    for sub in ("", "configs", "status", "logs"):
+    for sub in ("", "agents", "logs"):
         lab.path(sub).mkdir(parents=True, exist_ok=True)
+    save_slots(lab)
     lab.path("lab.json").write_text(json.dumps({
         "topology": str(Path(lab.plan.source.file).resolve()),
         "impair": list(impair),
+        "vpcs": {name: str(vpc.cidr) for name, vpc in lab.design.vpcs.items()},
     }))  # fmt: skip
-    _namespaces(lab)
-    _wires(lab)
-    _routing(lab)
+    make_namespaces(lab)
+    make_wires(lab)
+    make_routes(lab)
     legs = _relay_legs(lab, impairments)
-    _hosts_files(lab, legs)
+    write_hosts_files(lab, legs)
     _impair(lab, impairments, legs)
     secgroups.install(security_groups(lab))
     _gateways(lab)
-    shell.spawn([sys.executable, "-m", "vpnctl.lab.controller", str(lab.state), *controller_args],
-                lab.layout.internet, lab.path("logs", "controller.log"))  # fmt: skip
+    start_controller(lab, controller_args)
     if wait:
         wait_ready(lab, wait)
     say(describe(lab))
 
 
-READY = "Initialization Sequence Completed"
-
-
 def pending_tunnels(lab: Lab) -> list[str]:
     """``gateway tunnel`` for every tunnel end whose openvpn has not come up yet."""
-    waiting = []
-    for gateway, tunnels in lab.design.tunnels_by_gateway.items():
-        for tunnel in tunnels:
-            log = lab.path("logs", f"{gateway}--{tunnel.name}.log")
-            if not log.exists() or READY not in log.read_text(errors="replace"):
-                waiting.append(f"{gateway} {tunnel.name}")
-    return waiting
+    return [f"{gateway} {tunnel.name}"
+            for gateway, tunnels in lab.design.tunnels_by_gateway.items() for tunnel in tunnels
+            if not agents.up_since(lab.state, gateway, tunnel.name)]  # fmt: skip
+
+
+def start_controller(lab: Lab, args: Iterable[str]) -> None:
+    settings = lab.settings()
+    settings["controller_args"] = list(args)
+    lab.path("lab.json").write_text(json.dumps(settings))
+    shell.spawn([sys.executable, "-m", "vpnctl.lab.controller", str(lab.state), *args],
+                lab.layout.internet, lab.path("logs", "controller.log"))  # fmt: skip
 
 
 def wait_ready(lab: Lab, timeout: float) -> None:
@@ -130,12 +143,12 @@ def wait_ready(lab: Lab, timeout: float) -> None:
     while waiting := pending_tunnels(lab):
         if time.monotonic() > deadline:
             raise shell.LabError(f"{len(waiting)} tunnel end(s) not up after {timeout:.0f}s "
-                                 f"(e.g. {waiting[0]}); see {lab.path('logs')}")  # fmt: skip
+                                 f"(e.g. {waiting[0]}); see {lab.path('agents')}")  # fmt: skip
         time.sleep(0.1)
 
 
-def _namespaces(lab: Lab) -> None:
-    for ns in lab.layout.namespaces:
+def make_namespaces(lab: Lab, only: Iterable[str] | None = None) -> None:
+    for ns in lab.layout.namespaces if only is None else only:
         lab.journal.record("netns", ns)
         shell.add_namespace(ns)
         for key in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0",
@@ -143,8 +156,8 @@ def _namespaces(lab: Lab) -> None:
             shell.run("sysctl", "-qw", key, ns=ns)
 
 
-def _wires(lab: Lab) -> None:
-    for wire in lab.layout.wires:
+def make_wires(lab: Lab, only: Iterable[layoutmod.Wire] | None = None) -> None:
+    for wire in lab.layout.wires if only is None else only:
         shell.ip("link", "add", wire.a.name, "netns", wire.a.ns, "type", "veth",
                  "peer", "name", wire.b.name, "netns", wire.b.ns)  # fmt: skip
         for end in (wire.a, wire.b):
@@ -159,18 +172,28 @@ def gateway_routes(gw: layoutmod.GatewayNode) -> None:
     shell.ip("route", "replace", str(gw.vpc_cidr), "via", str(gw.router), ns=gw.ns)
 
 
-def _routing(lab: Lab) -> None:
+def make_routes(lab: Lab, new: Iterable[str] | None = None) -> None:
+    """Routes of every namespace (or of the ``new`` ones and their new route tables)."""
+    fresh = set(lab.layout.namespaces if new is None else new)
     for gw in lab.layout.gateways.values():
-        gateway_routes(gw)
+        if gw.ns in fresh:
+            gateway_routes(gw)
     for host in lab.layout.hosts:
-        shell.ip("route", "add", "default", "via", str(host.router), ns=host.ns)
+        if host.ns in fresh:
+            shell.ip("route", "add", "default", "via", str(host.router), ns=host.ns)
     for table in lab.layout.tables:
-        tid = str(table.table_id)
-        shell.ip("rule", "add", "from", str(table.source), "lookup", tid, "pref", tid, ns=table.ns)
-        shell.ip("route", "add", "throw", str(table.local), "table", tid, ns=table.ns)
-        via = lab.layout.gateway_ip(table.gateways[0])
-        for destination in table.destinations:
-            shell.ip("route", "add", str(destination), "via", str(via), "table", tid, ns=table.ns)
+        if table.ns in fresh:
+            add_table(lab, table)
+
+
+def add_table(lab: Lab, table: layoutmod.TableNode) -> None:
+    """A route table: its policy rule, the VPC's local route, its destinations."""
+    tid = str(table.table_id)
+    shell.ip("rule", "add", "from", str(table.source), "lookup", tid, "pref", tid, ns=table.ns)
+    shell.ip("route", "add", "throw", str(table.local), "table", tid, ns=table.ns)
+    via = lab.layout.gateway_ip(table.gateways[0])
+    for destination in table.destinations:
+        shell.ip("route", "add", str(destination), "via", str(via), "table", tid, ns=table.ns)
 
 
 def _relay_legs(lab: Lab, impairments: dict[str, Impairment]) -> list[Leg]:
@@ -184,7 +207,7 @@ def _relay_legs(lab: Lab, impairments: dict[str, Impairment]) -> list[Leg]:
     return legs
 
 
-def _hosts_files(lab: Lab, legs: list[Leg]) -> None:
+def write_hosts_files(lab: Lab, legs: list[Leg]) -> None:
     """Each gateway's /etc/hosts: every gateway's name -> its address (or a relay's view)."""
     views = _views(legs)
     gateways = lab.layout.gateways
@@ -253,35 +276,21 @@ def _loss_rules(lab: Lab, impairments: dict[str, Impairment], legs: list[Leg]) -
 
 
 def _gateways(lab: Lab) -> None:
-    design = lab.design
-    secrets = keys.generate_all(design)  # one set per tunnel, shared by both ends
+    secrets = agents.lab_keys(lab.state, lab.design)  # one set per tunnel, shared by both ends
     for gw in lab.layout.gateways.values():
-        for line in render.sysctl().splitlines():
-            if "=" in line and not line.lstrip().startswith("#"):
-                key, value = (p.strip() for p in line.split("=", 1))
-                shell.run("sysctl", "-qw", f"{key}={value}", ns=gw.ns, check=False)
-        shell.run("nft", "-f", "-", ns=gw.ns, stdin=render.firewall(design, gw.name))
-        lab.path("configs", gw.name).mkdir(exist_ok=True)
-        lab.path("status", gw.name).mkdir(exist_ok=True)
-        for tunnel in design.tunnels_by_gateway[gw.name]:
-            start_openvpn(lab, gw.name, tunnel.name, secrets[tunnel.name])
+        files = agents.files_for(lab.plan.topology, lab.design, gw.name, lab.state, secrets)
+        start_gateway(lab, gw, files)
 
 
-def start_openvpn(lab: Lab, gateway: str, tunnel: str, secrets: keys.TunnelKeys | None) -> None:
-    """Start (or restart) one tunnel's openvpn in the gateway's namespace.
-
-    The config is written once, 0600, with its keys inline; a restart reuses it."""
-    config = lab.path("configs", gateway, f"{tunnel}.conf")
-    if secrets is not None:
-        text = render.tunnel_config(lab.plan.topology, lab.design, gateway, tunnel, secrets)
-        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-    status = lab.path("status", gateway, f"{tunnel}.status")
-    ns = lab.layout.gateways[gateway].ns
-    shell.spawn(["openvpn", "--config", str(config), "--status", str(status), "2",
-                 "--cd", str(lab.path("configs", gateway))],
-                ns, lab.path("logs", f"{gateway}--{tunnel}.log"))  # fmt: skip
+def start_gateway(lab: Lab, gw: layoutmod.GatewayNode, files: Mapping[str, bytes]) -> None:
+    """The gateway's kernel settings, its desired folder (``files``), and its agent, which
+    converges it (firewall, then tunnels) in its namespace."""
+    for line in render.sysctl().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = (p.strip() for p in line.split("=", 1))
+            shell.run("sysctl", "-qw", f"{key}={value}", ns=gw.ns, check=False)
+    agents.publish(lab.state, gw.name, files)
+    agents.start(lab.state, gw.name, gw.ns)
 
 
 # --------------------------------------------------------------------------- down

@@ -1,0 +1,140 @@
+"""``lab apply`` and ``lab watch`` as root: a running demo lab grows by a VPC through its gateway
+agents while steady flows over every allowed path measure what the change cost.
+
+The grown topology keeps the first one's lock file (as a user's edit does), so every existing
+VPC keeps its addresses and every existing tunnel its name, port and keys.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.system.labs import TOPOLOGIES, invoke, leftovers
+from vpnctl import pipeline
+from vpnctl.lab import agents, lifecycle, shell
+
+pytestmark = pytest.mark.needs("root", "netns", "openvpn", "nft")
+
+NEW_VPC = "ap-southeast-1"
+WATCH_S = 30.0
+
+
+def demo_pair(work: Path) -> tuple[Path, Path]:
+    """demo.yaml under a unique name, with its lock written, and the same grown by a one-AZ VPC
+    linked to us-west-2 (ICMP to it allowed), beside a copy of that lock."""
+    document = yaml.safe_load((TOPOLOGIES / "demo.yaml").read_text())
+    document["name"] = f"t{uuid.uuid4().hex[:8]}"
+    first = work / "demo.yaml"
+    first.write_text(yaml.safe_dump(document, sort_keys=False))
+    pipeline.record(pipeline.plan(first), frozen=False)
+    document["vpcs"][NEW_VPC] = {"account": "main", "region": NEW_VPC, "azs": ["ap-southeast-1a"]}
+    document["links"].append({"between": ["us-west-2", NEW_VPC]})
+    document["allow"].append({"from": NEW_VPC, "to": "us-west-2", "proto": "icmp"})
+    document["allow"].append({"from": "us-west-2", "to": NEW_VPC, "proto": "icmp"})
+    grown = work / "grown.yaml"
+    grown.write_text(yaml.safe_dump(document, sort_keys=False))
+    shutil.copy(work / "demo.lock.json", work / "grown.lock.json")
+    return first, grown
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[tuple[lifecycle.Lab, Path, Path]]:
+    first, grown = demo_pair(tmp_path)
+    lab = lifecycle.open_lab(first)
+    try:
+        invoke("lab", "up", str(first))
+        yield lab, first, grown
+    finally:
+        lifecycle.down(lab.layout.prefix)
+        assert leftovers(lab.layout.prefix) == []
+
+
+def pids(lab: lifecycle.Lab) -> dict[str, str]:
+    """``gateway tunnel`` -> the pid its agent's openvpn runs as."""
+    found = {}
+    for gateway, tunnels in lab.design.tunnels_by_gateway.items():
+        for tunnel in tunnels:
+            pidfile = agents.folder(lab.state, gateway, "run", f"{tunnel.name}.pid")
+            found[f"{gateway} {tunnel.name}"] = pidfile.read_text().strip()
+    return found
+
+
+def test_growth_through_the_agents_costs_the_existing_flows_nothing(
+    running: tuple[lifecycle.Lab, Path, Path],
+) -> None:
+    lab, first, grown = running
+    before = pids(lab)
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "vpnctl", "lab", "watch", str(first), "--seconds", str(WATCH_S),
+         "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(4)  # the flows are steady before the change
+        said = invoke("lab", "apply", str(grown))
+        out, err = watcher.communicate(timeout=WATCH_S + 30)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    assert watcher.returncode == 0, err
+
+    print(said)
+    lines = dict(line.split(": ", 1) for line in said.splitlines() if line.startswith("gw-"))
+    assert lines["gw-ap-southeast-1-a"].startswith("+ gateway (2 tunnels)")
+    assert "+ tunnel ap-southeast-1-a--us-west-2-a" in lines["gw-us-west-2-a"]
+    restarted = {f"{g} {t}" for g, line in lines.items() for t in _restarted(line)}
+
+    flows = json.loads(out)["flows"]
+    assert {(f["from"], f["to"]) for f in flows} == {("us-west-2", "eu-west-1"),
+                                                      ("eu-west-1", "us-west-2")}  # fmt: skip
+    assert {f["proto"] for f in flows} == {"tcp", "icmp"}
+    for flow in flows:
+        assert flow["sent"] > WATCH_S * 4, flow
+        assert flow["lost"] == 0, flow
+    longest = max(f["longest_gap_s"] for f in flows)
+    print(f"longest gap on an existing flow during lab apply: {longest:.3f}s")
+    assert longest < 1.0
+
+    grown_lab = lifecycle.open_lab(grown)
+    after = pids(grown_lab)
+    kept = {k: v for k, v in before.items() if k not in restarted}
+    assert {k: after[k] for k in kept} == kept, "a tunnel whose config did not change restarted"
+    assert all(after[k] != before[k] for k in restarted)
+    assert invoke("lab", "test", str(grown))  # exit 0: every flow, the new VPC's too
+
+    # and back: the VPC's namespaces go, its tunnels stop, the rest still passes
+    said = invoke("lab", "apply", str(first))
+    lines = dict(line.split(": ", 1) for line in said.splitlines() if line.startswith("gw-"))
+    assert lines["gw-ap-southeast-1-a"].startswith("- gateway")
+    assert "- tunnel ap-southeast-1-a--us-west-2-b" in lines["gw-us-west-2-b"]
+    assert not [ns for ns in shell.namespaces() if ns.startswith(f"{lab.layout.prefix}-") and
+                NEW_VPC in ns]  # fmt: skip
+    assert invoke("lab", "test", str(first))
+
+
+def _restarted(line: str) -> list[str]:
+    """The tunnels a ``lab apply`` line says it restarted (``~ tunnel X (restarted)``)."""
+    return [p.split()[2] for p in line.split("; ") if p.endswith("(restarted)")]
+
+
+def test_an_unchanged_topology_applies_as_nothing(
+    running: tuple[lifecycle.Lab, Path, Path],
+) -> None:
+    lab, first, _ = running
+    before = pids(lab)
+    said = invoke("lab", "apply", str(first))
+    lines = [line for line in said.splitlines() if line.startswith("gw-")]
+    assert len(lines) == len(lab.layout.gateways)
+    assert all(line.endswith(": unchanged") for line in lines), said
+    assert pids(lab) == before
