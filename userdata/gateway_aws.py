@@ -190,7 +190,7 @@ def desired_path(path: PurePosixPath) -> str:
     """Where an installed file of the configuration sits in the agent's desired folder."""
     if path.parent == TUNNEL_DIR and path.suffix == ".conf":
         return f"openvpn/{path.name}"
-    if path.parent == CONFIG.parent and path.name in DESIRED_NAMES:
+    if path.parent == PurePosixPath(CONFIG.parent) and path.name in DESIRED_NAMES:
         return path.name
     raise SystemExit(
         f"configuration names {path}, which the agent's desired folder has no place for"
