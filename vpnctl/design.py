@@ -376,8 +376,13 @@ class _Designer:
         self, tables: tuple[RouteTable, ...], tunnels: tuple[Tunnel, ...]
     ) -> tuple[str, ...]:
         found = [n for link in self.t.links if (n := pairing_note(self.t, link))]
+        by_link: dict[str, list[TunnelSpec]] = {}
+        for spec in self.specs:
+            by_link.setdefault(spec.link.name, []).append(spec)
         found += [
-            n for link in self.t.links if (n := repairing_note(self.t, link, self.lock.tunnels))
+            n
+            for link in self.t.links
+            if (n := repairing_note(self.t, link, by_link.get(link.name, ())))
         ]
         quota = self.t.addressing.route_quota
         over = [t for t in tables if len(t.destinations) > quota]

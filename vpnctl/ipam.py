@@ -511,7 +511,7 @@ class _Edits:
             f"{region} {block}"
             for region, blocks in sorted(self.lock.blocks.items())
             for block in blocks
-            if not block.subnet_of(self.a.pool)
+            if not _holds(self.a.pool, block)
         ]
         if not outside:
             return []
@@ -522,9 +522,7 @@ class _Edits:
         ]
 
     def outside_pool(self) -> list[Problem]:
-        outside = [
-            f"{n} {v.cidr}" for n, v in self.live.items() if not v.cidr.subnet_of(self.a.pool)
-        ]
+        outside = [f"{n} {v.cidr}" for n, v in self.live.items() if not _holds(self.a.pool, v.cidr)]
         if not outside:
             return []
         return [
@@ -539,13 +537,13 @@ class _Edits:
 
     def outside_tunnel_pool(self) -> list[Problem]:
         pool = self.a.tunnel_pool
-        if all(t.inside.subnet_of(pool) for t in self.lock.tunnels.values()):
+        if all(_holds(pool, t.inside) for t in self.lock.tunnels.values()):
             return []  # the common case, without pairing anything
         live = {s.name for s in all_tunnels(self.t, self.lock.tunnels)}
         outside = [
             f"{n} {t.inside}"
             for n, t in sorted(self.lock.tunnels.items())
-            if n in live and not t.inside.subnet_of(pool)
+            if n in live and not _holds(pool, t.inside)
         ]
         if not outside:
             return []
@@ -558,6 +556,13 @@ class _Edits:
                 "new ones",
             )
         ]
+
+
+def _holds(outer: IPv4Network, net: IPv4Network) -> bool:
+    """``net.subnet_of(outer)``, in integers: it runs once per recorded entry on every plan."""
+    low = int(outer.network_address)
+    start = int(net.network_address)
+    return low <= start and start + _size(net.prefixlen) <= low + _size(outer.prefixlen)
 
 
 def _listed(items: list[str], most: int = 5) -> str:

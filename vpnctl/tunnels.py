@@ -18,7 +18,7 @@ link round-robin is an explicit request (``vpnctl plan --repair-tunnels LINK``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -85,39 +85,56 @@ def fresh_tunnels(topology: Topology, link: Link) -> list[TunnelSpec]:
     ]
 
 
+def _fresh_names(topology: Topology, link: Link) -> set[str]:
+    """The names of ``fresh_tunnels``, without making the specs."""
+    a, b = topology.vpcs[link.a], topology.vpcs[link.b]
+    a_ends = [f"{a.name}-{az_suffix(a, az)}" for az in sorted(a.azs)]
+    b_ends = [f"{b.name}-{az_suffix(b, az)}" for az in sorted(b.azs)]
+    count = max(len(a_ends), len(b_ends))
+    return {f"{a_ends[i % len(a_ends)]}--{b_ends[i % len(b_ends)]}" for i in range(count)}
+
+
 def link_tunnels(
     topology: Topology, link: Link, recorded: Mapping[str, Recorded] = NOTHING
 ) -> list[TunnelSpec]:
     """The tunnels of ``link``: the recorded ones whose gateways exist, and for each gateway
     they leave without a tunnel on this link its tunnels of the fresh pairing. With nothing
     recorded, the fresh pairing itself."""
-    fresh = fresh_tunnels(topology, link)
-    if not recorded:
-        return fresh
-    kept = _kept(topology, link, recorded)
-    covered = {g for s in kept for g in (s.a_gateway, s.b_gateway)}
-    names = {s.name for s in kept}
-    for spec in fresh:
-        if spec.name not in names and not {spec.a_gateway, spec.b_gateway} <= covered:
-            kept.append(spec)
-            names.add(spec.name)
-    return sorted(kept, key=lambda s: s.name)
-
-
-def _kept(topology: Topology, link: Link, recorded: Mapping[str, Recorded]) -> list[TunnelSpec]:
-    """The recorded tunnels of ``link`` whose two gateways are still in the topology."""
-    a, b = topology.vpcs[link.a], topology.vpcs[link.b]
-    kept = []
-    for a_az in sorted(a.azs):
-        for b_az in sorted(b.azs):
-            found = recorded.get(tunnel_name(a, a_az, b, b_az))
-            if found is not None and found.link == link.name:
-                kept.append(_spec(link, a, a_az, b, b_az))
-    return kept
+    names = {n for n, r in recorded.items() if r.link == link.name}
+    return _pair(topology, link, names)
 
 
 def all_tunnels(topology: Topology, recorded: Mapping[str, Recorded] = NOTHING) -> list[TunnelSpec]:
-    return [t for link in topology.links for t in link_tunnels(topology, link, recorded)]
+    by_link: dict[str, set[str]] = {}
+    for name, entry in recorded.items():
+        by_link.setdefault(entry.link, set()).add(name)
+    return [t for link in topology.links for t in _pair(topology, link, by_link.get(link.name))]
+
+
+def _pair(topology: Topology, link: Link, names: set[str] | None) -> list[TunnelSpec]:
+    """``link``'s tunnels given the names the lock file records for it."""
+    fresh = fresh_tunnels(topology, link)
+    if not names or names == {s.name for s in fresh}:
+        return fresh  # nothing recorded, or recorded as a fresh pairing makes it: the same
+    kept = _kept(topology, link, names)
+    covered = {g for s in kept for g in (s.a_gateway, s.b_gateway)}
+    taken = {s.name for s in kept}
+    for spec in fresh:
+        if spec.name not in taken and not {spec.a_gateway, spec.b_gateway} <= covered:
+            kept.append(spec)
+            taken.add(spec.name)
+    return sorted(kept, key=lambda s: s.name)
+
+
+def _kept(topology: Topology, link: Link, names: set[str]) -> list[TunnelSpec]:
+    """The recorded tunnels of ``link`` whose two gateways are still in the topology."""
+    a, b = topology.vpcs[link.a], topology.vpcs[link.b]
+    return [
+        _spec(link, a, a_az, b, b_az)
+        for a_az in sorted(a.azs)
+        for b_az in sorted(b.azs)
+        if tunnel_name(a, a_az, b, b_az) in names
+    ]
 
 
 def pairing_note(topology: Topology, link: Link) -> str | None:
@@ -133,13 +150,14 @@ def pairing_note(topology: Topology, link: Link) -> str | None:
     )
 
 
-def repairing_note(topology: Topology, link: Link, recorded: Mapping[str, Recorded]) -> str | None:
-    """What the plan says about a link whose recorded tunnels differ from a fresh pairing."""
-    fresh = {s.name for s in fresh_tunnels(topology, link)}
-    used = {s.name for s in link_tunnels(topology, link, recorded)}
-    if used == fresh:
+def repairing_note(topology: Topology, link: Link, used: Iterable[TunnelSpec]) -> str | None:
+    """What the plan says about a link whose tunnels (``used``, as ``link_tunnels`` pairs them)
+    differ from a fresh pairing: what it keeps, and how to re-pair."""
+    fresh = _fresh_names(topology, link)
+    names = {s.name for s in used}
+    if names == fresh:
         return None
-    keeps, adds = sorted(used - fresh), sorted(fresh - used)
+    keeps, adds = sorted(names - fresh), sorted(fresh - names)
     instead = f" and adds {', '.join(adds)}" if adds else ""
     return (
         f"link {link.name}: keeps the recorded tunnel(s) {', '.join(keeps)} (make before "
