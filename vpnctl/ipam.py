@@ -20,7 +20,7 @@ from ipaddress import IPv4Network
 from vpnctl.errors import Problem
 from vpnctl.space import Space
 from vpnctl.topology import DEFAULT_PORT, Topology, Vpc
-from vpnctl.tunnels import TunnelSpec, all_tunnels, fresh_tunnels
+from vpnctl.tunnels import TunnelSpec, all_tunnels
 
 # Address space AWS keeps for itself: the instance metadata /24 and the /30s it reserves for
 # Site-to-Site VPN tunnel inside addresses.
@@ -92,17 +92,6 @@ def release(lock: Lock, topology: Topology, names: Iterable[str] = (), prune: bo
     regions = {v.region for v in topology.vpcs.values()} if prune else None
     blocks = {r: b for r, b in lock.blocks.items() if regions is None or r in regions}
     return Lock(lock.name, blocks, vpcs, tunnels)
-
-
-def repair_tunnels(lock: Lock, topology: Topology, links: Iterable[str]) -> Lock:
-    """Re-pair the links named round-robin, as if new: drop their recorded tunnels that the
-    fresh pairing does not have (those it has keep their /30 and port). Only on request, since
-    it removes working tunnels; without it a link keeps every tunnel whose gateways exist."""
-    named = set(links)
-    fresh = {t.name for link in topology.links if link.name in named
-             for t in fresh_tunnels(topology, link)}  # fmt: skip
-    tunnels = {n: t for n, t in lock.tunnels.items() if t.link not in named or n in fresh}
-    return replace(lock, tunnels=tunnels)
 
 
 def _prune_azs(alloc: VpcAllocation, vpc: Vpc) -> VpcAllocation:

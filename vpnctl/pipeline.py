@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from vpnctl import images, limits, lockfile, topology
+from vpnctl import images, limits, lockfile, topology, tunnels
 from vpnctl.design import Design, design
 from vpnctl.errors import LockConflict, Problem
-from vpnctl.ipam import Lock, allocate, release, repair_tunnels
+from vpnctl.ipam import Lock, allocate, release
 from vpnctl.source import Source
 from vpnctl.topology import Topology
 
@@ -50,7 +50,8 @@ def plan(
     previous = lockfile.loads(old_text, str(lock_path)) if old_text is not None else None
     _check_repairs(topo, src, repairs)
     start = release(previous, topo, releases, prune) if previous else None
-    start = repair_tunnels(start, topo, repairs) if start and repairs else start
+    if start is not None and repairs:  # --repair-tunnels: the links named pair afresh
+        start = replace(start, tunnels=tunnels.repaired(start.tunnels, topo, repairs))
     allocation = allocate(_avoiding_released(topo, previous, releases), start)
     if allocation.problems:
         raise src.fail(list(allocation.problems))

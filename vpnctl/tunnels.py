@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from vpnctl.topology import Link, Topology, Vpc
 
@@ -33,6 +33,7 @@ class Recorded(Protocol):
 
 
 NOTHING: Mapping[str, Recorded] = {}
+R = TypeVar("R", bound=Recorded)
 
 
 def az_suffix(vpc: Vpc, az: str) -> str:
@@ -135,6 +136,17 @@ def _kept(topology: Topology, link: Link, names: set[str]) -> list[TunnelSpec]:
         for b_az in sorted(b.azs)
         if tunnel_name(a, a_az, b, b_az) in names
     ]
+
+
+def repaired(recorded: Mapping[str, R], topology: Topology, links: Iterable[str]) -> dict[str, R]:
+    """``recorded`` with the links named re-paired round-robin, as if new: their recorded
+    tunnels the fresh pairing does not make are dropped (those it makes keep their /30 and
+    port). Only on request (``--repair-tunnels``), since it removes working tunnels."""
+    named = set(links)
+    fresh = {
+        n for link in topology.links if link.name in named for n in _fresh_names(topology, link)
+    }
+    return {n: t for n, t in recorded.items() if t.link not in named or n in fresh}
 
 
 def pairing_note(topology: Topology, link: Link) -> str | None:

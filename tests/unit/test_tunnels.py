@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from tests.builders import allocated, doc, parse, vpc
 from vpnctl import lockfile
 from vpnctl.design import design
-from vpnctl.ipam import Lock, allocate, release, repair_tunnels
-from vpnctl.tunnels import all_tunnels
+from vpnctl.ipam import Lock, allocate, release
+from vpnctl.tunnels import all_tunnels, repaired
 
 LINK = "frankfurt--singapore"
 
@@ -146,10 +147,10 @@ def test_repair_re_pairs_round_robin_and_keeps_what_it_shares() -> None:
     d["vpcs"]["frankfurt"]["azs"].append("eu-central-1b")
     grown = allocated(d, first).lock
     topo = parse(d)
-    repaired = allocated(d, repair_tunnels(grown, topo, [LINK])).lock
-    assert set(repaired.tunnels) == {"frankfurt-a--singapore-a", "frankfurt-b--singapore-b"}
-    assert recorded(repaired) == {n: e for n, e in recorded(grown).items() if n in repaired.tunnels}
-    assert tunnels_of(d, repaired) == ["frankfurt-a--singapore-a", "frankfurt-b--singapore-b"]
+    after = allocated(d, replace(grown, tunnels=repaired(grown.tunnels, topo, [LINK]))).lock
+    assert set(after.tunnels) == {"frankfurt-a--singapore-a", "frankfurt-b--singapore-b"}
+    assert recorded(after) == {n: e for n, e in recorded(grown).items() if n in after.tunnels}
+    assert tunnels_of(d, after) == ["frankfurt-a--singapore-a", "frankfurt-b--singapore-b"]
 
 
 def test_repair_leaves_other_links_alone() -> None:
@@ -159,9 +160,9 @@ def test_repair_leaves_other_links_alone() -> None:
     first = allocated(d).lock
     d["vpcs"]["frankfurt"]["azs"].append("eu-central-1b")
     grown = allocated(d, first).lock
-    repaired = repair_tunnels(grown, parse(d), [LINK])
-    assert {n for n in grown.tunnels if n.startswith("frankfurt-a--tokyo")} <= set(repaired.tunnels)
-    assert "frankfurt-a--singapore-b" not in repaired.tunnels
+    kept = repaired(grown.tunnels, parse(d), [LINK])
+    assert {n for n in grown.tunnels if n.startswith("frankfurt-a--tokyo")} <= set(kept)
+    assert "frankfurt-a--singapore-b" not in kept
 
 
 # ----------------------------------------------------------------------- the plan's note
