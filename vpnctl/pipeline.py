@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from vpnctl import images, limits, lockfile, topology, tunnels
+from vpnctl import images, limits, lockfile, topology
 from vpnctl.design import Design, design
 from vpnctl.errors import LockConflict, Problem
 from vpnctl.ipam import Lock, allocate, release
 from vpnctl.source import Source
 from vpnctl.topology import Topology
+from vpnctl.tunnels import repaired
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def plan(
     _check_repairs(topo, src, repairs)
     start = release(previous, topo, releases, prune) if previous else None
     if start is not None and repairs:  # --repair-tunnels: the links named pair afresh
-        start = replace(start, tunnels=tunnels.repaired(start.tunnels, topo, repairs))
+        start = replace(start, tunnels=repaired(start.tunnels, topo, repairs))
     allocation = allocate(_avoiding_released(topo, previous, releases), start)
     if allocation.problems:
         raise src.fail(list(allocation.problems))
