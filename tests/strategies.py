@@ -45,16 +45,17 @@ def topologies(draw: st.DrawFn, max_vpcs: int = 7) -> dict[str, Any]:
 
 
 @st.composite
-def growths(draw: st.DrawFn, d: dict[str, Any]) -> dict[str, Any]:
-    """``d`` with one more VPC, link or AZ, and its VPCs listed in another order."""
+def growths(draw: st.DrawFn, d: dict[str, Any], new: str = "new") -> dict[str, Any]:
+    """``d`` with one more VPC (named ``new``), link or AZ, and its VPCs listed in another
+    order."""
     import copy
 
     grown = copy.deepcopy(d)
     kind = draw(st.sampled_from(["vpc", "link", "az"]))
     names = list(grown["vpcs"])
     if kind == "vpc":
-        grown["vpcs"]["new"] = draw(vpc_bodies())
-        grown["links"].append({"between": ["new", draw(st.sampled_from(names))]})
+        grown["vpcs"][new] = draw(vpc_bodies())
+        grown["links"].append({"between": [new, draw(st.sampled_from(names))]})
     elif kind == "link" and len(names) > 1:
         a, b = draw(st.lists(st.sampled_from(names), min_size=2, max_size=2, unique=True))
         if sorted([a, b]) not in [sorted(x["between"]) for x in grown["links"]]:
@@ -67,3 +68,19 @@ def growths(draw: st.DrawFn, d: dict[str, Any]) -> dict[str, Any]:
     order = draw(st.permutations(list(grown["vpcs"])))
     grown["vpcs"] = {n: grown["vpcs"][n] for n in order}
     return grown
+
+
+@st.composite
+def shrinks(draw: st.DrawFn, d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` with one AZ or one link fewer (an AZ only where the VPC keeps one)."""
+    import copy
+
+    shrunk = copy.deepcopy(d)
+    bodies = [b for b in shrunk["vpcs"].values() if len(b["azs"]) > 1]
+    kind = draw(st.sampled_from(["az", "link"]))
+    if kind == "az" and bodies:
+        body = draw(st.sampled_from(bodies))
+        body["azs"].remove(draw(st.sampled_from(body["azs"])))
+    elif shrunk["links"]:
+        shrunk["links"].pop(draw(st.integers(0, len(shrunk["links"]) - 1)))
+    return shrunk

@@ -22,7 +22,14 @@ from ipaddress import IPv4Address, IPv4Network
 from vpnctl.ipam import AWS_RESERVED, DOCKER_BRIDGE, Lock
 from vpnctl.summary import Summariser, merge
 from vpnctl.topology import Flow, Topology, TunnelOptions, Vpc
-from vpnctl.tunnels import TunnelSpec, all_tunnels, az_suffix, gateway_name, pairing_note
+from vpnctl.tunnels import (
+    TunnelSpec,
+    all_tunnels,
+    az_suffix,
+    gateway_name,
+    pairing_note,
+    repairing_note,
+)
 
 PSK_WARNING = (
     "tunnel mode psk: OpenVPN 2.6 deprecates static keys and 2.7 refuses them unless told "
@@ -175,7 +182,7 @@ class _Designer:
         cidrs = {n: lock.vpcs[n].cidr for n in topology.vpcs}
         forbidden = [*a.reserved, *AWS_RESERVED, DOCKER_BRIDGE, a.tunnel_pool]
         self.summariser = Summariser(cidrs, a.pool, forbidden)
-        self.specs = sorted(all_tunnels(topology), key=lambda s: s.name)
+        self.specs = sorted(all_tunnels(topology, lock.tunnels), key=lambda s: s.name)
         self.table_routes: dict[str, tuple[IPv4Network, ...]] = {}
 
     def run(self) -> Design:
@@ -369,6 +376,14 @@ class _Designer:
         self, tables: tuple[RouteTable, ...], tunnels: tuple[Tunnel, ...]
     ) -> tuple[str, ...]:
         found = [n for link in self.t.links if (n := pairing_note(self.t, link))]
+        by_link: dict[str, list[TunnelSpec]] = {}
+        for spec in self.specs:
+            by_link.setdefault(spec.link.name, []).append(spec)
+        found += [
+            n
+            for link in self.t.links
+            if (n := repairing_note(self.t, link, by_link.get(link.name, ())))
+        ]
         quota = self.t.addressing.route_quota
         over = [t for t in tables if len(t.destinations) > quota]
         found += [

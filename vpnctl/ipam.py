@@ -114,7 +114,7 @@ def release(lock: Lock, topology: Topology, names: Iterable[str] = (), prune: bo
     vpcs = {n: v for n, v in lock.vpcs.items() if n not in drop}
     if prune:
         vpcs = {n: _prune_azs(v, topology.vpcs[n]) for n, v in vpcs.items()}
-    live = {t.name for t in all_tunnels(topology)} if prune else None
+    live = {t.name for t in all_tunnels(topology, lock.tunnels)} if prune else None
     tunnels = {
         n: t
         for n, t in lock.tunnels.items()
@@ -162,6 +162,7 @@ class _Allocator:
             self.allocate_subnets()
         tunnels = self.allocate_tunnels() if not self.problems else {}
         self.note_stale()
+        self.check_edits()
         result = Lock(
             self.t.name,
             {r: tuple(b) for r, b in sorted(self.blocks.items())},
@@ -373,7 +374,7 @@ class _Allocator:
     # ----------------------------------------------------------------- tunnels
 
     def allocate_tunnels(self) -> dict[str, TunnelAllocation]:
-        specs = sorted(all_tunnels(self.t), key=lambda s: s.name)
+        specs = sorted(all_tunnels(self.t, self.lock.tunnels), key=lambda s: s.name)
         ports = _PortBook()
         kept = dict(self.lock.tunnels)  # recorded, even if no longer in use
         self.pin_ports(specs, ports)
@@ -486,6 +487,12 @@ class _Allocator:
                     )
             ports.hold((spec.a_gateway, spec.b_gateway), spec.link.port)
 
+    def check_edits(self) -> None:
+        """An edited pool, tunnel pool or prefix size never passes in silence (``_Edits``)."""
+        edits = _Edits(self.t, self.lock)
+        self.notes.extend(edits.notes())
+        self.problems.extend(edits.problems())
+
     def note_stale(self) -> None:
         stale = sorted(set(self.lock.vpcs) - set(self.t.vpcs))
         if stale:
@@ -554,3 +561,129 @@ def _overlapping_pairs(
         if widest is None or int(item[0].broadcast_address) > int(widest[0].broadcast_address):
             widest = item
     return pairs
+
+
+class _Edits:
+    """What an edited ``addressing`` does to what the lock file records (before allocation).
+
+    A recorded VPC, subnet or tunnel is running on AWS: re-addressing it means replacing it.
+    So an edit applies to new allocations only, and the plan names every recorded entry it
+    leaves as it is (a VPC or subnet of the old size); a recorded entry the edit would put
+    outside its pool is refused on the edited key instead (exit 2), with the ways out.
+    Pinned VPCs and entries no longer in the topology are not judged: pins are honoured
+    exactly, and stale entries are only reservations until ``--prune``.
+    """
+
+    def __init__(self, topology: Topology, lock: Lock) -> None:
+        self.t = topology
+        self.a = topology.addressing
+        self.lock = lock
+        self.live = {
+            n: v
+            for n, v in lock.vpcs.items()
+            if n in topology.vpcs and topology.vpcs[n].cidr is None
+        }
+
+    def notes(self) -> list[str]:
+        return [*self.vpc_sizes(), *self.subnet_sizes(), *self.blocks()]
+
+    def problems(self) -> list[Problem]:
+        return [*self.outside_pool(), *self.outside_tunnel_pool()]
+
+    def vpc_sizes(self) -> list[str]:
+        by_key: dict[tuple[str, int], list[str]] = {}
+        for name, alloc in self.live.items():
+            want = self.t.vpcs[name].prefix
+            if alloc.cidr.prefixlen != want:
+                key = (
+                    "addressing.vpc_prefix" if want == self.a.vpc_prefix else f"vpcs.{name}.prefix"
+                )
+                by_key.setdefault((key, want), []).append(f"{name} {alloc.cidr}")
+        return [
+            f"{key} /{want} applies to new VPCs only: the recorded {_listed(found)} (lock file) "
+            "keep their size; `vpnctl plan --release VPC` re-allocates one (a new VPC on AWS)"
+            for (key, want), found in sorted(by_key.items())
+        ]
+
+    def subnet_sizes(self) -> list[str]:
+        found: dict[str, list[str]] = {"routing": [], "gateway": []}
+        for name, alloc in self.live.items():
+            for az, sub in alloc.azs.items():
+                if az not in self.t.vpcs[name].azs:
+                    continue
+                if sub.routing.prefixlen != self.a.routing_prefix:
+                    found["routing"].append(f"{name} {az} {sub.routing}")
+                if sub.gateway.prefixlen != self.a.gateway_prefix:
+                    found["gateway"].append(f"{name} {az} {sub.gateway}")
+        want = {"routing": self.a.routing_prefix, "gateway": self.a.gateway_prefix}
+        return [
+            f"addressing.{kind}_prefix /{want[kind]} applies to new AZs only: the recorded "
+            f"{kind} subnet(s) {_listed(subs)} (lock file) keep their size; "
+            "`vpnctl plan --release VPC` re-allocates a VPC's subnets"
+            for kind, subs in found.items()
+            if subs
+        ]
+
+    def blocks(self) -> list[str]:
+        outside = [
+            f"{region} {block}"
+            for region, blocks in sorted(self.lock.blocks.items())
+            for block in blocks
+            if not _holds(self.a.pool, block)
+        ]
+        if not outside:
+            return []
+        return [
+            f"addressing.pool {self.a.pool} does not hold the recorded region block(s) "
+            f"{_listed(outside)} (lock file): they stay recorded, and new VPCs are carved from "
+            "the pool only"
+        ]
+
+    def outside_pool(self) -> list[Problem]:
+        outside = [f"{n} {v.cidr}" for n, v in self.live.items() if not _holds(self.a.pool, v.cidr)]
+        if not outside:
+            return []
+        return [
+            Problem(
+                "addressing.pool",
+                f"the recorded VPC(s) {_listed(outside)} (lock file) lie outside the pool "
+                f"{self.a.pool}, and a VPC cannot be re-addressed in place: keep a pool that "
+                "holds them, pin one where it is (vpcs.NAME.cidr), or re-plan with "
+                "--release NAME to give it a new CIDR (a new VPC on AWS)",
+            )
+        ]
+
+    def outside_tunnel_pool(self) -> list[Problem]:
+        pool = self.a.tunnel_pool
+        if all(_holds(pool, t.inside) for t in self.lock.tunnels.values()):
+            return []  # the common case, without pairing anything
+        live = {s.name for s in all_tunnels(self.t, self.lock.tunnels)}
+        outside = [
+            f"{n} {t.inside}"
+            for n, t in sorted(self.lock.tunnels.items())
+            if n in live and not _holds(pool, t.inside)
+        ]
+        if not outside:
+            return []
+        return [
+            Problem(
+                "addressing.tunnel_pool",
+                f"the recorded tunnel(s) {_listed(outside)} (lock file) lie outside the tunnel "
+                f"pool {pool}; a running tunnel keeps its /30, so keep a tunnel_pool that holds "
+                "them, or re-plan with --release VPC for a VPC at one end to give its tunnels "
+                "new ones",
+            )
+        ]
+
+
+def _holds(outer: IPv4Network, net: IPv4Network) -> bool:
+    """``net.subnet_of(outer)``, in integers: it runs once per recorded entry on every plan."""
+    low = int(outer.network_address)
+    start = int(net.network_address)
+    return low <= start and start + _size(net.prefixlen) <= low + _size(outer.prefixlen)
+
+
+def _listed(items: list[str], most: int = 5) -> str:
+    """``a, b, c`` or ``a, b, c, d, e and 7 more``."""
+    shown = ", ".join(items[:most])
+    return f"{shown} and {len(items) - most} more" if len(items) > most else shown

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from vpnctl import capacity, images, limits, lockfile, topology
 from vpnctl.design import Design, design
-from vpnctl.errors import LockConflict
+from vpnctl.errors import LockConflict, Problem
 from vpnctl.ipam import Lock, allocate, release
 from vpnctl.source import Source
 from vpnctl.topology import Topology
+from vpnctl.tunnels import repaired
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,15 @@ class Plan:
     notes: tuple[str, ...]
 
 
-def plan(path: str | Path, *, releases: Iterable[str] = (), prune: bool = False) -> Plan:
-    """Plan the topology at ``path``; raise InputError (exit 2) for anything wrong with it."""
+def plan(
+    path: str | Path,
+    *,
+    releases: Iterable[str] = (),
+    prune: bool = False,
+    repairs: Iterable[str] = (),
+) -> Plan:
+    """Plan the topology at ``path``; raise InputError (exit 2) for anything wrong with it.
+    ``repairs`` names links to re-pair round-robin (``--repair-tunnels``)."""
     topo, src = topology.read(path)
     refused = images.problems(topo)  # the gateways' image, and the modes its OpenVPN runs
     if refused:
@@ -41,7 +49,10 @@ def plan(path: str | Path, *, releases: Iterable[str] = (), prune: bool = False)
     lock_path = lockfile.path_for(path)
     old_text = lockfile.read_text(lock_path)
     previous = lockfile.loads(old_text, str(lock_path)) if old_text is not None else None
+    _check_repairs(topo, src, repairs)
     start = release(previous, topo, releases, prune) if previous else None
+    if start is not None and repairs:  # --repair-tunnels: the links named pair afresh
+        start = replace(start, tunnels=repaired(start.tunnels, topo, repairs))
     allocation = allocate(_avoiding_released(topo, previous, releases), start)
     if allocation.problems:
         raise src.fail(list(allocation.problems))
@@ -60,6 +71,18 @@ def plan(path: str | Path, *, releases: Iterable[str] = (), prune: bool = False)
         design=designed,
         notes=(*allocation.notes, *capacity.notes(topo, designed)),  # a warning, not a refusal
     )
+
+
+def _check_repairs(topo: Topology, src: Source, names: Iterable[str]) -> None:
+    """Each --repair-tunnels must name a link of the topology (exit 2 if not)."""
+    links = sorted(link.name for link in topo.links)
+    unknown = [n for n in names if n not in links]
+    if unknown:
+        known = ", ".join(links[:10]) + (", ..." if len(links) > 10 else "")
+        raise src.fail(
+            [Problem("links", f"--repair-tunnels {n}: no link {n} here (links: {known})")
+             for n in unknown]
+        )  # fmt: skip
 
 
 def _avoiding_released(topo: Topology, previous: Lock | None, names: Iterable[str]) -> Topology:

@@ -224,3 +224,124 @@ def test_release_gives_a_vpc_fresh_addresses() -> None:
     fresh = allocate(topo, release(first, topo, ["east"])).lock
     assert not fresh.vpcs["east"].cidr.overlaps(first.vpcs["east"].cidr)
     assert fresh.vpcs["west"] == first.vpcs["west"]
+
+
+# ----------------------------------------------------------------------- addressing edits
+
+
+def test_a_new_vpc_prefix_applies_to_new_vpcs_only_and_says_which_it_leaves() -> None:
+    d = doc()
+    first = allocated(d).lock
+    d["addressing"]["vpc_prefix"] = 20
+    d["vpcs"]["north"] = vpc("eu-west-1")
+    second = allocated(d, first)
+    assert second.lock.vpcs["east"] == first.vpcs["east"]
+    assert second.lock.vpcs["north"].cidr.prefixlen == 20
+    east, west = first.vpcs["east"].cidr, first.vpcs["west"].cidr
+    assert (
+        f"addressing.vpc_prefix /20 applies to new VPCs only: the recorded east {east}, west "
+        f"{west} (lock file) keep their size; `vpnctl plan --release VPC` re-allocates one "
+        "(a new VPC on AWS)"
+    ) in second.notes
+
+
+def test_a_vpcs_own_prefix_is_named_by_its_key() -> None:
+    d = doc()
+    first = allocated(d).lock
+    d["vpcs"]["east"]["prefix"] = 18
+    notes = allocated(d, first).notes
+    assert any(n.startswith("vpcs.east.prefix /18 applies to new VPCs only: the recorded east ")
+               for n in notes)  # fmt: skip
+    assert not any("west" in n for n in notes)
+
+
+def test_a_new_subnet_size_applies_to_new_azs_only() -> None:
+    d = doc()
+    first = allocated(d).lock
+    d["addressing"]["routing_prefix"] = 25
+    d["vpcs"]["east"]["azs"].append("us-east-1c")
+    second = allocated(d, first)
+    east = second.lock.vpcs["east"].azs
+    assert east["us-east-1a"] == first.vpcs["east"].azs["us-east-1a"]
+    assert east["us-east-1c"].routing.prefixlen == 25
+    note = next(n for n in second.notes if n.startswith("addressing.routing_prefix /25"))
+    assert f"east us-east-1a {first.vpcs['east'].azs['us-east-1a'].routing}" in note
+    assert "us-east-1c" not in note
+    assert not any(n.startswith("addressing.gateway_prefix") for n in second.notes)
+
+
+def test_long_lists_in_a_note_are_cut_short() -> None:
+    d = doc()
+    for i in range(6):
+        d["vpcs"][f"v{i}"] = vpc("eu-west-1")
+    first = allocated(d).lock
+    d["addressing"]["vpc_prefix"] = 20
+    note = next(n for n in allocated(d, first).notes if "vpc_prefix" in n)
+    assert "and 3 more (lock file)" in note
+
+
+def test_unchanged_addressing_adds_no_note() -> None:
+    d = doc()
+    first = allocated(d).lock
+    assert allocated(d, first).notes == ()
+
+
+def test_a_pool_that_still_holds_every_recorded_vpc_changes_nothing_recorded() -> None:
+    d = doc()
+    first = allocated(d).lock
+    d["addressing"]["pool"] = "10.0.0.0/8"
+    second = allocated(d, first)
+    assert second.lock == first
+    assert second.notes == ()
+
+
+def test_a_moved_pool_is_refused_naming_the_recorded_vpcs() -> None:
+    d = doc()
+    first = allocated(d).lock
+    d["addressing"]["pool"] = "10.128.0.0/12"
+    result = allocate(parse(d), first)
+    east, west = first.vpcs["east"].cidr, first.vpcs["west"].cidr
+    assert [p.key for p in result.problems] == ["addressing.pool"]
+    assert result.problems[0].message.startswith(
+        f"the recorded VPC(s) east {east}, west {west} (lock file) lie outside the pool "
+        "10.128.0.0/12, and a VPC cannot be re-addressed in place: keep a pool that holds them, "
+        "pin one where it is (vpcs.NAME.cidr), or re-plan with --release NAME"
+    )
+
+
+def test_a_moved_pool_is_accepted_once_the_recorded_vpcs_are_pinned_or_released() -> None:
+    d = doc()
+    first = allocated(d).lock
+    d["addressing"]["pool"] = "10.128.0.0/12"
+    d["vpcs"]["east"]["cidr"] = str(first.vpcs["east"].cidr)
+    topo = parse(d)
+    result = allocate(topo, release(first, topo, ["west"]))
+    assert not result.problems, result.problems
+    assert result.lock.vpcs["east"] == first.vpcs["east"]
+    assert result.lock.vpcs["west"].cidr.subnet_of(net("10.128.0.0/12"))
+    assert any("does not hold the recorded region block(s)" in n and "us-west-2" in n
+               for n in result.notes)  # fmt: skip
+
+
+def test_a_moved_tunnel_pool_is_refused_naming_the_recorded_tunnels() -> None:
+    d = doc()
+    first = allocated(d).lock
+    d["addressing"]["tunnel_pool"] = "169.254.128.0/18"
+    result = allocate(parse(d), first)
+    assert result.problems
+    text = "\n".join(f"{p.key}: {p.message}" for p in result.problems)
+    assert "addressing.tunnel_pool" in text
+    for name, tunnel in first.tunnels.items():
+        assert any(name in p.message and str(tunnel.inside) in p.message
+                   for p in result.problems)  # fmt: skip
+    assert "169.254.128.0/18" in text
+
+
+def test_tunnels_no_longer_used_do_not_hold_a_tunnel_pool_edit_back() -> None:
+    d = doc()
+    first = allocated(d).lock
+    d["links"] = []
+    d["addressing"]["tunnel_pool"] = "169.254.128.0/18"
+    result = allocate(parse(d), first)
+    assert not result.problems, result.problems
+    assert result.lock.tunnels == first.tunnels  # still reserved until --prune

@@ -29,9 +29,24 @@ from vpnctl.errors import Problem
     help="Give up VPC's recorded addresses so it is allocated afresh (repeatable).",
 )
 @click.option("--prune", is_flag=True, help="Release lock entries the topology no longer has.")
-def plan(topology: str, fmt: str, frozen: bool, releases: tuple[str, ...], prune: bool) -> None:
+@click.option(
+    "--repair-tunnels",
+    "repairs",
+    multiple=True,
+    metavar="LINK",
+    help="Re-pair LINK (a--b) round-robin, removing recorded tunnels a fresh pairing would not "
+    "make; without it a link keeps every tunnel whose gateways exist (repeatable).",
+)
+def plan(
+    topology: str,
+    fmt: str,
+    frozen: bool,
+    releases: tuple[str, ...],
+    prune: bool,
+    repairs: tuple[str, ...],
+) -> None:
     """Show the designed network of TOPOLOGY and record its allocations in the lock file."""
-    planned = pipeline.plan(topology, releases=releases, prune=prune)
+    planned = pipeline.plan(topology, releases=releases, prune=prune, repairs=repairs)
     _check_releases(planned, releases)
     written = pipeline.record(planned, frozen)
     if fmt == "json":
