@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from vpnctl.aws import changes as c
-from vpnctl.aws import hooks
+from vpnctl.aws import hooks, store
 from vpnctl.aws import live as lv
 from vpnctl.aws import names as nm
 from vpnctl.aws.intent import Intent
@@ -169,12 +169,28 @@ class _Sweeper:
             if not have.exists:
                 continue
             here = c.Where(account, region)
-            wanted = () if self.everything else self.intent.blobs(account, region)
-            stale = sorted(have.keys - {b.key for b in wanted})
+            stale = sorted(have.keys - self.kept_artifacts(account, region, have))
             if stale:
                 yield c.DeleteArtifacts(here, have.bucket, tuple(stale))
             if self.everything:
                 yield c.DeleteArtifactStore(here, have.bucket)
+
+    def kept_artifacts(self, account: str, region: str, have: lv.StoreLive) -> frozenset[str]:
+        """The designed objects, each designed gateway's pointer, and the configuration its
+        live pointer names: a gateway that has not followed it yet still finds what it runs."""
+        if self.everything:
+            return frozenset()
+        kept = {b.key for b in self.intent.blobs(account, region)}
+        topology = self.intent.topology
+        for gateway in self.intent.design.gateways:
+            if (gateway.account, gateway.region) != (account, region):
+                continue
+            pointer = store.pointer_key(topology, gateway.name)
+            kept.add(pointer)
+            named = have.pointers.get(pointer, "")
+            if named.startswith(store.gateway_folder(topology, gateway.name).rstrip("*")):
+                kept.add(named)
+        return frozenset(kept)
 
     # ------------------------------------------------------------------ account-wide
 

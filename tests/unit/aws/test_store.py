@@ -144,7 +144,7 @@ def world() -> tuple[Intent, str, str]:
     return wanted, bucket, store.bucket_policy("aws", bucket, ACCOUNT)
 
 
-def test_a_gateway_reads_exactly_the_software_and_its_own_config(
+def test_a_gateway_reads_the_software_and_its_own_folder_only(
     world: tuple[Intent, str, str],
 ) -> None:
     wanted, bucket, policy = world
@@ -157,8 +157,20 @@ def test_a_gateway_reads_exactly_the_software_and_its_own_config(
     sibling = wanted.configs["gw-east-b"].key
     assert not allowed(policy, mine, Request(principal, sibling, tags), bucket)
     assert not allowed(policy, mine, Request(principal, own, tags, tls=False), bucket)
-    older = store.config_key("t", "gw-east-a", "b" * 64)  # not the pinned one
-    assert not allowed(policy, mine, Request(principal, older, tags), bucket)
+    # its own folder: the pointer and any configuration it names (the agent follows them)
+    older = store.config_key("t", "gw-east-a", "b" * 64)
+    assert allowed(policy, mine, Request(principal, older, tags), bucket)
+    pointer = store.pointer_key("t", "gw-east-a")
+    assert allowed(policy, mine, Request(principal, pointer, tags), bucket)
+    assert not allowed(policy, mine, Request(principal, pointer, tags, tls=False), bucket)
+    theirs = store.pointer_key("t", "gw-east-b")
+    assert not allowed(policy, mine, Request(principal, theirs, tags), bucket)
+    # a name that only starts like its own is another gateway's folder
+    assert not allowed(
+        policy, mine, Request(principal, "t/gateways/gw-east-ab/x.json", tags), bucket
+    )
+    other_software = store.software_key("t", "c" * 64)
+    assert not allowed(policy, mine, Request(principal, other_software, tags), bucket)
 
 
 def test_the_bucket_policy_denies_every_other_principal_even_with_broad_rights(
