@@ -263,3 +263,72 @@ def test_sweep_keeps_what_diff_declares_and_removes_only_stale_keys_of_the_topol
     gone = {k for ch in everything if isinstance(ch, c.DeleteArtifacts) for k in ch.keys}
     assert gone == every | {stale}
     assert len([ch for ch in everything if isinstance(ch, c.DeleteArtifactStore)]) == 2
+
+
+# ------------------------------------------------------------------ pointers
+
+
+def pointed(wanted: Intent, names: dict[str, str] | None = None) -> lv.Live:
+    """Every object there; each gateway's pointer names ``names[gateway]`` (default: its
+    designed configuration)."""
+    names = names or {}
+    every = frozenset(b.key for g in wanted.design.gateways for b in wanted.gateway_blobs(g.name))
+    stores = {}
+    for key, have in store_live(wanted, every).items():
+        here = [g.name for g in wanted.design.gateways if (g.account, g.region) == key]
+        pointers = {store.pointer_key("t", g): names.get(g, wanted.configs[g].key) for g in here}
+        held = have.keys | frozenset(pointers) | frozenset(pointers.values())
+        stores[key] = replace(have, keys=held, pointers=pointers)
+    return replace(empty(), stores=stores)
+
+
+def test_each_gateway_gets_a_pointer_after_its_configuration_and_a_current_one_costs_nothing() -> (
+    None
+):
+    wanted = stored()
+    found = [ch for ch in diff(wanted, empty()).changes if isinstance(ch, c.PutPointer)]
+    assert sorted(p.gateway for p in found) == sorted(g.name for g in wanted.design.gateways)
+    first = found[0]
+    assert json.loads(first.data) == {
+        "key": wanted.configs[first.gateway].key, "sha256": wanted.configs[first.gateway].sha256}  # fmt: skip
+    assert first.sign == "+"
+    assert "its first instance boots with it" in first.describe()
+    order = [ch for ch in diff(wanted, empty()).changes if ch.where.region == first.where.region]
+    config = next(i for i, ch in enumerate(order) if isinstance(ch, c.PutArtifact)
+                  and ch.key == wanted.configs[first.gateway].key)  # fmt: skip
+    assert config < order.index(first)  # the executor walks a region's changes in order
+    assert not [ch for ch in diff(wanted, pointed(wanted)).changes if isinstance(ch, c.PutPointer)]
+
+
+def test_a_pointer_naming_an_older_configuration_is_rewritten_and_sweep_keeps_what_it_names() -> (
+    None
+):
+    wanted = stored()
+    older = store.config_key("t", "gw-east-a", "b" * 64)
+    live = pointed(wanted, {"gw-east-a": older})
+    found = [ch for ch in diff(wanted, live).changes if isinstance(ch, c.PutPointer)]
+    assert [(p.gateway, p.was, p.sign) for p in found] == [("gw-east-a", older, "~")]
+    removed = {
+        k for ch in sweep(wanted, live) if isinstance(ch, c.DeleteArtifacts) for k in ch.keys
+    }
+    assert older not in removed  # the gateway may still run it until it follows
+    assert store.pointer_key("t", "gw-east-a") not in removed
+    # once the pointer moved on, the older configuration is swept
+    moved = pointed(wanted)
+    stale = {k: replace(v, keys=v.keys | {older}) for k, v in moved.stores.items()}
+    removed = {k for ch in sweep(wanted, replace(moved, stores=stale))
+               if isinstance(ch, c.DeleteArtifacts) for k in ch.keys}  # fmt: skip
+    assert older in removed
+    assert not any(store.is_pointer(k) for k in removed)
+
+
+def test_a_pointer_of_a_removed_gateway_goes_and_a_pointer_naming_elsewhere_keeps_nothing() -> None:
+    wanted = stored()
+    live = pointed(wanted, {"gw-east-a": "t/gateways/gw-east-b/" + "c" * 64 + ".json"})
+    key, have = next(iter(live.stores.items()))
+    gone = store.pointer_key("t", "gw-removed-a")
+    with_gone = replace(live, stores={**live.stores, key: replace(have, keys=have.keys | {gone})})
+    removed = {k for ch in sweep(wanted, with_gone) if isinstance(ch, c.DeleteArtifacts)
+               for k in ch.keys}  # fmt: skip
+    assert gone in removed
+    assert "t/gateways/gw-east-b/" + "c" * 64 + ".json" in removed  # not gw-east-a's to keep
