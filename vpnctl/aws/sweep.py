@@ -169,27 +169,25 @@ class _Sweeper:
             if not have.exists:
                 continue
             here = c.Where(account, region)
-            stale = sorted(have.keys - self.kept_artifacts(account, region, have))
+            stale = sorted(have.keys - self.kept_artifacts(account, region))
             if stale:
                 yield c.DeleteArtifacts(here, have.bucket, tuple(stale))
             if self.everything:
                 yield c.DeleteArtifactStore(here, have.bucket)
 
-    def kept_artifacts(self, account: str, region: str, have: lv.StoreLive) -> frozenset[str]:
-        """The designed objects, each designed gateway's pointer, and the configuration its
-        live pointer names: a gateway that has not followed it yet still finds what it runs."""
+    def kept_artifacts(self, account: str, region: str) -> frozenset[str]:
+        """The designed objects and each designed gateway's pointer, which this apply makes
+        name its designed configuration (a pointer naming an older one is rewritten first, in
+        stage 1: the older one is no longer anyone's to fetch, and a running gateway has the
+        copy it runs on its disk)."""
         if self.everything:
             return frozenset()
         kept = {b.key for b in self.intent.blobs(account, region)}
-        topology = self.intent.topology
-        for gateway in self.intent.design.gateways:
-            if (gateway.account, gateway.region) != (account, region):
-                continue
-            pointer = store.pointer_key(topology, gateway.name)
-            kept.add(pointer)
-            named = have.pointers.get(pointer, "")
-            if named.startswith(store.gateway_folder(topology, gateway.name).rstrip("*")):
-                kept.add(named)
+        kept |= {
+            store.pointer_key(self.intent.topology, g.name)
+            for g in self.intent.design.gateways
+            if (g.account, g.region) == (account, region)
+        }
         return frozenset(kept)
 
     # ------------------------------------------------------------------ account-wide
