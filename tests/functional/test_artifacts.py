@@ -119,9 +119,11 @@ def test_a_changed_config_is_stored_anew_and_the_old_one_swept_not_the_software(
     after = keys(aws, "us-west-2")
     software = [k for k in before if "/software/" in k]
     assert software == [k for k in after if "/software/" in k]
-    assert not set(before) & set(after) - set(software)  # every config is new, the old gone
+    pointers = {k for k in before if store.is_pointer(k)}
+    assert pointers == {k for k in after if store.is_pointer(k)}  # rewritten in place
+    assert not set(before) & set(after) - set(software) - pointers  # every config new, old gone
     puts = [c for c in factory.log.calls if c.operation == "PutObject"]
-    assert len(puts) == 4  # the four gateways' configs; not the software again
+    assert len(puts) == 4 + 4  # the four gateways' configs and pointers; not the software again
 
 
 def test_destroy_removes_the_topologys_objects_and_the_bucket(aws: Aws) -> None:
