@@ -110,8 +110,9 @@ def test_second_apply_makes_no_mutating_call(aws: Aws) -> None:
     assert "no changes" in result.output
     assert factory.log.mutating(except_services=("dynamodb",)) == []
     reads = Counter((c.account, c.region) for c in factory.log.calls if not c.mutating)
-    # 14 for the network, 3 for the failover hook, 3 for the artifact store
-    assert max(reads.values()) <= 20
+    # 14 for the network, 3 for the failover hook, 3 for the artifact store and one more per
+    # gateway there (its pointer: which configuration it names)
+    assert max(reads.values()) <= 22
 
 
 def test_drift_is_repaired(aws: Aws) -> None:

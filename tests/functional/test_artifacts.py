@@ -73,9 +73,11 @@ def test_apply_stores_the_software_and_each_gateways_config_pinned_by_user_data(
         policy = json.loads(s3.get_bucket_policy(Bucket=bucket(region))["Policy"])
         assert policy == json.loads(store.bucket_policy(partition, bucket(region), ACCOUNT))
         assert f"arn:{partition}:s3:::{bucket(region)}/*" in json.dumps(policy)
-        found = keys(aws, region)
+        everything = keys(aws, region)
+        found = [k for k in everything if not store.is_pointer(k)]
         gateways = [f"gw-{region}-a", f"gw-{region}-b"]
         assert len(found) == 1 + len(gateways)  # one software, one config per gateway
+        assert len(everything) == len(found) + len(gateways)  # and a pointer per gateway
         for key in found:
             data = s3.get_object(Bucket=bucket(region), Key=key)["Body"].read()
             assert hashlib.sha256(data).hexdigest() in key  # content-addressed
@@ -85,13 +87,17 @@ def test_apply_stores_the_software_and_each_gateways_config_pinned_by_user_data(
             assert env["VPNCTL_SOFTWARE_SHA256"] == software.sha256
             assert env["VPNCTL_CONFIG_KEY"] in found
             assert env["VPNCTL_CONFIG_KEY"].startswith(f"sproutling/gateways/{gateway}/")
+            named = s3.get_object(
+                Bucket=bucket(region), Key=store.pointer_key("sproutling", gateway)
+            )
+            assert json.loads(named["Body"].read())["key"] == env["VPNCTL_CONFIG_KEY"]
             role = iam.get_role_policy(
                 RoleName=f"sproutling-{gateway}", PolicyName="vpnctl-gateway"
             )
             reads = [
                 s for s in role["PolicyDocument"]["Statement"] if s["Action"] == "s3:GetObject"
             ]
-            wanted = {env["VPNCTL_SOFTWARE_KEY"], env["VPNCTL_CONFIG_KEY"]}
+            wanted = {env["VPNCTL_SOFTWARE_KEY"], f"sproutling/gateways/{gateway}/*"}  # its folder
             assert reads[0]["Resource"] == [
                 f"arn:{partition}:s3:::{bucket(region)}/{k}" for k in sorted(wanted, reverse=True)
             ]
@@ -113,9 +119,11 @@ def test_a_changed_config_is_stored_anew_and_the_old_one_swept_not_the_software(
     after = keys(aws, "us-west-2")
     software = [k for k in before if "/software/" in k]
     assert software == [k for k in after if "/software/" in k]
-    assert not set(before) & set(after) - set(software)  # every config is new, the old gone
+    pointers = {k for k in before if store.is_pointer(k)}
+    assert pointers == {k for k in after if store.is_pointer(k)}  # rewritten in place
+    assert not set(before) & set(after) - set(software) - pointers  # every config new, old gone
     puts = [c for c in factory.log.calls if c.operation == "PutObject"]
-    assert len(puts) == 4  # the four gateways' configs; not the software again
+    assert len(puts) == 4 + 4  # the four gateways' configs and pointers; not the software again
 
 
 def test_destroy_removes_the_topologys_objects_and_the_bucket(aws: Aws) -> None:

@@ -21,7 +21,7 @@ from vpnctl import keys
 from vpnctl.aws import changes as c
 from vpnctl.aws import journal, keyversions, names, store
 from vpnctl.aws.applylock import TABLE
-from vpnctl.aws.names import DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG, VPC_TAG
+from vpnctl.aws.names import BOOT_TAG, DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG, VPC_TAG
 from vpnctl.aws.session import Client, aws_errors, error_code
 from vpnctl.errors import AwsError
 
@@ -245,7 +245,11 @@ def put_store(ex: Executor, ch: c.PutArtifactStore) -> None:
 
 
 def expected_owner(
-    ch: c.PutArtifactStore | c.PutArtifact | c.DeleteArtifacts | c.DeleteArtifactStore,
+    ch: c.PutArtifactStore
+    | c.PutArtifact
+    | c.PutPointer
+    | c.DeleteArtifacts
+    | c.DeleteArtifactStore,
 ) -> dict[str, Any]:
     """The bucket and its owner's account id (``store.bucket_owner``)."""
     return {"Bucket": ch.bucket, "ExpectedBucketOwner": store.bucket_owner(ch.bucket)}
@@ -288,6 +292,26 @@ def put_artifact(ex: Executor, ch: c.PutArtifact) -> None:
         Key=ch.key,
         Body=blob.data,
         ChecksumSHA256=base64.b64encode(bytes.fromhex(blob.sha256)).decode(),
+        Tagging=urllib.parse.urlencode(tags),
+        **expected_owner(ch),
+    )
+
+
+@handles(c.PutPointer)
+def put_pointer(ex: Executor, ch: c.PutPointer) -> None:
+    """Rewritten in place (the one object that is): S3 replaces an object whole, so a gateway
+    reading it sees the old pointer or the new one, never a mix."""
+    data = ch.data.encode()
+    s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
+    tags = {TOPOLOGY_TAG: ex.intent.topology, NAME_TAG: ch.gateway}
+    call(
+        ex,
+        s3.put_object,
+        Key=ch.key,
+        Body=data,
+        ContentType="application/json",
+        CacheControl="no-cache",
+        ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode(),
         Tagging=urllib.parse.urlencode(tags),
         **expected_owner(ch),
     )
@@ -484,7 +508,9 @@ def create_template(ex: Executor, ch: c.CreateLaunchTemplate) -> None:
         LaunchTemplateName=ch.template_name,
         ClientToken=token(ex.intent.topology, ch.template_name, ch.data.digest),
         LaunchTemplateData=template_data(ex, ch.name, ch.data),
-        TagSpecifications=tagged(ex, "launch-template", ch.name, **{DIGEST_TAG: ch.data.digest}),
+        TagSpecifications=tagged(
+            ex, "launch-template", ch.name, **{DIGEST_TAG: ch.data.digest, BOOT_TAG: ch.data.boot}
+        ),
     )
 
 
@@ -504,7 +530,10 @@ def update_template(ex: Executor, ch: c.UpdateLaunchTemplate) -> None:
         ex,
         client.create_tags,
         Resources=[ch.template_id],
-        Tags=[{"Key": DIGEST_TAG, "Value": ch.data.digest}],
+        Tags=[
+            {"Key": DIGEST_TAG, "Value": ch.data.digest},
+            {"Key": BOOT_TAG, "Value": ch.data.boot},
+        ],
     )
 
 

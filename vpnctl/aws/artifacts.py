@@ -68,6 +68,25 @@ def gateway_config(planned: Plan, gateway: str) -> store.Blob:
     return store.Blob(pin.key, data, pin.sha256)
 
 
+def designed(planned: Plan, intent: Intent) -> dict[str, str]:
+    """Gateway -> the configuration digest its agent reports (``READY_TAG``) once it runs the
+    design: over the configuration's files and the gateway.env that pins them, as a new
+    instance lays them out and as ``vpnctl.agent.follow`` does (one function for both)."""
+    from vpnctl.agent import follow
+
+    software = intent.software
+    if software is None:
+        return {}
+    pin = render.Pin(software.key, software.sha256)
+    found: dict[str, str] = {}
+    for name, config in intent.configs.items():
+        env = render.gateway_env(
+            planned.topology, planned.design, name, pin, render.Pin(config.key, config.sha256)
+        )
+        found[name] = follow.digest(config.data, env)
+    return found
+
+
 def userdata(planned: Plan, gateway: Gateway, software: render.Pin) -> bytes:
     """What the gateway's launch template carries; too large is an input error (exit 2)."""
     try:

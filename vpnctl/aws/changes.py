@@ -266,6 +266,37 @@ class PutArtifact(Change):
         return f"s3 object {short_key(self.key)} ({self.what}, {self.size:,} bytes)"
 
 
+@dataclass(frozen=True)
+class PutPointer(Change):
+    """A gateway's pointer (``store.pointer``): the configuration it is to run now. Put after
+    that configuration, in the same region's walk; a running gateway whose agent follows the
+    store converges to it in place."""
+
+    bucket: str
+    key: str
+    gateway: str
+    config_sha256: str
+    data: str  # the pointer's JSON: a key and a digest, nothing secret
+    was: str | None  # the configuration key the live pointer names, None if there is none
+    running: bool  # the gateway has a live instance that can take it in place
+    stage: ClassVar[int] = 1
+
+    @property
+    def sign(self) -> str:  # type: ignore[override]
+        return "~" if self.was is not None else "+"
+
+    def describe(self) -> str:
+        how = (
+            "in place: its running instance follows the pointer"
+            if self.running
+            else "its first instance boots with it"
+        )
+        return (
+            f"s3 object {self.key}: gateway {self.gateway} runs configuration "
+            f"sha256 {self.config_sha256[:12]} ({how})"
+        )
+
+
 # ------------------------------------------------------------------- stage 2: wiring
 
 
@@ -329,6 +360,7 @@ class LaunchTemplateData:
     profile_name: str
     group: Ref
     digest: str  # of everything above (ids aside) and the user-data
+    boot: str = ""  # the same, with the configuration pin left out: what needs a new instance
 
 
 @dataclass(frozen=True)
@@ -352,10 +384,18 @@ class UpdateLaunchTemplate(Change):
     sign: ClassVar[str] = "~"
     stage: ClassVar[int] = 2
 
+    replace: bool = True  # the image, instance type or boot settings changed, not only the config
+
     def describe(self) -> str:
+        if not self.replace:
+            return (
+                f"launch template {self.template_name}: new default version (its configuration "
+                f"pin only; gateway {self.name} changes in place, the next instance boots with it)"
+            )
         return (
-            f"launch template {self.template_name}: new default version "
-            f"(user-data or image changed; the next instance uses it)"
+            f"launch template {self.template_name}: new default version (image, instance type or "
+            f"boot settings changed; gateway {self.name} takes it only when REPLACED by a new "
+            "instance, the running one keeps what it booted with)"
         )
 
 

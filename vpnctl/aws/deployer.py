@@ -1,6 +1,7 @@
 """Apply and destroy, end to end, as one short pipeline each.
 
     plan -> intent -> lock -> observe -> diff (+ sweep) -> show -> confirm -> execute -> unlock
+         -> wait for the gateways to converge (``convergence.wait``; not with ``wait_s`` 0)
 
 Everything before ``execute`` only reads; ``--dry-run`` stops after ``show`` and takes no lock.
 A change set saved from ``--dry-run --format json`` is applied only if, under the lock, apply
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from vpnctl.aws import artifacts, view
+from vpnctl.aws import artifacts, convergence, view
 from vpnctl.aws.applylock import ApplyLock
 from vpnctl.aws.changes import ChangeSet
 from vpnctl.aws.diff import diff
@@ -40,6 +41,8 @@ class Options:
     fmt: str = "text"  # text | json
     saved: Mapping[str, Any] | None = None  # a change set saved earlier: apply only that
     purpose: str = "apply"  # apply | destroy: how an empty change set is worded
+    wait_s: float = 0.0  # after making changes, wait this long for every gateway to converge
+    wait_every_s: float = 5.0  # between looks at the gateways' READY_TAG
 
 
 @dataclass
@@ -49,10 +52,33 @@ class Deployer:
     out: TextIO
     progress: Progress
     confirm: Confirm
+    say: Callable[[str], None] = print  # the wait's progress and notes (stderr, from the CLI)
+    executed: bool = False  # the last run made its changes
+    pending: tuple[convergence.State, ...] = ()  # gateways not converged when the wait ended
 
     def apply(self, planned: Plan, options: Options) -> ChangeSet:
         intent = artifacts.intent(planned)
-        return self.run(intent, options, lambda live: diff(intent, live))
+        changes = self.run(intent, options, lambda live: diff(intent, live))
+        if self.executed and options.wait_s > 0:
+            self.pending = self.converge(planned, intent, options)
+        return changes
+
+    def converge(
+        self, planned: Plan, intent: Intent, options: Options
+    ) -> tuple[convergence.State, ...]:
+        """Until each gateway's current instance reports the designed configuration digest."""
+        designed = artifacts.designed(planned, intent)
+        retry = self.factory.retry()
+
+        def poll() -> tuple[convergence.State, ...]:
+            found = convergence.read(self.sessions, intent, retry)
+            return convergence.judge(intent.design.gateways, designed, found)
+
+        self.say(f"waiting up to {options.wait_s:.0f} s for the gateways to converge")
+        return convergence.wait(
+            poll, options.wait_s, options.wait_every_s, self.factory.sleep, self.factory.clock,
+            self.say,
+        )  # fmt: skip
 
     def destroy(self, planned: Plan, options: Options) -> ChangeSet:
         intent = artifacts.intent(planned)
@@ -87,6 +113,7 @@ class Deployer:
             self.show(changes, options)
             if changes and (options.yes or self.confirm()):
                 self.executor(intent, live).run(changes)
+                self.executed = True
         return changes
 
     def observe(self, intent: Intent) -> Live:

@@ -9,6 +9,8 @@ owns but the design no longer has come from ``sweep`` (a separate pass), appende
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -155,6 +157,27 @@ class _Differ:
                     else "vpnctl software"
                 )
                 yield c.PutArtifact(here, bucket, blob.key, blob.sha256, len(blob.data), what)
+        yield from self.pointers(account, region, bucket, have)
+
+    def pointers(
+        self, account: str, region: str, bucket: str, have: lv.StoreLive
+    ) -> Iterator[c.Change]:
+        """Each gateway's pointer names its designed configuration; one that names another is
+        rewritten (after the configuration it names is put: same region, later in the walk)."""
+        here = c.Where(account, region)
+        for gateway in self.intent.design.gateways:
+            config = self.intent.configs.get(gateway.name)
+            if (gateway.account, gateway.region) != (account, region) or config is None:
+                continue
+            blob = store.pointer(self.intent.topology, gateway.name, config)
+            named = have.pointers.get(blob.key) if blob.key in have.keys else None
+            if named == config.key:
+                continue
+            running = self.instance(gateway) is not None
+            data = blob.data.decode()
+            yield c.PutPointer(
+                here, bucket, blob.key, gateway.name, config.sha256, data, named, running
+            )
 
     # ------------------------------------------------------------------ per VPC
 
@@ -364,6 +387,7 @@ class _Differ:
             self.intent.aws_name(gateway.name),
             self.ref("sg", gateway, group_name, found_group.id if found_group else None),
             self.intent.template_digest(gateway, image),
+            boot_digest(self.intent, gateway, image),
         )
         name = self.intent.aws_name(gateway.name)
         templates = self.region(gateway).launch_templates
@@ -371,7 +395,10 @@ class _Differ:
         if found is None:
             yield c.CreateLaunchTemplate(self.where(gateway), gateway.name, name, data)
         elif found.digest != data.digest:
-            yield c.UpdateLaunchTemplate(self.where(gateway), gateway.name, found.id, name, data)
+            replace = found.boot != data.boot  # unknown (no tag yet) counts as changed
+            yield c.UpdateLaunchTemplate(
+                self.where(gateway), gateway.name, found.id, name, data, replace
+            )
 
     def scaling_group(self, gateway: Gateway, vpc: VpcDesign) -> Iterator[c.Change]:
         if any(g.name == gateway.name for g in self.region(gateway).groups):
@@ -465,3 +492,21 @@ class _Differ:
             return
         was = None if found is None else found.values
         yield c.UpsertRecord(self.zone_where(), gateway.fqdn, ip, ttl, was)
+
+
+def boot_digest(intent: Intent, gateway: Gateway, image_id: str) -> str:
+    """What the launch template is made from, its configuration pin aside: the image, the
+    instance type, the profile and the user-data with the configuration's digest (and so its
+    key) blanked. When only the configuration changed this stays the same, and the running
+    gateway takes the change in place; when it differs the gateway needs a new instance."""
+    data = intent.userdata.get(gateway.name, b"")
+    if data[:2] == GZIP_MAGIC:  # render gzips user-data that would not fit EC2's 16 KB
+        data = gzip.decompress(data)
+    config = intent.configs.get(gateway.name)
+    if config is not None:
+        data = data.replace(config.sha256.encode(), store.STAND_IN.encode())
+    text = "\n".join([image_id, intent.instance_type, intent.aws_name(gateway.name)])
+    return hashlib.sha256(text.encode() + b"\n" + data).hexdigest()[:16]
+
+
+GZIP_MAGIC = b"\x1f\x8b"

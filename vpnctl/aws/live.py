@@ -96,6 +96,7 @@ class LaunchTemplate:
     template_name: str
     name: str | None
     digest: str | None
+    boot: str | None = None  # BOOT_TAG: what it was made from, its configuration aside
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class Instance:
     eni_id: str | None
     source_dest_check: bool
     subnet_id: str | None
+    ready: str | None = None  # READY_TAG: the configuration digest its agent reports it runs
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,8 @@ class StoreLive:
     policy: str | None = None  # canonical JSON
     public_blocked: bool = False  # every Block Public Access setting on
     keys: frozenset[str] = frozenset()  # the objects under this topology's prefix
+    # each gateway pointer's key -> the configuration key it names ("" when unreadable)
+    pointers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from vpnctl.aws.intent import Intent
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
 from vpnctl.errors import AwsError
+from vpnctl.health_contract import READY_TAG
 from vpnctl.images import IMAGES
 
 
@@ -215,6 +216,7 @@ class _Reader:
                 t["LaunchTemplateName"],
                 self.owned(t)[0],
                 tags(t).get(nm.DIGEST_TAG),
+                tags(t).get(nm.BOOT_TAG),
             )
 
     def groups(self, at: tuple[str, str]) -> Iterator[lv.Group]:
@@ -245,6 +247,7 @@ class _Reader:
                 eni.get("NetworkInterfaceId"),
                 bool(i.get("SourceDestCheck", True)),
                 i.get("SubnetId"),
+                tags(i).get(READY_TAG),
             )
 
     def parameters(self, at: tuple[str, str]) -> dict[str, str | None]:
@@ -283,7 +286,7 @@ class _Reader:
 
     def store(self, account: str, region: str, account_id: str) -> lv.StoreLive:
         """Three reads: the bucket's policy (which says whether it exists), its public access
-        block, the keys under the topology's prefix. Every call names the expected owner, so
+        block, the keys under the topology's prefix; then each gateway pointer found. Every call names the expected owner, so
         a bucket of that name in someone else's account is an error, never a place to write."""
         s3 = self.sessions.client(account, region, "s3")
         bucket = store.bucket_name(account_id, region)
@@ -297,8 +300,17 @@ class _Reader:
                 s3, "list_objects_v2", "Contents", (account, region),
                 Prefix=store.prefix(self.scope.topology), **owner,
             )  # fmt: skip
-        keys = frozenset(str(o["Key"]) for o in listed)
-        return lv.StoreLive(bucket, True, policy, blocked, keys)
+            keys = frozenset(str(o["Key"]) for o in listed)
+            pointers = {k: self.pointer(s3, owner, k) for k in sorted(keys) if store.is_pointer(k)}
+        return lv.StoreLive(bucket, True, policy, blocked, keys, pointers)
+
+    def pointer(self, s3: Client, owner: dict[str, str], key: str) -> str:
+        """The configuration key a gateway's pointer names ("" if it is not a pointer)."""
+        found = self.retry.call(lambda: s3.get_object(Key=key, **owner))
+        try:
+            return str(json.loads(found["Body"].read())["key"])
+        except (ValueError, KeyError, TypeError):
+            return ""
 
     def bucket_policy(
         self, s3: Client, owner: dict[str, str], account: str, region: str

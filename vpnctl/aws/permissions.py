@@ -137,6 +137,10 @@ def gateway_calls(intent: Intent, gateway: Gateway, account_id: str) -> tuple[Ca
         Call(f"{boot} fetch", Request("s3:GetObject", store.object_arn(gateway.partition, bucket, b.key)))
         for b in intent.gateway_blobs(name)
     ]  # fmt: skip
+    if name in intent.configs:  # vpnctl/agent/follow.py: the pointer, and what it names
+        follow = "vpnctl/agent/follow.py (vpnctl agent run --follow-store)"
+        pointer = store.pointer_key(topo, name)
+        found += [Call(follow, Request("s3:GetObject", store.object_arn(gateway.partition, bucket, pointer)))]  # fmt: skip
     found += [Call("amazon-ssm-agent (vpnctl keys rotate)", Request(a, "*")) for a in SSM_AGENT]
     return tuple(found)
 

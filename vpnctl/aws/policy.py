@@ -14,8 +14,8 @@ here rests on. "Its own" is said with names and with tags vpnctl puts on those o
 creation (``vpnctl:topology``, ``vpnctl:name``), so the policy is known before any of them
 exists. Describe calls cannot be scoped by resource in EC2, so they are allowed on ``*``
 (``DescribeInstances``: the agent finds its siblings' addresses).
-It may read exactly two objects of its region's artifact bucket: the vpnctl software and its
-own configuration (``vpnctl.aws.store``).
+It may read, of its region's artifact bucket, the vpnctl software and its own gateway's folder:
+its configurations and its pointer (``vpnctl.aws.store``).
 """
 
 from __future__ import annotations
@@ -154,12 +154,18 @@ def _agent_statements(arn: Callable[[str, str], str], mine: dict[str, Any]) -> l
 
 
 def _artifact_reads(intent: Intent, gateway: Gateway, account_id: str) -> list[dict[str, Any]]:
-    """s3:GetObject on exactly the two objects boot fetches: the software and its own config."""
+    """s3:GetObject on the software boot fetches and on its own gateway's folder: the
+    configuration boot fetches, its pointer and whatever configuration that names (an agent
+    that follows the store reads them; ``vpnctl.agent.follow``). Nothing of another gateway:
+    the folder is named by the gateway's name, and the bucket policy says the same."""
     blobs = intent.gateway_blobs(gateway.name)
     if not blobs:
         return []
     bucket = store.bucket_name(account_id, gateway.region)
-    objects = [store.object_arn(gateway.partition, bucket, b.key) for b in blobs]
+    config = intent.configs.get(gateway.name)
+    keys = [b.key for b in blobs if b is not config]
+    keys += [store.gateway_folder(intent.topology, gateway.name)] if config is not None else []
+    objects = [store.object_arn(gateway.partition, bucket, k) for k in keys]
     return [{"Sid": "ReadOwnArtifacts", "Effect": "Allow", "Action": "s3:GetObject",
              "Resource": objects}]  # fmt: skip
 

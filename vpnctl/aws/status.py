@@ -4,16 +4,19 @@ Per VPC: each gateway's instance and state, its Elastic IP and what DNS answers 
 (flagged when that is not the Elastic IP), and which gateway each route table uses now (the
 preferred one, or another after a failover). Per tunnel, the version of the keys each end's
 region holds (``keyversions``: a digest, never a key), flagged when the ends differ, and an
-unfinished ``keys rotate``. The number of pending changes says how far AWS has drifted from
-the design.
+unfinished ``keys rotate``. Under each gateway, what it reports of itself (``Running``): the
+configuration digest its instance's agent runs (``READY_TAG``) against the designed one, and
+each tunnel's latest probe results. The number of pending changes says how far AWS has drifted
+from the design.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from vpnctl.aws import keyversions, names
+from vpnctl.aws import convergence, keyversions, names, probes
 from vpnctl.aws import live as lv
 from vpnctl.aws.changes import ChangeSet
 from vpnctl.aws.dns import Answer
@@ -31,17 +34,26 @@ class Report:
 
 
 def report(
-    intent: Intent, live: lv.Live, answers: Mapping[str, Answer], pending: ChangeSet
+    intent: Intent,
+    live: lv.Live,
+    answers: Mapping[str, Answer],
+    pending: ChangeSet,
+    running: Running | None = None,
 ) -> Report:
     lines: list[str] = []
     problems = 0
     design = intent.design
+    states = {s.gateway: s for s in running.states} if running else {}
     for vpc in design.vpcs.values():
         lines.append(f"vpc {vpc.name} (account {vpc.account}, {vpc.region}):")
         for name in vpc.gateways:
             line, bad = _gateway(design.gateway_by_name[name], live, answers)
             lines.append(line)
             problems += bad
+            if running is not None:
+                found = _running_lines(states[name], running.probes.get(name, ()))
+                lines += [text for text, _ in found]
+                problems += sum(b for _, b in found)
         for name in vpc.route_tables:
             line, bad = _table(design.route_table_by_name[name], live)
             lines.append(line)
@@ -56,6 +68,64 @@ def report(
         else "drift: none; AWS matches the design"
     )
     return Report(tuple(lines), problems + (1 if count else 0))
+
+
+@dataclass(frozen=True)
+class Running:
+    """What the gateways report of themselves: the configuration each runs against the one
+    designed (``convergence``), and each tunnel's latest probe results (``probes``)."""
+
+    states: tuple[convergence.State, ...]
+    probes: Mapping[str, tuple[probes.TunnelProbe, ...]]
+
+    def document(self) -> dict[str, Any]:
+        """``status --format json``: the promised shape (docs/interfaces.md)."""
+        return {"gateways": [self.gateway(s) for s in self.states]}
+
+    def gateway(self, state: convergence.State) -> dict[str, Any]:
+        return {
+            "name": state.gateway,
+            "account": state.account,
+            "region": state.region,
+            "instance": state.instance,
+            "ready": state.ready,
+            "config": {
+                "designed": state.designed,
+                "running": state.running,
+                "converged": state.converged,
+            },
+            "why": state.why() or None,
+            "tunnels": [_tunnel(t) for t in self.probes.get(state.gateway, ())],
+        }
+
+
+def _tunnel(t: probes.TunnelProbe) -> dict[str, Any]:
+    return {
+        "name": t.tunnel,
+        "link": t.link,
+        "up": None if t.up is None else t.up.value >= 1.0,
+        "up_at": t.up.at if t.up else None,
+        "loss_pct": t.loss_pct.value if t.loss_pct else None,
+        "loss_at": t.loss_pct.at if t.loss_pct else None,
+    }
+
+
+def _running_lines(
+    state: convergence.State, tunnels: tuple[probes.TunnelProbe, ...]
+) -> list[tuple[str, int]]:
+    running = state.running[:12] if state.running else "none reported"
+    flag = "" if state.converged else f"  <-- NOT CONVERGED: {state.why()}"
+    ready = "ready" if state.ready else "not ready"
+    found = [(f"    config designed {state.designed[:12]}, running {running}, {ready}{flag}",
+              int(not state.converged))]  # fmt: skip
+    for t in tunnels:
+        up = "no report" if t.up is None else ("UP" if t.up.value >= 1.0 else "DOWN")
+        loss = "loss ?" if t.loss_pct is None else f"loss {t.loss_pct.value:g}%"
+        at = f" at {t.up.at}" if t.up else ""
+        bad = t.up is not None and t.up.value < 1.0
+        found.append((f"    tunnel {t.tunnel}: {up}, {loss}{at}" + ("  <-- DOWN" if bad else ""),
+                      int(bad)))  # fmt: skip
+    return found
 
 
 def _instances(live: lv.Live) -> Iterator[lv.Instance]:

@@ -8,6 +8,13 @@ is in the key), so "is it there already" is a listing, and an object is never re
 
     s3://vpnctl-<account id>-<region>/<topology>/software/vpnctl-<sha256>.pyz
     s3://vpnctl-<account id>-<region>/<topology>/gateways/<gateway>/<sha256>.json
+    s3://vpnctl-<account id>-<region>/<topology>/gateways/<gateway>/current.json
+
+The one object that is rewritten is each gateway's pointer, ``current.json``: the key and
+sha256 of the configuration the design wants it to run now. A booting gateway takes the
+configuration its user-data pins; a running one (``vpnctl agent run --follow-store``) reads its
+pointer periodically and converges in place to what it names, so an apply that changes only a
+gateway's configuration needs no new instance.
 
 The bucket is shared by the topologies of the account and region, like the AWS CDK's
 bootstrap bucket ``cdk-<qualifier>-assets-<account>-<region>``; the account id makes the name
@@ -15,8 +22,9 @@ unique in its partition (bucket names are global) and lets a gateway work the na
 its instance identity alone, so user-data stays free of account ids and ``vpnctl render``
 needs no AWS. ``userdata/gateway_aws.py`` derives the same name (a test holds them together).
 
-Who may read: the gateway's role policy allows ``s3:GetObject`` on exactly its two keys
-(``vpnctl.aws.policy``). The bucket policy is the same document for every topology, so two
+Who may read: the gateway's role policy allows ``s3:GetObject`` on the software and on its own
+gateway's folder, ``gateways/<gateway>/*`` (its pointer and the configurations it names;
+``vpnctl.aws.policy``). The bucket policy is the same document for every topology, so two
 topologies sharing the bucket never undo each other: it denies any read that is not over TLS,
 any read by a principal that is not a vpnctl gateway role of the topology the key belongs to,
 and any read by such a role outside its own topology's software and its own gateway's
@@ -26,6 +34,7 @@ a missing tag matches nothing, so the deny holds). Public access is blocked on t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -79,6 +88,29 @@ def software_key(topology: str, sha256: str) -> str:
 
 def config_key(topology: str, gateway: str, sha256: str) -> str:
     return f"{topology}/gateways/{gateway}/{sha256}.json"
+
+
+POINTER = "current.json"
+
+
+def pointer_key(topology: str, gateway: str) -> str:
+    return f"{topology}/gateways/{gateway}/{POINTER}"
+
+
+def gateway_folder(topology: str, gateway: str) -> str:
+    """Everything one gateway may read of its own: its pointer and its configurations."""
+    return f"{topology}/gateways/{gateway}/*"
+
+
+def pointer(topology: str, gateway: str, config: Blob) -> Blob:
+    """The pointer to ``config``: canonical JSON ``{"key", "sha256"}``, stored at
+    ``pointer_key``. Its own digest says whether the stored one is current."""
+    data = (canonical_json({"key": config.key, "sha256": config.sha256}) + "\n").encode()
+    return Blob(pointer_key(topology, gateway), data, hashlib.sha256(data).hexdigest())
+
+
+def is_pointer(key: str) -> bool:
+    return key.endswith("/" + POINTER)
 
 
 def prefix(topology: str) -> str:

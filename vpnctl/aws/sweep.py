@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from vpnctl.aws import changes as c
-from vpnctl.aws import hooks
+from vpnctl.aws import hooks, store
 from vpnctl.aws import live as lv
 from vpnctl.aws import names as nm
 from vpnctl.aws.intent import Intent
@@ -169,12 +169,26 @@ class _Sweeper:
             if not have.exists:
                 continue
             here = c.Where(account, region)
-            wanted = () if self.everything else self.intent.blobs(account, region)
-            stale = sorted(have.keys - {b.key for b in wanted})
+            stale = sorted(have.keys - self.kept_artifacts(account, region))
             if stale:
                 yield c.DeleteArtifacts(here, have.bucket, tuple(stale))
             if self.everything:
                 yield c.DeleteArtifactStore(here, have.bucket)
+
+    def kept_artifacts(self, account: str, region: str) -> frozenset[str]:
+        """The designed objects and each designed gateway's pointer, which this apply makes
+        name its designed configuration (a pointer naming an older one is rewritten first, in
+        stage 1: the older one is no longer anyone's to fetch, and a running gateway has the
+        copy it runs on its disk)."""
+        if self.everything:
+            return frozenset()
+        kept = {b.key for b in self.intent.blobs(account, region)}
+        kept |= {
+            store.pointer_key(self.intent.topology, g.name)
+            for g in self.intent.design.gateways
+            if (g.account, g.region) == (account, region)
+        }
+        return frozenset(kept)
 
     # ------------------------------------------------------------------ account-wide
 

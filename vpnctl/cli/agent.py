@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from vpnctl.agent import converge, health, publish
+from vpnctl.agent import converge, follow, health, publish
 from vpnctl.agent.backend import Backend, Processes, Systemd
 from vpnctl.agent.config import ENVIRONMENT, PROBE_PLAN, Config
 from vpnctl.agent.layout import GATEWAY_STATE, Layout
@@ -74,6 +74,11 @@ def agent() -> None:
 @click.option("--instance-id", help="This gateway's instance [from the instance metadata].")
 @click.option("--sibling", "siblings", multiple=True, metavar="NAME=ADDRESS",
               help="A sibling gateway's VPC address, instead of looking it up (repeat).")  # fmt: skip
+@click.option("--follow-store", is_flag=True,
+              help="Keep --desired at the configuration this gateway's pointer in its artifact "
+                   "bucket names (what the last apply wants), read every --follow-every.")  # fmt: skip
+@click.option("--follow-every", default=30.0, show_default=True, type=click.FloatRange(min=1),
+              metavar="SECONDS", help="Between reads of the pointer.")  # fmt: skip
 @click.option("--runs", type=click.IntRange(min=1), hidden=True,
               help="Stop after this many health loop iterations (tests).")  # fmt: skip
 def run_command(**params: Any) -> None:
@@ -81,6 +86,8 @@ def run_command(**params: Any) -> None:
     measure its tunnels and siblings continuously, telling its region what it sees."""
     options = _Options.of(params)
     layout = Layout.under(Path(options.root)) if options.root else Layout.gateway()
+    if params["follow_store"]:
+        options = replace(options, follower=_follower(options, layout, params["follow_every"]))
     backend: Backend = Processes(options.netns, options.state.parent / "run") if options.netns \
         else Systemd()  # fmt: skip
     if options.once:
@@ -134,13 +141,37 @@ class _Options:
         )  # fmt: skip
 
     loaded: dict[str, Config] = field(default_factory=dict, compare=False)  # the last, by digest
+    follower: follow.Follower | None = field(default=None, compare=False)  # --follow-store
 
     def source(self) -> Config:
-        """The desired configuration, remembered for the health loop (which runs it next)."""
+        """The desired configuration, remembered for the health loop (which runs it next);
+        with --follow-store, laid out first from the pointer when it names a new one."""
+        if self.follower is not None:
+            self.follower.poll()
         config = converge.load(self.desired, self.digest)
         self.loaded.clear()
         self.loaded[config.digest] = config
         return config
+
+
+def _follower(options: _Options, layout: Layout, every_s: float) -> follow.Follower:
+    """Who this gateway is and where its store is, from the installed gateway.env."""
+    import boto3
+
+    environment = layout.etc_dir / ENVIRONMENT
+    try:
+        env = follow.read_env(environment.read_text())
+        topology, gateway = env["VPNCTL_TOPOLOGY"], env["VPNCTL_GATEWAY"]
+    except (OSError, KeyError) as exc:
+        raise converge.AgentError(
+            f"{environment}: cannot tell the store to follow ({exc})"
+        ) from None
+    region = options.region or env.get("VPNCTL_REGION")
+    if not region:
+        raise converge.AgentError(f"{environment}: no VPNCTL_REGION: give --region")
+    get = follow.s3_getter(boto3.session.Session(), region, options.endpoint_url)
+    return follow.Follower(get, topology, gateway, options.desired, environment, time.monotonic,
+                           every_s)  # fmt: skip
 
 
 def _siblings(given: Sequence[str]) -> dict[str, IPv4Address]:

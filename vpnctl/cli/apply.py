@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -12,10 +13,14 @@ import click
 
 from vpnctl import pipeline
 from vpnctl.aws.changes import ChangeSet
+from vpnctl.aws.convergence import State
 from vpnctl.aws.deployer import Options
 from vpnctl.cli.aws import aws_options, deployer, factory
 from vpnctl.cli.prompt import Prompt
 from vpnctl.errors import Diagnostic, InputError
+
+WAIT_S = 900.0  # a new instance boots, fetches and converges in a few minutes
+EMULATED_WAIT_S = 20.0  # an emulator runs no agent: a short look, then the list of why
 
 
 @click.command()
@@ -46,6 +51,16 @@ from vpnctl.errors import Diagnostic, InputError
     help="Apply only this saved change set (from --dry-run --format json), refused if AWS "
     "or the topology moved since it was made.",
 )
+@click.option("--no-wait", is_flag=True, help="Return once the changes are made, without "
+              "waiting for the gateways to converge.")  # fmt: skip
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(0, 86400),
+    metavar="SECONDS",
+    help=f"Wait at most this long for every gateway to run the designed configuration "
+    f"[{WAIT_S:.0f}; {EMULATED_WAIT_S:.0f} with --endpoint-url or --sandbox, where no agent runs].",
+)
 @aws_options
 def apply(
     topology: str,
@@ -55,6 +70,8 @@ def apply(
     frozen: bool,
     lock_wait: float,
     change_set: str | None,
+    no_wait: bool,
+    wait_s: float | None,
     endpoint_url: str | None,
     sandbox: bool,
 ) -> None:
@@ -70,14 +87,31 @@ def apply(
         raise click.UsageError("--format json needs --yes or --dry-run (there is no one to ask)")
     prompt = Prompt("Make these changes?")
     started = time.monotonic()
-    options = Options(dry_run=dry_run, yes=yes, fmt=fmt, saved=_saved(change_set))
+    if wait_s is None:
+        wait_s = EMULATED_WAIT_S if endpoint_url or sandbox else WAIT_S
+    wait = 0.0 if no_wait else wait_s
+    options = Options(dry_run=dry_run, yes=yes, fmt=fmt, saved=_saved(change_set), wait_s=wait)
     with deployer(planned, endpoint_url, sandbox, prompt, fmt) as d:
+        d.say = functools.partial(click.echo, err=True)
         changes = d.apply(planned, options)
     prompt.check()
     if changes and not dry_run:
         took = time.monotonic() - (prompt.answered_at or started)
         click.echo(_complete(changes, took), err=fmt == "json")
+        if d.pending:
+            click.echo(_not_converged(d.pending, wait), err=True)
+        elif no_wait:
+            click.echo("Not waiting for the gateways to converge (--no-wait).", err=True)
         click.echo(_next(topology, endpoint_url, sandbox), err=fmt == "json")
+
+
+def _not_converged(pending: tuple[State, ...], waited: float) -> str:
+    """Exit status stays 0: the changes are made; converging is the gateways' part, and
+    ``vpnctl status`` shows it. The note says which gateways have not, and why."""
+    lines = [f"Not converged after {waited:.0f} s: {len(pending)} gateway(s) do not run the "
+             "designed configuration yet (`vpnctl status` shows them):"]  # fmt: skip
+    lines += [f"  {s.gateway} ({s.account}, {s.region}): {s.why()}" for s in pending]
+    return "\n".join(lines)
 
 
 def _complete(changes: ChangeSet, seconds: float) -> str:

@@ -41,3 +41,4 @@ def test_its_arguments_are_the_agent_s_own() -> None:
     context = run.make_context("run", argv[4:])
     assert context.params["desired"] == "/var/lib/vpnctl/desired"
     assert context.params["no_publish"] is False
+    assert context.params["follow_store"] is True  # day two: it follows what apply wants

@@ -144,7 +144,7 @@ def world() -> tuple[Intent, str, str]:
     return wanted, bucket, store.bucket_policy("aws", bucket, ACCOUNT)
 
 
-def test_a_gateway_reads_exactly_the_software_and_its_own_config(
+def test_a_gateway_reads_the_software_and_its_own_folder_only(
     world: tuple[Intent, str, str],
 ) -> None:
     wanted, bucket, policy = world
@@ -157,8 +157,20 @@ def test_a_gateway_reads_exactly_the_software_and_its_own_config(
     sibling = wanted.configs["gw-east-b"].key
     assert not allowed(policy, mine, Request(principal, sibling, tags), bucket)
     assert not allowed(policy, mine, Request(principal, own, tags, tls=False), bucket)
-    older = store.config_key("t", "gw-east-a", "b" * 64)  # not the pinned one
-    assert not allowed(policy, mine, Request(principal, older, tags), bucket)
+    # its own folder: the pointer and any configuration it names (the agent follows them)
+    older = store.config_key("t", "gw-east-a", "b" * 64)
+    assert allowed(policy, mine, Request(principal, older, tags), bucket)
+    pointer = store.pointer_key("t", "gw-east-a")
+    assert allowed(policy, mine, Request(principal, pointer, tags), bucket)
+    assert not allowed(policy, mine, Request(principal, pointer, tags, tls=False), bucket)
+    theirs = store.pointer_key("t", "gw-east-b")
+    assert not allowed(policy, mine, Request(principal, theirs, tags), bucket)
+    # a name that only starts like its own is another gateway's folder
+    assert not allowed(
+        policy, mine, Request(principal, "t/gateways/gw-east-ab/x.json", tags), bucket
+    )
+    other_software = store.software_key("t", "c" * 64)
+    assert not allowed(policy, mine, Request(principal, other_software, tags), bucket)
 
 
 def test_the_bucket_policy_denies_every_other_principal_even_with_broad_rights(
@@ -251,3 +263,65 @@ def test_sweep_keeps_what_diff_declares_and_removes_only_stale_keys_of_the_topol
     gone = {k for ch in everything if isinstance(ch, c.DeleteArtifacts) for k in ch.keys}
     assert gone == every | {stale}
     assert len([ch for ch in everything if isinstance(ch, c.DeleteArtifactStore)]) == 2
+
+
+# ------------------------------------------------------------------ pointers
+
+
+def pointed(wanted: Intent, names: dict[str, str] | None = None) -> lv.Live:
+    """Every object there; each gateway's pointer names ``names[gateway]`` (default: its
+    designed configuration)."""
+    names = names or {}
+    every = frozenset(b.key for g in wanted.design.gateways for b in wanted.gateway_blobs(g.name))
+    stores = {}
+    for key, have in store_live(wanted, every).items():
+        here = [g.name for g in wanted.design.gateways if (g.account, g.region) == key]
+        pointers = {store.pointer_key("t", g): names.get(g, wanted.configs[g].key) for g in here}
+        held = have.keys | frozenset(pointers) | frozenset(pointers.values())
+        stores[key] = replace(have, keys=held, pointers=pointers)
+    return replace(empty(), stores=stores)
+
+
+def test_each_gateway_gets_a_pointer_after_its_configuration_and_a_current_one_costs_nothing() -> (
+    None
+):
+    wanted = stored()
+    found = [ch for ch in diff(wanted, empty()).changes if isinstance(ch, c.PutPointer)]
+    assert sorted(p.gateway for p in found) == sorted(g.name for g in wanted.design.gateways)
+    first = found[0]
+    assert json.loads(first.data) == {
+        "key": wanted.configs[first.gateway].key, "sha256": wanted.configs[first.gateway].sha256}  # fmt: skip
+    assert first.sign == "+"
+    assert "its first instance boots with it" in first.describe()
+    order = [ch for ch in diff(wanted, empty()).changes if ch.where.region == first.where.region]
+    config = next(i for i, ch in enumerate(order) if isinstance(ch, c.PutArtifact)
+                  and ch.key == wanted.configs[first.gateway].key)  # fmt: skip
+    assert config < order.index(first)  # the executor walks a region's changes in order
+    assert not [ch for ch in diff(wanted, pointed(wanted)).changes if isinstance(ch, c.PutPointer)]
+
+
+def test_a_pointer_naming_an_older_configuration_is_rewritten_before_sweep_removes_that() -> None:
+    wanted = stored()
+    older = store.config_key("t", "gw-east-a", "b" * 64)
+    live = pointed(wanted, {"gw-east-a": older})
+    changes = diff(wanted, live).changes
+    found = [ch for ch in changes if isinstance(ch, c.PutPointer)]
+    assert [(p.gateway, p.was, p.sign) for p in found] == [("gw-east-a", older, "~")]
+    assert "in place" in found[0].describe() or "boots" in found[0].describe()
+    removals = [ch for ch in changes if isinstance(ch, c.DeleteArtifacts)]
+    removed = {k for ch in removals for k in ch.keys}
+    assert older in removed
+    assert not any(store.is_pointer(k) for k in removed)
+    assert all(found[0].stage < r.stage for r in removals)  # the pointer moves on first
+
+
+def test_a_pointer_of_a_removed_gateway_goes_and_a_pointer_naming_elsewhere_keeps_nothing() -> None:
+    wanted = stored()
+    live = pointed(wanted, {"gw-east-a": "t/gateways/gw-east-b/" + "c" * 64 + ".json"})
+    key, have = next(iter(live.stores.items()))
+    gone = store.pointer_key("t", "gw-removed-a")
+    with_gone = replace(live, stores={**live.stores, key: replace(have, keys=have.keys | {gone})})
+    removed = {k for ch in sweep(wanted, with_gone) if isinstance(ch, c.DeleteArtifacts)
+               for k in ch.keys}  # fmt: skip
+    assert gone in removed
+    assert "t/gateways/gw-east-b/" + "c" * 64 + ".json" in removed  # nobody's designed one
