@@ -51,6 +51,37 @@ def _bucket_policies_are_checked_by_our_evaluator(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(FakeBucket, "get_permission", lambda *_a: PermissionResult.NEUTRAL)
 
 
+@pytest.fixture(autouse=True)
+def _groups_take_their_lifecycle_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto ignores CreateAutoScalingGroup's LifecycleHookSpecificationList, which AWS takes:
+    "One or more lifecycle hooks to add to the Auto Scaling group before instances are
+    launched" (Amazon EC2 Auto Scaling API Reference, CreateAutoScalingGroup). Let moto add
+    them, as PutLifecycleHook does."""
+    from moto.autoscaling.responses import AutoScalingResponse
+
+    monkeypatch.setattr(
+        AutoScalingResponse,
+        "create_auto_scaling_group",
+        with_lifecycle_hooks(AutoScalingResponse.create_auto_scaling_group),
+    )
+
+
+def with_lifecycle_hooks(create: Any) -> Any:
+    def create_with_hooks(self: Any) -> Any:
+        done = create(self)
+        for spec in self._get_params().get("LifecycleHookSpecificationList", []):
+            self.autoscaling_backend.create_lifecycle_hook(
+                name=spec["LifecycleHookName"],
+                as_name=self._get_param("AutoScalingGroupName"),
+                transition=spec["LifecycleTransition"],
+                timeout=int(spec.get("HeartbeatTimeout", 3600)),
+                result=spec.get("DefaultResult", "ABANDON"),
+            )
+        return done
+
+    return create_with_hooks
+
+
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
     from moto.server import ThreadedMotoServer

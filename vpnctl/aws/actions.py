@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.exceptions
@@ -48,6 +48,21 @@ def perform(ex: Executor, change: c.Change) -> None:
     w = change.where
     with aws_errors(w.account, w.region, change.describe()):
         HANDLERS[type(change)](ex, change)
+
+
+def perform_batch(ex: Executor, batch: tuple[c.Change, ...]) -> None:
+    """A batch from ``changes.batched``: one change, or DNS record changes of one zone."""
+    if len(batch) == 1:
+        perform(ex, batch[0])
+        return
+    records = [ch for ch in batch if isinstance(ch, c.UpsertRecord | c.DeleteRecord)]
+    assert len(records) == len(batch), "only DNS record changes are batched"
+    w = batch[0].where
+    shown = ", ".join(r.fqdn for r in records[:3]) + (
+        f" and {len(records) - 3} more" if len(records) > 3 else ""
+    )
+    with aws_errors(w.account, w.region, f"dns records {shown}"):
+        change_records(ex, records)
 
 
 # ------------------------------------------------------------------ helpers
@@ -511,18 +526,35 @@ def update_template(ex: Executor, ch: c.UpdateLaunchTemplate) -> None:
 # ------------------------------------------------------------------ stage 3
 
 
+# The failover hook's terminate lifecycle hook, as PutLifecycleHook and CreateAutoScalingGroup's
+# LifecycleHookSpecificationList both take it.
+DRAIN_HOOK: dict[str, Any] = {
+    "LifecycleHookName": names.LIFECYCLE_HOOK,
+    "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+    "HeartbeatTimeout": 120,  # the hook moves routes in seconds; then the instance may go
+    "DefaultResult": "CONTINUE",
+}
+
+
+def group_tags(ex: Executor, group: str, tags: dict[str, str], propagate: bool) -> list[Any]:
+    where = {"ResourceId": group, "ResourceType": "auto-scaling-group"}
+    return [
+        {"Key": k, "Value": v, "PropagateAtLaunch": propagate, **where} for k, v in tags.items()
+    ]
+
+
 @handles(c.CreateAutoScalingGroup)
 def create_scaling_group(ex: Executor, ch: c.CreateAutoScalingGroup) -> None:
+    """With the failover hook deployed, the group is made with its lifecycle hook and the tag
+    that records it (CreateAutoScalingGroup takes both: LifecycleHookSpecificationList, Tags),
+    so the hook's PutLifecycleHook for this group has nothing left to do."""
     client = ex.sessions.client(ch.where.account, ch.where.region, "autoscaling")
-    tags = [
-        {
-            **t,
-            "PropagateAtLaunch": True,
-            "ResourceId": ch.group_name,
-            "ResourceType": "auto-scaling-group",
-        }
-        for t in tag_list(ex, ch.name)
-    ]
+    tags = group_tags(ex, ch.group_name, names.tags(ex.intent.topology, ch.name), True)
+    hook: dict[str, Any] = {}
+    if ex.intent.hook is not None:
+        drain = {names.DRAIN_TAG: names.LIFECYCLE_HOOK}
+        tags += group_tags(ex, ch.group_name, drain, False)
+        hook = {"LifecycleHookSpecificationList": [DRAIN_HOOK]}
     call(
         ex,
         client.create_auto_scaling_group,
@@ -535,7 +567,10 @@ def create_scaling_group(ex: Executor, ch: c.CreateAutoScalingGroup) -> None:
         VPCZoneIdentifier=resolve(ex, ch.subnet),
         HealthCheckType="EC2",
         Tags=tags,
+        **hook,
     )
+    if hook:
+        put(ex, "drain-hook", ch, ch.group_name, names.LIFECYCLE_HOOK)
 
 
 # ------------------------------------------------------------------ stage 4
@@ -574,28 +609,46 @@ def zone_id(ex: Executor, ch: c.Change) -> str:
     return resolve(ex, ref)
 
 
-def change_record(
-    ex: Executor, ch: c.Change, action: str, fqdn: str, ttl: int, values: tuple[str, ...]
-) -> None:
-    r53 = ex.sessions.client(ch.where.account, ch.where.region, "route53")
+def record_change(ex: Executor, ch: c.UpsertRecord | c.DeleteRecord) -> dict[str, Any]:
+    """One entry of a ChangeResourceRecordSets batch."""
+    values: tuple[str, ...]
+    if isinstance(ch, c.UpsertRecord):
+        action, values = "UPSERT", (resolve(ex, ch.address),)
+    else:
+        action, values = "DELETE", ch.values
     record = {
-        "Name": fqdn,
+        "Name": ch.fqdn,
         "Type": "A",
-        "TTL": ttl,
+        "TTL": ch.ttl,
         "ResourceRecords": [{"Value": v} for v in values],
     }
-    call(
-        ex,
-        r53.change_resource_record_sets,
-        ok=("InvalidChangeBatch",) if action == "DELETE" else (),
-        HostedZoneId=zone_id(ex, ch),
-        ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": record}]},
-    )
+    return {"Action": action, "ResourceRecordSet": record}
+
+
+def change_records(ex: Executor, batch: Sequence[c.UpsertRecord | c.DeleteRecord]) -> None:
+    """One ChangeResourceRecordSets for the whole batch (all of one zone). A batch is applied
+    all or nothing; a DELETE of a record already gone fails it (InvalidChangeBatch), so a
+    batch with deletes that fails so is retried record by record, where that one is done."""
+    first = batch[0]
+    r53 = ex.sessions.client(first.where.account, first.where.region, "route53")
+    deletes = any(isinstance(ch, c.DeleteRecord) for ch in batch)
+    try:
+        call(
+            ex,
+            r53.change_resource_record_sets,
+            HostedZoneId=zone_id(ex, first),
+            ChangeBatch={"Changes": [record_change(ex, ch) for ch in batch]},
+        )
+    except botocore.exceptions.ClientError as exc:
+        if not deletes or len(batch) == 1 or error_code(exc) != "InvalidChangeBatch":
+            raise
+        for ch in batch:
+            perform(ex, ch)
 
 
 @handles(c.UpsertRecord)
 def upsert_record(ex: Executor, ch: c.UpsertRecord) -> None:
-    change_record(ex, ch, "UPSERT", ch.fqdn, ch.ttl, (resolve(ex, ch.address),))
+    change_records(ex, [ch])
 
 
 # ------------------------------------------------------------------ removals
@@ -603,7 +656,11 @@ def upsert_record(ex: Executor, ch: c.UpsertRecord) -> None:
 
 @handles(c.DeleteRecord)
 def delete_record(ex: Executor, ch: c.DeleteRecord) -> None:
-    change_record(ex, ch, "DELETE", ch.fqdn, ch.ttl, ch.values)
+    try:
+        change_records(ex, [ch])
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) != "InvalidChangeBatch":  # gone already
+            raise
 
 
 @handles(c.DeleteRotationJournal)

@@ -14,10 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from vpnctl.aws import hooks, names
+from vpnctl.aws import hooks, names, pages
 from vpnctl.aws import live as lv
-from vpnctl.aws.actions import POLICY_NAME, call, handles, make_role, tag_list
-from vpnctl.aws.changes import Change
+from vpnctl.aws.actions import (
+    DRAIN_HOOK,
+    POLICY_NAME,
+    call,
+    group_tags,
+    handles,
+    make_role,
+    tag_list,
+)
+from vpnctl.aws.changes import Change, Ref
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
 
@@ -62,9 +70,10 @@ def _function(client: Client, topology: str, retry: Retry) -> lv.FunctionLive | 
 
 
 def _rules(client: Client, topology: str, retry: Retry) -> dict[str, str]:
-    found = retry.call(lambda: client.list_rules(NamePrefix=hooks.rule_prefix(topology)))
+    prefix = hooks.rule_prefix(topology)
+    found = retry.call(lambda: pages.items(client, "list_rules", "Rules", NamePrefix=prefix))
     rules = {}
-    for rule in found["Rules"]:
+    for rule in found:
         args = (
             {"EventPattern": lv.canonical_json(json.loads(rule["EventPattern"]))}
             if rule.get("EventPattern")
@@ -75,8 +84,11 @@ def _rules(client: Client, topology: str, retry: Retry) -> dict[str, str]:
 
 
 def _alarms(client: Client, topology: str, retry: Retry) -> dict[str, str]:
-    found = retry.call(lambda: client.describe_alarms(AlarmNamePrefix=hooks.alarm_prefix(topology)))
-    return {a["AlarmName"]: hooks.alarm_digest(a) for a in found["MetricAlarms"] if "Metrics" in a}
+    prefix = hooks.alarm_prefix(topology)
+    found = retry.call(
+        lambda: pages.items(client, "describe_alarms", "MetricAlarms", AlarmNamePrefix=prefix)
+    )
+    return {a["AlarmName"]: hooks.alarm_digest(a) for a in found if "Metrics" in a}
 
 
 # ------------------------------------------------------------------ the changes
@@ -178,25 +190,13 @@ def put_alarm(ex: Executor, ch: hooks.PutProbeAlarm) -> None:
 
 @handles(hooks.PutLifecycleHook)
 def put_lifecycle_hook(ex: Executor, ch: hooks.PutLifecycleHook) -> None:
-    call(
-        ex,
-        _client(ex, ch, "autoscaling").put_lifecycle_hook,
-        LifecycleHookName=hooks.LIFECYCLE_HOOK,
-        AutoScalingGroupName=ch.group_name,
-        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-        HeartbeatTimeout=120,  # the hook moves routes in seconds; then the instance may go
-        DefaultResult="CONTINUE",
-    )
-    tag = {
-        "ResourceId": ch.group_name,
-        "ResourceType": "auto-scaling-group",
-        "Key": names.DRAIN_TAG,
-    }
-    call(
-        ex,
-        _client(ex, ch, "autoscaling").create_or_update_tags,
-        Tags=[{**tag, "Value": hooks.LIFECYCLE_HOOK, "PropagateAtLaunch": False}],
-    )
+    made = Ref("drain-hook", ch.where.account, ch.where.region, ch.group_name)
+    if ex.registry.get(made) is not None:
+        return  # the group was made with it in this apply (actions.create_scaling_group)
+    client = _client(ex, ch, "autoscaling")
+    call(ex, client.put_lifecycle_hook, AutoScalingGroupName=ch.group_name, **DRAIN_HOOK)
+    drain = {names.DRAIN_TAG: hooks.LIFECYCLE_HOOK}
+    call(ex, client.create_or_update_tags, Tags=group_tags(ex, ch.group_name, drain, False))
 
 
 @handles(hooks.DeleteHookFunction)
