@@ -12,14 +12,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.exceptions
 
 from vpnctl import keys
 from vpnctl.aws import changes as c
-from vpnctl.aws import journal, keyversions, names, store
+from vpnctl.aws import journal, keyversions, names, pages, store
 from vpnctl.aws.applylock import TABLE
 from vpnctl.aws.names import DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG, VPC_TAG
 from vpnctl.aws.session import Client, aws_errors, error_code
@@ -51,18 +51,30 @@ def perform(ex: Executor, change: c.Change) -> None:
 
 
 def perform_batch(ex: Executor, batch: tuple[c.Change, ...]) -> None:
-    """A batch from ``changes.batched``: one change, or DNS record changes of one zone."""
+    """A batch from ``changes.batched``: one change, the DNS records of one zone, or the
+    ingress rules of one security group."""
     if len(batch) == 1:
         perform(ex, batch[0])
         return
-    records = [ch for ch in batch if isinstance(ch, c.UpsertRecord | c.DeleteRecord)]
-    assert len(records) == len(batch), "only DNS record changes are batched"
     w = batch[0].where
-    shown = ", ".join(r.fqdn for r in records[:3]) + (
-        f" and {len(records) - 3} more" if len(records) > 3 else ""
+    records = [ch for ch in batch if isinstance(ch, c.UpsertRecord | c.DeleteRecord)]
+    rules = [ch for ch in batch if isinstance(ch, c.AuthorizeIngress)]
+    assert len(records) == len(batch) or len(rules) == len(batch), "one kind per batch"
+    if records:
+        with aws_errors(w.account, w.region, f"dns records {_some(r.fqdn for r in records)}"):
+            change_records(ex, records)
+        return
+    shown = (
+        f"security group {rules[0].group.name}: allow {_some(r.permit.describe() for r in rules)}"
     )
-    with aws_errors(w.account, w.region, f"dns records {shown}"):
-        change_records(ex, records)
+    with aws_errors(w.account, w.region, shown):
+        authorize_all(ex, rules)
+
+
+def _some(items: Iterable[str], most: int = 3) -> str:
+    found = list(items)
+    more = f" and {len(found) - most} more" if len(found) > most else ""
+    return ", ".join(found[:most]) + more
 
 
 # ------------------------------------------------------------------ helpers
@@ -115,26 +127,35 @@ def resolve(ex: Executor, ref: c.Ref) -> str:
     return found
 
 
+def remember_instance(ex: Executor, ref: c.Ref, instance: dict[str, Any]) -> None:
+    """A gateway instance found, unless its gateway has one known already (the first wins)."""
+    name = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}.get(NAME_TAG)
+    known = c.Ref("gateway-instance", ref.account, ref.region, name or "")
+    if not name or not instance.get("NetworkInterfaces") or ex.registry.get(known) is not None:
+        return
+    eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    ex.registry.put("gateway-instance", ref.account, ref.region, name, instance["InstanceId"])
+    ex.registry.put("gateway-eni", ref.account, ref.region, name, eni)
+
+
 def wait_for_instance(ex: Executor, ref: c.Ref) -> str:
-    """The gateway's Auto Scaling group launches its instance; wait for it (bounded)."""
+    """The gateway's Auto Scaling group launches its instance; wait for it (bounded). One read
+    finds every gateway instance of the region, so the next gateways need no call of their own."""
     ec2c = ex.sessions.client(ref.account, ref.region, "ec2")
     filters = [
         {"Name": f"tag:{TOPOLOGY_TAG}", "Values": [ex.intent.topology]},
-        {"Name": f"tag:{NAME_TAG}", "Values": [ref.name]},
         {"Name": "instance-state-name", "Values": list(names.LIVE_STATES)},
     ]
     deadline = ex.clock() + ex.wait_s
     while True:
-        found = call(ex, ec2c.describe_instances, Filters=filters)
-        instances = [i for r in found["Reservations"] for i in r["Instances"]]
-        if instances:
-            instance = instances[0]
-            eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
-            ex.registry.put(
-                "gateway-instance", ref.account, ref.region, ref.name, instance["InstanceId"]
-            )
-            ex.registry.put("gateway-eni", ref.account, ref.region, ref.name, eni)
-            return str(eni if ref.kind == "gateway-eni" else instance["InstanceId"])
+        found = ex.retry.call(
+            lambda: pages.items(ec2c, "describe_instances", "Reservations", Filters=filters)
+        )
+        for instance in (i for r in found for i in r["Instances"]):
+            remember_instance(ex, ref, instance)
+        made = ex.registry.get(ref)
+        if made is not None:
+            return made
         if ex.clock() > deadline:
             raise AwsError(
                 ref.account,
@@ -445,7 +466,10 @@ def route_to_internet(ex: Executor, ch: c.RouteToInternet) -> None:
 
 @handles(c.AuthorizeIngress)
 def authorize(ex: Executor, ch: c.AuthorizeIngress) -> None:
-    permit = ch.permit
+    authorize_all(ex, [ch])
+
+
+def ingress_rule(ex: Executor, permit: c.Permit) -> dict[str, Any]:
     source = permit.source
     cidr = source if isinstance(source, str) else f"{resolve(ex, source)}/32"
     rule: dict[str, Any] = {
@@ -454,13 +478,26 @@ def authorize(ex: Executor, ch: c.AuthorizeIngress) -> None:
     }
     if permit.protocol != "-1":
         rule |= {"FromPort": permit.from_port, "ToPort": permit.to_port}
-    call(
-        ex,
-        ec2(ex, ch).authorize_security_group_ingress,
-        ok=("InvalidPermission.Duplicate",),
-        GroupId=resolve(ex, ch.group),
-        IpPermissions=[rule],
-    )
+    return rule
+
+
+def authorize_all(ex: Executor, batch: Sequence[c.AuthorizeIngress]) -> None:
+    """The rules of one security group in one call. A call with a rule that is there already
+    adds none of them (InvalidPermission.Duplicate): then each is added on its own."""
+    first = batch[0]
+    try:
+        call(
+            ex,
+            ec2(ex, first).authorize_security_group_ingress,
+            ok=("InvalidPermission.Duplicate",) if len(batch) == 1 else (),
+            GroupId=resolve(ex, first.group),
+            IpPermissions=[ingress_rule(ex, ch.permit) for ch in batch],
+        )
+    except botocore.exceptions.ClientError as exc:
+        if len(batch) == 1 or error_code(exc) != "InvalidPermission.Duplicate":
+            raise
+        for ch in batch:
+            perform(ex, ch)
 
 
 @handles(c.RevokeIngress)

@@ -642,22 +642,34 @@ class ChangeSet:
 # ChangeResourceRecordSets, 2013-04-01), and today's quotas of 1,000 ResourceRecord elements
 # (an UPSERT counts twice) and 32,000 characters of values (Route 53 Developer Guide, "Quotas
 # on API requests"). vpnctl's records hold one address each: 100 changes keep under all three.
-RECORDS_PER_BATCH = 100
+# AuthorizeSecurityGroupIngress takes a list of IpPermissions; a group holds 60 inbound rules
+# by default (Amazon VPC User Guide, "Amazon VPC quotas", security groups), so 100 is no limit.
+PER_BATCH = 100
+
+
+def batch_key(change: Change) -> tuple[object, ...] | None:
+    """What one call can do together: the DNS records of a zone (of one action), the ingress
+    rules of one security group. None: the change is a call of its own."""
+    if isinstance(change, UpsertRecord | DeleteRecord):
+        return ("dns", change.where, type(change))
+    if isinstance(change, AuthorizeIngress):
+        return ("ingress", change.where, change.group)
+    return None
 
 
 def batched(work: Sequence[Change]) -> Iterator[tuple[Change, ...]]:
     """``work`` (one region's changes of one stage, in order) as the calls to make: each change
-    alone, but the DNS record changes of one zone and action together, in batches of at most
-    RECORDS_PER_BATCH, each made where its last member stood (so whatever an earlier change of
-    the stage makes is there first)."""
+    alone, but those of one ``batch_key`` together, in batches of at most PER_BATCH, each made
+    where its last member stood (so whatever an earlier change of the stage makes is there)."""
     chunks: dict[int, tuple[Change, ...]] = {}  # index of a chunk's last member -> chunk
-    members: dict[tuple[Where, type[Change]], list[int]] = {}
+    members: dict[tuple[object, ...], list[int]] = {}
     for i, change in enumerate(work):
-        if isinstance(change, UpsertRecord | DeleteRecord):
-            members.setdefault((change.where, type(change)), []).append(i)
+        key = batch_key(change)
+        if key is not None:
+            members.setdefault(key, []).append(i)
     for indices in members.values():
-        for start in range(0, len(indices), RECORDS_PER_BATCH):
-            chunk = indices[start : start + RECORDS_PER_BATCH]
+        for start in range(0, len(indices), PER_BATCH):
+            chunk = indices[start : start + PER_BATCH]
             chunks[chunk[-1]] = tuple(work[j] for j in chunk)
     batched_at = {j for chunk in members.values() for j in chunk}
     for i, change in enumerate(work):

@@ -138,8 +138,9 @@ def _create_function(
     deadline = ex.clock() + 60.0
     while True:  # a role made a moment ago cannot be assumed by Lambda yet
         try:
-            call(ex, client.create_function, FunctionName=ch.function, Code={"ZipFile": ex.intent.hook.data},
-                 Tags=tags, Description=f"vpnctl {ex.intent.topology}: failover hook", **wanted)  # fmt: skip
+            made = call(ex, client.create_function, FunctionName=ch.function, Code={"ZipFile": ex.intent.hook.data},
+                        Tags=tags, Description=f"vpnctl {ex.intent.topology}: failover hook", **wanted)  # fmt: skip
+            _remember_arn(ex, ch, made)
             break
         except botocore.exceptions.ClientError as exc:
             if "cannot be assumed" not in str(exc) or ex.clock() > deadline:
@@ -173,12 +174,34 @@ def put_rule(ex: Executor, ch: hooks.PutHookRule) -> None:
     args = hooks.rules(ex.intent.topology)[ch.rule]
     tags = tag_list(ex, ch.rule)
     call(ex, client.put_rule, Name=ch.rule, State="ENABLED", Tags=tags, **args)
-    function = _client(ex, ch, "lambda").get_function(FunctionName=ch.function)["Configuration"]
     call(
         ex,
         client.put_targets,
         Rule=ch.rule,
-        Targets=[{"Id": TARGET_ID, "Arn": function["FunctionArn"]}],
+        Targets=[{"Id": TARGET_ID, "Arn": _function_arn(ex, ch)}],
+    )
+
+
+def _remember_arn(ex: Executor, ch: Change, made: Any) -> None:
+    """The function's ARN as CreateFunction returned it: the rules' targets need no read."""
+    if made and made.get("FunctionArn"):
+        w = ch.where
+        ex.registry.put(
+            "function-arn",
+            w.account,
+            w.region,
+            hooks.function_name(ex.intent.topology),
+            str(made["FunctionArn"]),
+        )
+
+
+def _function_arn(ex: Executor, ch: hooks.PutHookRule) -> str:
+    known = ex.registry.get(Ref("function-arn", ch.where.account, ch.where.region, ch.function))
+    if known is not None:
+        return known
+    client = _client(ex, ch, "lambda")
+    return str(
+        call(ex, client.get_function, FunctionName=ch.function)["Configuration"]["FunctionArn"]
     )
 
 
