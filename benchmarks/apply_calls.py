@@ -1,10 +1,12 @@
 """AWS calls made by ``vpnctl apply``, by kind, against a moto server: a benchmark, not a test.
 
-For topologies/china-hub.yaml and a generated 20-VPC hub topology it prints the calls of a
-first apply, a no-op apply and an apply after one route was deleted by hand, with wall times.
-The target: a no-op apply only reads, a constant number of reads per account and region.
+For topologies/china-hub.yaml and generated 20- and 60-VPC hub topologies (four regions) it
+prints the calls of a first apply, a no-op apply and an apply after one route was deleted by
+hand, with wall times, and the first apply's calls per VPC. The target: a no-op apply only
+reads, a constant number of reads per account and region; 60 VPCs is past every page limit
+of the emulator (15 launch templates per describe).
 
-    python benchmarks/apply_calls.py [--markdown]
+    python benchmarks/apply_calls.py [--hubs 20 60]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from moto.server import ThreadedMotoServer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout, run as a script
 
 from benchmarks.hubs import hub_topology
+from vpnctl.aws import sandbox
 from vpnctl.aws.factory import Factory
 from vpnctl.cli.apply import apply
 
@@ -76,16 +79,28 @@ def report(name: str, phase: str, calls: Counter[str], elapsed: float, regions: 
     print()
 
 
-def bench(url: str, name: str, path: Path, topology: str, region: str) -> None:
-    report(name, "first apply", *run(url, path))
+def bench(url: str, name: str, path: Path, topology: str, region: str, vpcs: int) -> None:
+    first = run(url, path)
+    report(name, "first apply", *first)
+    print(f"first apply: {sum(first[0].values()) / vpcs:.1f} calls per VPC")
+    print()
     report(name, "no-op apply", *run(url, path))
     drift_one_route(url, region, topology)
     report(name, "apply after one route drifted", *run(url, path))
 
 
+def emulate_aws_rules() -> None:
+    """The moto corrections the sandbox and the functional tests make (see there why)."""
+    sandbox.emulate_aws()
+
+
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hubs", type=int, nargs="*", default=[20, 60], help="hub sizes")
+    parser.add_argument("--no-china", action="store_true", help="skip china-hub.yaml")
+    args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    emulate_aws_rules()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -101,12 +116,16 @@ def main() -> None:
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(creds)
     os.environ["AWS_CONFIG_FILE"] = str(home / "none")
     try:
-        hub = home / "china-hub.yaml"
-        shutil.copy(ROOT / "topologies" / "china-hub.yaml", hub)
-        bench(url, "china-hub.yaml (3 VPCs, 2 partitions)", hub, "sproutling", "us-west-2")
-        twenty = home / "bench20.yaml"
-        twenty.write_text(hub_topology("bench20", 20))
-        bench(url, "generated 20 VPCs (4 regions, hub)", twenty, "bench20", "us-west-2")
+        if not args.no_china:
+            hub = home / "china-hub.yaml"
+            shutil.copy(ROOT / "topologies" / "china-hub.yaml", hub)
+            name = "china-hub.yaml (3 VPCs, 2 partitions)"
+            bench(url, name, hub, "sproutling", "us-west-2", 3)
+        for vpcs in args.hubs:
+            path = home / f"bench{vpcs}.yaml"
+            path.write_text(hub_topology(f"bench{vpcs}", vpcs))
+            name = f"generated {vpcs} VPCs (4 regions, hub)"
+            bench(url, name, path, f"bench{vpcs}", "us-west-2", vpcs)
     finally:
         server.stop()
         shutil.rmtree(home, ignore_errors=True)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import botocore.exceptions
 
 from vpnctl import keys
 from vpnctl.aws import changes as c
-from vpnctl.aws import journal, keyversions, names, store
+from vpnctl.aws import journal, keyversions, names, pages, store
 from vpnctl.aws.applylock import TABLE
 from vpnctl.aws.names import BOOT_TAG, DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG, VPC_TAG
 from vpnctl.aws.session import Client, aws_errors, error_code
@@ -48,6 +48,33 @@ def perform(ex: Executor, change: c.Change) -> None:
     w = change.where
     with aws_errors(w.account, w.region, change.describe()):
         HANDLERS[type(change)](ex, change)
+
+
+def perform_batch(ex: Executor, batch: tuple[c.Change, ...]) -> None:
+    """A batch from ``changes.batched``: one change, the DNS records of one zone, or the
+    ingress rules of one security group."""
+    if len(batch) == 1:
+        perform(ex, batch[0])
+        return
+    w = batch[0].where
+    records = [ch for ch in batch if isinstance(ch, c.UpsertRecord | c.DeleteRecord)]
+    rules = [ch for ch in batch if isinstance(ch, c.AuthorizeIngress)]
+    assert len(records) == len(batch) or len(rules) == len(batch), "one kind per batch"
+    if records:
+        with aws_errors(w.account, w.region, f"dns records {_some(r.fqdn for r in records)}"):
+            change_records(ex, records)
+        return
+    shown = (
+        f"security group {rules[0].group.name}: allow {_some(r.permit.describe() for r in rules)}"
+    )
+    with aws_errors(w.account, w.region, shown):
+        authorize_all(ex, rules)
+
+
+def _some(items: Iterable[str], most: int = 3) -> str:
+    found = list(items)
+    more = f" and {len(found) - most} more" if len(found) > most else ""
+    return ", ".join(found[:most]) + more
 
 
 # ------------------------------------------------------------------ helpers
@@ -100,26 +127,35 @@ def resolve(ex: Executor, ref: c.Ref) -> str:
     return found
 
 
+def remember_instance(ex: Executor, ref: c.Ref, instance: dict[str, Any]) -> None:
+    """A gateway instance found, unless its gateway has one known already (the first wins)."""
+    name = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}.get(NAME_TAG)
+    known = c.Ref("gateway-instance", ref.account, ref.region, name or "")
+    if not name or not instance.get("NetworkInterfaces") or ex.registry.get(known) is not None:
+        return
+    eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    ex.registry.put("gateway-instance", ref.account, ref.region, name, instance["InstanceId"])
+    ex.registry.put("gateway-eni", ref.account, ref.region, name, eni)
+
+
 def wait_for_instance(ex: Executor, ref: c.Ref) -> str:
-    """The gateway's Auto Scaling group launches its instance; wait for it (bounded)."""
+    """The gateway's Auto Scaling group launches its instance; wait for it (bounded). One read
+    finds every gateway instance of the region, so the next gateways need no call of their own."""
     ec2c = ex.sessions.client(ref.account, ref.region, "ec2")
     filters = [
         {"Name": f"tag:{TOPOLOGY_TAG}", "Values": [ex.intent.topology]},
-        {"Name": f"tag:{NAME_TAG}", "Values": [ref.name]},
         {"Name": "instance-state-name", "Values": list(names.LIVE_STATES)},
     ]
     deadline = ex.clock() + ex.wait_s
     while True:
-        found = call(ex, ec2c.describe_instances, Filters=filters)
-        instances = [i for r in found["Reservations"] for i in r["Instances"]]
-        if instances:
-            instance = instances[0]
-            eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
-            ex.registry.put(
-                "gateway-instance", ref.account, ref.region, ref.name, instance["InstanceId"]
-            )
-            ex.registry.put("gateway-eni", ref.account, ref.region, ref.name, eni)
-            return str(eni if ref.kind == "gateway-eni" else instance["InstanceId"])
+        found = ex.retry.call(
+            lambda: pages.items(ec2c, "describe_instances", "Reservations", Filters=filters)
+        )
+        for instance in (i for r in found for i in r["Instances"]):
+            remember_instance(ex, ref, instance)
+        made = ex.registry.get(ref)
+        if made is not None:
+            return made
         if ex.clock() > deadline:
             raise AwsError(
                 ref.account,
@@ -454,7 +490,10 @@ def route_to_internet(ex: Executor, ch: c.RouteToInternet) -> None:
 
 @handles(c.AuthorizeIngress)
 def authorize(ex: Executor, ch: c.AuthorizeIngress) -> None:
-    permit = ch.permit
+    authorize_all(ex, [ch])
+
+
+def ingress_rule(ex: Executor, permit: c.Permit) -> dict[str, Any]:
     source = permit.source
     cidr = source if isinstance(source, str) else f"{resolve(ex, source)}/32"
     rule: dict[str, Any] = {
@@ -463,13 +502,26 @@ def authorize(ex: Executor, ch: c.AuthorizeIngress) -> None:
     }
     if permit.protocol != "-1":
         rule |= {"FromPort": permit.from_port, "ToPort": permit.to_port}
-    call(
-        ex,
-        ec2(ex, ch).authorize_security_group_ingress,
-        ok=("InvalidPermission.Duplicate",),
-        GroupId=resolve(ex, ch.group),
-        IpPermissions=[rule],
-    )
+    return rule
+
+
+def authorize_all(ex: Executor, batch: Sequence[c.AuthorizeIngress]) -> None:
+    """The rules of one security group in one call. A call with a rule that is there already
+    adds none of them (InvalidPermission.Duplicate): then each is added on its own."""
+    first = batch[0]
+    try:
+        call(
+            ex,
+            ec2(ex, first).authorize_security_group_ingress,
+            ok=("InvalidPermission.Duplicate",) if len(batch) == 1 else (),
+            GroupId=resolve(ex, first.group),
+            IpPermissions=[ingress_rule(ex, ch.permit) for ch in batch],
+        )
+    except botocore.exceptions.ClientError as exc:
+        if len(batch) == 1 or error_code(exc) != "InvalidPermission.Duplicate":
+            raise
+        for ch in batch:
+            perform(ex, ch)
 
 
 @handles(c.RevokeIngress)
@@ -540,18 +592,35 @@ def update_template(ex: Executor, ch: c.UpdateLaunchTemplate) -> None:
 # ------------------------------------------------------------------ stage 3
 
 
+# The failover hook's terminate lifecycle hook, as PutLifecycleHook and CreateAutoScalingGroup's
+# LifecycleHookSpecificationList both take it.
+DRAIN_HOOK: dict[str, Any] = {
+    "LifecycleHookName": names.LIFECYCLE_HOOK,
+    "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+    "HeartbeatTimeout": 120,  # the hook moves routes in seconds; then the instance may go
+    "DefaultResult": "CONTINUE",
+}
+
+
+def group_tags(ex: Executor, group: str, tags: dict[str, str], propagate: bool) -> list[Any]:
+    where = {"ResourceId": group, "ResourceType": "auto-scaling-group"}
+    return [
+        {"Key": k, "Value": v, "PropagateAtLaunch": propagate, **where} for k, v in tags.items()
+    ]
+
+
 @handles(c.CreateAutoScalingGroup)
 def create_scaling_group(ex: Executor, ch: c.CreateAutoScalingGroup) -> None:
+    """With the failover hook deployed, the group is made with its lifecycle hook and the tag
+    that records it (CreateAutoScalingGroup takes both: LifecycleHookSpecificationList, Tags),
+    so the hook's PutLifecycleHook for this group has nothing left to do."""
     client = ex.sessions.client(ch.where.account, ch.where.region, "autoscaling")
-    tags = [
-        {
-            **t,
-            "PropagateAtLaunch": True,
-            "ResourceId": ch.group_name,
-            "ResourceType": "auto-scaling-group",
-        }
-        for t in tag_list(ex, ch.name)
-    ]
+    tags = group_tags(ex, ch.group_name, names.tags(ex.intent.topology, ch.name), True)
+    hook: dict[str, Any] = {}
+    if ex.intent.hook is not None:
+        drain = {names.DRAIN_TAG: names.LIFECYCLE_HOOK}
+        tags += group_tags(ex, ch.group_name, drain, False)
+        hook = {"LifecycleHookSpecificationList": [DRAIN_HOOK]}
     call(
         ex,
         client.create_auto_scaling_group,
@@ -564,7 +633,10 @@ def create_scaling_group(ex: Executor, ch: c.CreateAutoScalingGroup) -> None:
         VPCZoneIdentifier=resolve(ex, ch.subnet),
         HealthCheckType="EC2",
         Tags=tags,
+        **hook,
     )
+    if hook:
+        put(ex, "drain-hook", ch, ch.group_name, names.LIFECYCLE_HOOK)
 
 
 # ------------------------------------------------------------------ stage 4
@@ -603,28 +675,46 @@ def zone_id(ex: Executor, ch: c.Change) -> str:
     return resolve(ex, ref)
 
 
-def change_record(
-    ex: Executor, ch: c.Change, action: str, fqdn: str, ttl: int, values: tuple[str, ...]
-) -> None:
-    r53 = ex.sessions.client(ch.where.account, ch.where.region, "route53")
+def record_change(ex: Executor, ch: c.UpsertRecord | c.DeleteRecord) -> dict[str, Any]:
+    """One entry of a ChangeResourceRecordSets batch."""
+    values: tuple[str, ...]
+    if isinstance(ch, c.UpsertRecord):
+        action, values = "UPSERT", (resolve(ex, ch.address),)
+    else:
+        action, values = "DELETE", ch.values
     record = {
-        "Name": fqdn,
+        "Name": ch.fqdn,
         "Type": "A",
-        "TTL": ttl,
+        "TTL": ch.ttl,
         "ResourceRecords": [{"Value": v} for v in values],
     }
-    call(
-        ex,
-        r53.change_resource_record_sets,
-        ok=("InvalidChangeBatch",) if action == "DELETE" else (),
-        HostedZoneId=zone_id(ex, ch),
-        ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": record}]},
-    )
+    return {"Action": action, "ResourceRecordSet": record}
+
+
+def change_records(ex: Executor, batch: Sequence[c.UpsertRecord | c.DeleteRecord]) -> None:
+    """One ChangeResourceRecordSets for the whole batch (all of one zone). A batch is applied
+    all or nothing; a DELETE of a record already gone fails it (InvalidChangeBatch), so a
+    batch with deletes that fails so is retried record by record, where that one is done."""
+    first = batch[0]
+    r53 = ex.sessions.client(first.where.account, first.where.region, "route53")
+    deletes = any(isinstance(ch, c.DeleteRecord) for ch in batch)
+    try:
+        call(
+            ex,
+            r53.change_resource_record_sets,
+            HostedZoneId=zone_id(ex, first),
+            ChangeBatch={"Changes": [record_change(ex, ch) for ch in batch]},
+        )
+    except botocore.exceptions.ClientError as exc:
+        if not deletes or len(batch) == 1 or error_code(exc) != "InvalidChangeBatch":
+            raise
+        for ch in batch:
+            perform(ex, ch)
 
 
 @handles(c.UpsertRecord)
 def upsert_record(ex: Executor, ch: c.UpsertRecord) -> None:
-    change_record(ex, ch, "UPSERT", ch.fqdn, ch.ttl, (resolve(ex, ch.address),))
+    change_records(ex, [ch])
 
 
 # ------------------------------------------------------------------ removals
@@ -632,7 +722,11 @@ def upsert_record(ex: Executor, ch: c.UpsertRecord) -> None:
 
 @handles(c.DeleteRecord)
 def delete_record(ex: Executor, ch: c.DeleteRecord) -> None:
-    change_record(ex, ch, "DELETE", ch.fqdn, ch.ttl, ch.values)
+    try:
+        change_records(ex, [ch])
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) != "InvalidChangeBatch":  # gone already
+            raise
 
 
 @handles(c.DeleteRotationJournal)

@@ -20,7 +20,7 @@ from typing import TextIO
 
 from vpnctl.aws import actions
 from vpnctl.aws import hookactions as _hookactions  # noqa: F401 (registers its handlers)
-from vpnctl.aws.changes import Change, ChangeSet
+from vpnctl.aws.changes import Change, ChangeSet, batched
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.progress import Progress, Quiet
 from vpnctl.aws.registry import Registry
@@ -65,9 +65,10 @@ class Executor:
             raise first
 
     def region(self, work: list[Change]) -> None:
-        for change in work:
-            actions.perform(self, change)
-            self.progress.done(change)
+        for batch in batched(work):  # DNS records: one call per zone, not one per record
+            actions.perform_batch(self, batch)
+            for change in batch:
+                self.progress.done(change)
 
 
 @dataclass

@@ -14,10 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
-from vpnctl.aws import hooks, names
+from vpnctl.aws import hooks, names, pages
 from vpnctl.aws import live as lv
-from vpnctl.aws.actions import POLICY_NAME, call, handles, make_role, tag_list
-from vpnctl.aws.changes import Change
+from vpnctl.aws.actions import (
+    DRAIN_HOOK,
+    POLICY_NAME,
+    call,
+    group_tags,
+    handles,
+    make_role,
+    tag_list,
+)
+from vpnctl.aws.changes import Change, Ref
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
 
@@ -62,9 +70,10 @@ def _function(client: Client, topology: str, retry: Retry) -> lv.FunctionLive | 
 
 
 def _rules(client: Client, topology: str, retry: Retry) -> dict[str, str]:
-    found = retry.call(lambda: client.list_rules(NamePrefix=hooks.rule_prefix(topology)))
+    prefix = hooks.rule_prefix(topology)
+    found = retry.call(lambda: pages.items(client, "list_rules", "Rules", NamePrefix=prefix))
     rules = {}
-    for rule in found["Rules"]:
+    for rule in found:
         args = (
             {"EventPattern": lv.canonical_json(json.loads(rule["EventPattern"]))}
             if rule.get("EventPattern")
@@ -75,8 +84,11 @@ def _rules(client: Client, topology: str, retry: Retry) -> dict[str, str]:
 
 
 def _alarms(client: Client, topology: str, retry: Retry) -> dict[str, str]:
-    found = retry.call(lambda: client.describe_alarms(AlarmNamePrefix=hooks.alarm_prefix(topology)))
-    return {a["AlarmName"]: hooks.alarm_digest(a) for a in found["MetricAlarms"] if "Metrics" in a}
+    prefix = hooks.alarm_prefix(topology)
+    found = retry.call(
+        lambda: pages.items(client, "describe_alarms", "MetricAlarms", AlarmNamePrefix=prefix)
+    )
+    return {a["AlarmName"]: hooks.alarm_digest(a) for a in found if "Metrics" in a}
 
 
 # ------------------------------------------------------------------ the changes
@@ -126,8 +138,9 @@ def _create_function(
     deadline = ex.clock() + 60.0
     while True:  # a role made a moment ago cannot be assumed by Lambda yet
         try:
-            call(ex, client.create_function, FunctionName=ch.function, Code={"ZipFile": ex.intent.hook.data},
-                 Tags=tags, Description=f"vpnctl {ex.intent.topology}: failover hook", **wanted)  # fmt: skip
+            made = call(ex, client.create_function, FunctionName=ch.function, Code={"ZipFile": ex.intent.hook.data},
+                        Tags=tags, Description=f"vpnctl {ex.intent.topology}: failover hook", **wanted)  # fmt: skip
+            _remember_arn(ex, ch, made)
             break
         except botocore.exceptions.ClientError as exc:
             if "cannot be assumed" not in str(exc) or ex.clock() > deadline:
@@ -161,12 +174,34 @@ def put_rule(ex: Executor, ch: hooks.PutHookRule) -> None:
     args = hooks.rules(ex.intent.topology)[ch.rule]
     tags = tag_list(ex, ch.rule)
     call(ex, client.put_rule, Name=ch.rule, State="ENABLED", Tags=tags, **args)
-    function = _client(ex, ch, "lambda").get_function(FunctionName=ch.function)["Configuration"]
     call(
         ex,
         client.put_targets,
         Rule=ch.rule,
-        Targets=[{"Id": TARGET_ID, "Arn": function["FunctionArn"]}],
+        Targets=[{"Id": TARGET_ID, "Arn": _function_arn(ex, ch)}],
+    )
+
+
+def _remember_arn(ex: Executor, ch: Change, made: Any) -> None:
+    """The function's ARN as CreateFunction returned it: the rules' targets need no read."""
+    if made and made.get("FunctionArn"):
+        w = ch.where
+        ex.registry.put(
+            "function-arn",
+            w.account,
+            w.region,
+            hooks.function_name(ex.intent.topology),
+            str(made["FunctionArn"]),
+        )
+
+
+def _function_arn(ex: Executor, ch: hooks.PutHookRule) -> str:
+    known = ex.registry.get(Ref("function-arn", ch.where.account, ch.where.region, ch.function))
+    if known is not None:
+        return known
+    client = _client(ex, ch, "lambda")
+    return str(
+        call(ex, client.get_function, FunctionName=ch.function)["Configuration"]["FunctionArn"]
     )
 
 
@@ -178,25 +213,13 @@ def put_alarm(ex: Executor, ch: hooks.PutProbeAlarm) -> None:
 
 @handles(hooks.PutLifecycleHook)
 def put_lifecycle_hook(ex: Executor, ch: hooks.PutLifecycleHook) -> None:
-    call(
-        ex,
-        _client(ex, ch, "autoscaling").put_lifecycle_hook,
-        LifecycleHookName=hooks.LIFECYCLE_HOOK,
-        AutoScalingGroupName=ch.group_name,
-        LifecycleTransition="autoscaling:EC2_INSTANCE_TERMINATING",
-        HeartbeatTimeout=120,  # the hook moves routes in seconds; then the instance may go
-        DefaultResult="CONTINUE",
-    )
-    tag = {
-        "ResourceId": ch.group_name,
-        "ResourceType": "auto-scaling-group",
-        "Key": names.DRAIN_TAG,
-    }
-    call(
-        ex,
-        _client(ex, ch, "autoscaling").create_or_update_tags,
-        Tags=[{**tag, "Value": hooks.LIFECYCLE_HOOK, "PropagateAtLaunch": False}],
-    )
+    made = Ref("drain-hook", ch.where.account, ch.where.region, ch.group_name)
+    if ex.registry.get(made) is not None:
+        return  # the group was made with it in this apply (actions.create_scaling_group)
+    client = _client(ex, ch, "autoscaling")
+    call(ex, client.put_lifecycle_hook, AutoScalingGroupName=ch.group_name, **DRAIN_HOOK)
+    drain = {names.DRAIN_TAG: hooks.LIFECYCLE_HOOK}
+    call(ex, client.create_or_update_tags, Tags=group_tags(ex, ch.group_name, drain, False))
 
 
 @handles(hooks.DeleteHookFunction)

@@ -20,7 +20,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from vpnctl.aws import hookactions, journal, keyversions, store
+from vpnctl.aws import hookactions, journal, keyversions, pages, store
 from vpnctl.aws import live as lv
 from vpnctl.aws import names as nm
 from vpnctl.aws.intent import Intent
@@ -116,8 +116,7 @@ class _Reader:
         with aws_errors(account, region, f"{operation} (reading what exists)"):
             if not client.can_paginate(operation):
                 return list(self.retry.call(lambda: getattr(client, operation)(**kwargs))[key])
-            pages = client.get_paginator(operation).paginate(**kwargs)
-            return self.retry.call(lambda: [i for page in pages for i in page.get(key, [])])
+            return self.retry.call(lambda: pages.items(client, operation, key, **kwargs))
 
     # ------------------------------------------------------------------ one region
 
@@ -254,9 +253,7 @@ class _Reader:
         """Name -> description of every SSM parameter of the topology here (never a value)."""
         ssm = self.sessions.client(*at, "ssm")
         mine = [{"Key": f"tag:{nm.TOPOLOGY_TAG}", "Values": [self.scope.topology]}]
-        found = self.pages(
-            ssm, "describe_parameters", "Parameters", at, ParameterFilters=mine, MaxResults=50
-        )
+        found = self.pages(ssm, "describe_parameters", "Parameters", at, ParameterFilters=mine)
         return {str(p["Name"]): p.get("Description") for p in found}
 
     def rotation(self) -> lv.Rotation | None:

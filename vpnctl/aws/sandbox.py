@@ -170,7 +170,12 @@ def emulate_aws(set_attribute: Setter = setattr) -> None:
       bucket's policy, all Deny-with-condition, would refuse apply's own PutObject, which AWS
       allows. Its buckets store the policy and do not judge it; what the policy means is
       tested against AWS's documented evaluation (tests/unit/aws/test_store.py).
+    * moto ignores CreateAutoScalingGroup's LifecycleHookSpecificationList, which AWS takes:
+      "One or more lifecycle hooks to add to the Auto Scaling group before instances are
+      launched" (Amazon EC2 Auto Scaling API Reference, CreateAutoScalingGroup). Its groups
+      get them, as PutLifecycleHook would give them.
     """
+    from moto.autoscaling.responses import AutoScalingResponse
     from moto.ec2.models.launch_templates import LaunchTemplate
     from moto.iam.access_control import PermissionResult
     from moto.s3.models import FakeBucket
@@ -178,6 +183,26 @@ def emulate_aws(set_attribute: Setter = setattr) -> None:
     live = property(lambda self: self.get_tags(), lambda self, value: None)
     set_attribute(LaunchTemplate, "tags", live)
     set_attribute(FakeBucket, "get_permission", lambda *_a: PermissionResult.NEUTRAL)
+    create = AutoScalingResponse.create_auto_scaling_group
+    if not getattr(create, "takes_lifecycle_hooks", False):  # once, whoever calls this
+        set_attribute(AutoScalingResponse, "create_auto_scaling_group", _with_hooks(create))
+
+
+def _with_hooks(create: Any) -> Any:
+    def create_with_hooks(self: Any) -> Any:
+        done = create(self)
+        for spec in self._get_params().get("LifecycleHookSpecificationList", []):
+            self.autoscaling_backend.create_lifecycle_hook(
+                name=spec["LifecycleHookName"],
+                as_name=self._get_param("AutoScalingGroupName"),
+                transition=spec["LifecycleTransition"],
+                timeout=int(spec.get("HeartbeatTimeout", 3600)),
+                result=spec.get("DefaultResult", "ABANDON"),
+            )
+        return done
+
+    create_with_hooks.takes_lifecycle_hooks = True  # type: ignore[attr-defined]
+    return create_with_hooks
 
 
 def _alive(pid: int) -> bool:

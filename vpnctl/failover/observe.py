@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from vpnctl.aws import pages
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Client, Sessions, aws_errors
 from vpnctl.failover import evidence as ev
@@ -138,8 +139,7 @@ class _Reader:
         self, client: Client, operation: str, key: str, at: RegionKey, **kw: Any
     ) -> list[dict[str, Any]]:
         with aws_errors(*at, f"{operation} (failover hook reading)"):
-            pages = client.get_paginator(operation).paginate(**kw)
-            return self.retry.call(lambda: [i for page in pages for i in page.get(key, [])])
+            return self.retry.call(lambda: pages.items(client, operation, key, **kw))
 
     def instances(self, at: RegionKey) -> _Part:
         ec2 = self.sessions.client(*at, "ec2")

@@ -17,6 +17,14 @@ hook never makes) stay out.
 The zip is deterministic: entries sorted, fixed timestamps and modes, so the same code and
 design give the same bytes, and apply compares its SHA-256 with the function's
 ``CodeSha256`` to know whether to update it.
+
+Built once per content digest: finding the libraries means importing the modules afresh in a
+child process (0.3 s), so the list is kept in vpnctl's cache directory (``VPNCTL_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/vpnctl`` or ``~/.cache/vpnctl``), keyed by the interpreter and the
+digest of vpnctl's own code, and used only while the libraries' files still have the digest
+they had; a Lambda package is kept there by the digest of its files, and an apply whose code
+and design are unchanged reads it back instead of zipping again. A directory that cannot be
+written only means no cache.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -75,7 +84,13 @@ class Package:
 def build(bundle: Bundle) -> Package:
     files = _code_and_libraries(HOOK_MODULES)
     files["vpnctl/failover/bundle.json"] = bundle.to_json().encode()
-    return Package(_zip(files))
+    cached = _cache_dir() / f"hook-{_digest(files)}.zip"
+    try:
+        data = cached.read_bytes()
+    except OSError:
+        data = _zip(files)
+        _keep(cached, data)
+    return Package(data)
 
 
 @dataclass(frozen=True)
@@ -98,10 +113,53 @@ def gateway_software() -> Software:
 
 
 def _code_and_libraries(modules: tuple[str, ...]) -> dict[str, bytes]:
-    files = dict(_vpnctl_files())
-    for name in sorted(libraries(modules)):
+    code = dict(_vpnctl_files())
+    key = _digest({**code, "": f"{sys.executable} {sys.version} {modules}".encode()})
+    entry = _cache_dir() / f"libraries-{key}.json"
+    try:
+        known = json.loads(entry.read_text())
+        names, digest = frozenset(known["libraries"]), str(known["digest"])
+    except (OSError, ValueError, KeyError, TypeError):
+        names, digest = None, ""
+    found = _libraries_files(names) if names is not None else {}
+    if names is None or _digest(found) != digest:  # new code, or a library changed
+        names = libraries(modules)
+        found = _libraries_files(names)
+        _keep(entry, json.dumps({"libraries": sorted(names), "digest": _digest(found)}).encode())
+    return {**code, **found}
+
+
+def _libraries_files(names: frozenset[str]) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for name in sorted(names):
         files.update(_library_files(name))
     return files
+
+
+def _digest(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(f"{name}\0{len(files[name])}\0".encode())
+        h.update(files[name])
+    return h.hexdigest()
+
+
+def _cache_dir() -> Path:
+    if os.environ.get("VPNCTL_CACHE_DIR"):
+        return Path(os.environ["VPNCTL_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vpnctl"
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write atomically (a concurrent apply reads a whole file or none); no cache on error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(f".{path.name}.{os.getpid()}")
+        part.write_bytes(data)
+        part.replace(path)
+    except OSError:
+        pass
 
 
 def libraries(modules: tuple[str, ...] = ("vpnctl.failover.hook",)) -> frozenset[str]:
