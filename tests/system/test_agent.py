@@ -155,9 +155,13 @@ def test_a_changed_allow_rule_reloads_only_the_firewall(lab: TunnelLab, tmp_path
         changed = {g: desired_folder(tmp_path / "want" / g, more.topology, more.design, g, secrets)
                    for g in lab.sites}  # fmt: skip
         results = converge_all(lab, tmp_path, backends, changed)
+        # a gateway's filter holds only the flows it forwards: eu-west-1 -> us-west-2 is the
+        # business of those two VPCs' gateways; ap-southeast-1's stay as they are
+        carriers = {"eu-west-1", "us-west-2"}
         for gateway, result in results.items():
-            assert [a.describe() for a in result.actions] == [
-                "write firewall.nft", "load the firewall (atomically)"], gateway  # fmt: skip
+            expected = (["write firewall.nft", "load the firewall (atomically)"]
+                        if planned.design.gateway_by_name[gateway].vpc in carriers else [])  # fmt: skip
+            assert [a.describe() for a in result.actions] == expected, gateway
             assert {t: backends[gateway].pid(t) for t in backends[gateway].alive()} == pids[gateway]
         ruleset = lab.sites["gw-us-west-2-a"].ns.run("nft", "list", "ruleset").stdout
         assert "8443" in ruleset

@@ -38,7 +38,7 @@ COMMANDS: dict[str, Entry] = {
     "probe": Entry("vpnctl.cli.probe:probe", "Measure latency and loss across every link, or to any hosts (--target)."),
     "render": Entry("vpnctl.cli.render:render_command", "Write the gateway artifacts of TOPOLOGY into --out DIR."),
     "sandbox": Entry("vpnctl.cli.sandbox:sandbox", "An AWS emulator in the background that every --sandbox command shares."),
-    "status": Entry("vpnctl.cli.status:status", "Show gateways, their instances, Elastic IPs and DNS answers, and route tables in use."),
+    "status": Entry("vpnctl.cli.status:status", "Show gateways, the configuration each runs, its tunnels, DNS and route tables in use."),
     "unlock": Entry("vpnctl.cli.unlock:unlock", "Remove the apply lock of TOPOLOGY (only when the apply holding it is dead)."),
 }  # fmt: skip
 

@@ -41,8 +41,10 @@ from vpnctl.cli.aws import aws_options, factory, sessions
 def status(
     topology: str, resolvers: tuple[str, ...], fmt: str, endpoint_url: str | None, sandbox: bool
 ) -> None:
-    """Show gateways, their instances, Elastic IPs and DNS answers, the configuration each runs
-    against the designed one, its tunnels' latest probes, and route tables in use."""
+    """Show gateways, the configuration each runs, its tunnels, DNS and route tables in use.
+
+    Per gateway: its instance and Elastic IP, the configuration digest it runs against the
+    designed one, and its tunnels' latest probes; per route table, the gateway it uses."""
     planned = pipeline.plan(topology)
     intent = artifacts.intent(planned)
     retry = factory().retry()
