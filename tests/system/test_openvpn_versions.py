@@ -58,6 +58,7 @@ STATIC_KEY_WARNINGS = (
 MTU_NOTE = "WARNING: normally if you use --mssfix and/or --fragment, you should also set"
 # 2.7 on a config rendered for an image whose OpenVPN is unknown (persist-key for 2.5/2.6).
 PERSIST_KEY_NOTE = "DEPRECATED OPTION: --persist-key option ignored."
+UNKNOWN_ALLOWANCE = "allow-deprecated-insecure-static-crypto (2.5.11)"
 ALLOWED = {"2.5.11": (MTU_NOTE,), "2.6": STATIC_KEY_WARNINGS, "2.7.6": STATIC_KEY_WARNINGS}
 
 pytestmark = pytest.mark.needs("root", "netns", "nft", "fping")
@@ -185,7 +186,14 @@ def test_psk_carries_packets_with_only_the_static_key_warnings(
     tmp_path: Path, versions: tuple[str, str], require: Require
 ) -> None:
     for end in run_pair(tmp_path, "psk", versions, require):
-        left = [w for w in warnings(end) if not w.startswith(ALLOWED[end.version])]
+        left = [
+            w
+            for w in warnings(end)
+            if not w.startswith(ALLOWED[end.version])
+            # 2.5 runs only the config for an unknown image, whose allowance (for 2.7) it
+            # does not know: ignore-unknown-option makes that one line, no more
+            and not (end.version == "2.5.11" and w.endswith(UNKNOWN_ALLOWANCE))
+        ]
         assert left == [], f"OpenVPN {end.version} warned beyond what psk mode costs:\n{left}"
         if end.version == "2.7.6":  # it started because the config allows static keys
             assert any("2.7 allows using this configuration" in w for w in warnings(end))
