@@ -23,9 +23,17 @@ DEMO = [{"Name": "tag:vpnctl:topology", "Values": ["demo"]}]
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free for UDP and TCP both: dnsmasq binds the two."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue  # a TCP listener holds it (a moto server of another test)
+                return port
 
 
 @contextmanager
@@ -34,7 +42,7 @@ def dnsmasq(records: dict[str, str]) -> Iterator[str]:
     necessarily when dnsmasq binds it (other tests run beside this one): a start that fails
     is tried again on another port, and a last failure says what dnsmasq said."""
     said = ""
-    for _ in range(3):
+    for _ in range(8):
         port = free_port()
         server = subprocess.Popen(
             [
