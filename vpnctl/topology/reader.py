@@ -270,9 +270,7 @@ class _Reader:
             return None
         if "version" in doc and (type(doc["version"]) is not int or doc["version"] != 1):
             self.problem("version", f"{doc['version']!r} is not a supported version (only 1)")
-        name = self.string(
-            doc.get("name", _MISSING), "name", fmt.NAME, f"name ({fmt.NAME_RULE})"
-        )
+        name = self.string(doc.get("name", _MISSING), "name", fmt.NAME, f"name ({fmt.NAME_RULE})")
         accounts = self.accounts(doc.get("accounts", _MISSING))
         dns = self.dns(doc.get("dns", _MISSING), accounts)
         addressing = self.addressing(doc.get("addressing", _MISSING))
