@@ -448,24 +448,16 @@ class _Allocator:
                 *((v.cidr, f"VPC {n}'s {v.cidr}") for n, v in self.vpcs.items()),
             ]
         )
-        pool = self.a.tunnel_pool
         for spec in specs:
             recorded = kept.get(spec.name)
-            if recorded is None:
-                continue
-            inside = recorded.inside
-            what = forbidden.overlap(inside)
-            bad = (
-                f"lies outside addressing.tunnel_pool {pool}"
-                if not _inside(inside, pool)
-                else (f"overlaps {what}" if what else None)
-            )
-            if bad is not None:
+            what = forbidden.overlap(recorded.inside) if recorded else None
+            if recorded is not None and what:
                 self.problems.append(
                     Problem(
                         spec.link.origin,
-                        f"tunnel {spec.name}'s recorded {inside} (lock file) {bad}; re-plan"
-                        f" with --release {spec.link.a} to give its tunnels new ones",
+                        f"tunnel {spec.name}'s recorded {recorded.inside} (lock file) overlaps"
+                        f" {what}; re-plan with --release {spec.link.a} to give its tunnels new"
+                        " ones",
                     )
                 )
 
@@ -534,11 +526,6 @@ class _PortBook:
 def _bounds(net: IPv4Network) -> tuple[int, int]:
     start = int(net.network_address)
     return start, start + _size(net.prefixlen)
-
-
-def _inside(net: IPv4Network, outer: IPv4Network) -> bool:
-    (start, end), (lo, hi) = _bounds(net), _bounds(outer)
-    return lo <= start and end <= hi
 
 
 def _size(prefixlen: int) -> int:

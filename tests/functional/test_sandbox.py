@@ -85,7 +85,9 @@ def test_what_apply_made_lasts_for_the_next_commands(
     lines = applied.output.splitlines()
     done = next(i for i, line in enumerate(lines) if line.startswith("Apply complete: "))
     assert re.match(r"Apply complete: \d+ added, \d+ changed, 0 destroyed in ", lines[done])
-    # then the wait for the gateways' agents (none runs under an emulator), then what next
+    # no agent ever runs in the sandbox: apply looks once, waits for nothing, and says so
+    assert not any(line.startswith("waiting up to") for line in lines), applied.output
+    assert any(line.startswith("Not converged: 4 gateway(s)") for line in lines), applied.output
     assert f"Next: `vpnctl status {path} --sandbox` shows the gateways, tunnels and DNS." in lines
     again = run("apply", str(path), "--sandbox", "--dry-run")
     assert "demo: no changes; AWS matches the design." in again.output

@@ -335,6 +335,7 @@ def test_a_moved_tunnel_pool_is_refused_naming_the_recorded_tunnels() -> None:
         assert any(name in p.message and str(tunnel.inside) in p.message
                    for p in result.problems)  # fmt: skip
     assert "169.254.128.0/18" in text
+    assert [p.key for p in result.problems] == ["addressing.tunnel_pool"]  # one refusal
 
 
 def test_tunnels_no_longer_used_do_not_hold_a_tunnel_pool_edit_back() -> None:

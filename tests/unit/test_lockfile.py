@@ -341,7 +341,10 @@ def test_a_recorded_tunnel_outside_the_tunnel_pool_is_refused() -> None:
     name = sorted(d["tunnels"])[0]
     d["tunnels"][name]["inside"] = "192.168.7.0/30"
     found = problems_with(hub(), loaded(d))
-    assert any(name in p and "outside addressing.tunnel_pool" in p for p in found), found
+    outside = [p for p in found if "192.168.7.0/30" in p]
+    assert len(outside) == 1, found  # said once, on the key that holds the pool
+    assert outside[0].startswith("addressing.tunnel_pool: "), found
+    assert name in outside[0], found
 
 
 def test_a_pin_on_a_port_another_tunnel_recorded_is_refused() -> None:

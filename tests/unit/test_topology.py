@@ -411,3 +411,24 @@ def test_every_pattern_is_used_whole() -> None:
         if isinstance(pattern, re.Pattern):
             assert "$" not in pattern.pattern, name
             assert not pattern.pattern.startswith("^"), name
+
+
+def test_a_local_zone_is_an_az_and_a_doubled_hyphen_is_refused() -> None:
+    d = doc()
+    d["vpcs"]["west"]["azs"] = ["us-west-2a", "us-west-2-lax-1a"]
+    assert parse(d).vpcs["west"].azs == ("us-west-2a", "us-west-2-lax-1a")
+    d["vpcs"]["west"]["azs"] = ["us-west-2-lax--1a"]
+    assert "vpcs.west.azs[0]: us-west-2-lax--1a is not an availability zone" in only_problem(d)
+
+
+@pytest.mark.parametrize("where", ["name", "account", "vpc"])
+def test_names_with_a_doubled_hyphen_are_refused_since_it_joins_tunnel_ends(where: str) -> None:
+    d = doc()
+    if where == "name":
+        d["name"] = "my--net"
+    elif where == "account":
+        d["accounts"]["ma--in"] = d["accounts"].pop("china")
+    else:
+        d["vpcs"]["ea--st"] = d["vpcs"].pop("east")
+        d["links"] = [{"between": ["ea--st", "west"]}]
+    assert "no '--'" in "\n".join(problems(d))

@@ -159,21 +159,31 @@ class Follower:
         return True
 
 
-def lay_out(folder: Path, files: Mapping[str, bytes]) -> None:
-    """Replace ``folder`` with exactly ``files``: written beside it, then swapped in, so a
-    reader finds the old folder, the new one, or (for a moment) none, never a mix."""
-    fresh = folder.with_name(f".{folder.name}.new")
-    old = folder.with_name(f".{folder.name}.old")
-    for stale in (fresh, old):
-        shutil.rmtree(stale, ignore_errors=True)
-    for path, content in files.items():
-        target = fresh / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-    if folder.exists():
-        folder.rename(old)
-    fresh.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+def lay_out(desired: Path, files: Mapping[str, bytes]) -> Path:
+    """Point ``desired`` at exactly ``files``, the way boot lays it out
+    (``userdata/gateway_aws.py``): a folder named by its content beside it, then ``desired``, a
+    symlink, renamed onto it in one step, so a reader finds the old set or the new, never a mix
+    and never nothing. Every other ``desired-*`` folder, boot's included, goes after the swap."""
+    content = json.dumps({k: v.hex() for k, v in files.items()}, sort_keys=True).encode()
+    folder = desired.with_name(f"{desired.name}-{hashlib.sha256(content).hexdigest()[:16]}")
+    if not folder.is_dir():
+        partial = desired.with_name(f".{folder.name}.new")
+        shutil.rmtree(partial, ignore_errors=True)
+        for path, data in files.items():
+            target = partial / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        partial.rename(folder)
+    link = desired.with_name(f".{desired.name}.link")
+    link.unlink(missing_ok=True)
+    link.symlink_to(folder.name)
+    if desired.is_dir() and not desired.is_symlink():
+        shutil.rmtree(desired)  # a plain folder (an older layout): a rename cannot replace it
+    link.replace(desired)
+    for old in desired.parent.glob(f"{desired.name}-*"):
+        if old != folder:
+            shutil.rmtree(old, ignore_errors=True)
+    return folder
 
 
 def s3_getter(session: Any, region: str, endpoint_url: str | None) -> Get:

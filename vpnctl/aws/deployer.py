@@ -1,7 +1,7 @@
 """Apply and destroy, end to end, as one short pipeline each.
 
     plan -> intent -> lock -> observe -> diff (+ sweep) -> show -> confirm -> execute -> unlock
-         -> wait for the gateways to converge (``convergence.wait``; not with ``wait_s`` 0)
+         -> wait for the gateways to converge (``convergence.wait``; not with ``wait_s`` None)
 
 Everything before ``execute`` only reads; ``--dry-run`` stops after ``show`` and takes no lock.
 A change set saved from ``--dry-run --format json`` is applied only if, under the lock, apply
@@ -41,7 +41,9 @@ class Options:
     fmt: str = "text"  # text | json
     saved: Mapping[str, Any] | None = None  # a change set saved earlier: apply only that
     purpose: str = "apply"  # apply | destroy: how an empty change set is worded
-    wait_s: float = 0.0  # after making changes, wait this long for every gateway to converge
+    # after making changes, wait this long for every gateway to converge: None does not look,
+    # 0 looks once (the sandbox, where no agent can ever run), more polls until then
+    wait_s: float | None = None
     wait_every_s: float = 5.0  # between looks at the gateways' READY_TAG
 
 
@@ -59,12 +61,12 @@ class Deployer:
     def apply(self, planned: Plan, options: Options) -> ChangeSet:
         intent = artifacts.intent(planned)
         changes = self.run(intent, options, lambda live: diff(intent, live))
-        if self.executed and options.wait_s > 0:
-            self.pending = self.converge(planned, intent, options)
+        if self.executed and options.wait_s is not None:
+            self.pending = self.converge(planned, intent, options.wait_s, options.wait_every_s)
         return changes
 
     def converge(
-        self, planned: Plan, intent: Intent, options: Options
+        self, planned: Plan, intent: Intent, wait_s: float, every_s: float
     ) -> tuple[convergence.State, ...]:
         """Until each gateway's current instance reports the designed configuration digest."""
         designed = artifacts.designed(planned, intent)
@@ -74,11 +76,10 @@ class Deployer:
             found = convergence.read(self.sessions, intent, retry)
             return convergence.judge(intent.design.gateways, designed, found)
 
-        self.say(f"waiting up to {options.wait_s:.0f} s for the gateways to converge")
-        return convergence.wait(
-            poll, options.wait_s, options.wait_every_s, self.factory.sleep, self.factory.clock,
-            self.say,
-        )  # fmt: skip
+        if wait_s > 0:
+            self.say(f"waiting up to {wait_s:.0f} s for the gateways to converge")
+        return convergence.wait(poll, wait_s, every_s, self.factory.sleep, self.factory.clock,
+                                self.say)  # fmt: skip
 
     def destroy(self, planned: Plan, options: Options) -> ChangeSet:
         intent = artifacts.intent(planned)

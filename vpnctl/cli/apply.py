@@ -20,7 +20,8 @@ from vpnctl.cli.prompt import Prompt
 from vpnctl.errors import Diagnostic, InputError
 
 WAIT_S = 900.0  # a new instance boots, fetches and converges in a few minutes
-EMULATED_WAIT_S = 20.0  # an emulator runs no agent: a short look, then the list of why
+EMULATED_WAIT_S = 20.0  # an emulator's gateways may run agents (the lab's do): a short wait
+SANDBOX_WAIT_S = 0.0  # the sandbox's never do: one look, then the list of why
 
 
 @click.command()
@@ -88,8 +89,8 @@ def apply(
     prompt = Prompt("Make these changes?")
     started = time.monotonic()
     if wait_s is None:
-        wait_s = EMULATED_WAIT_S if endpoint_url or sandbox else WAIT_S
-    wait = 0.0 if no_wait else wait_s
+        wait_s = SANDBOX_WAIT_S if sandbox else EMULATED_WAIT_S if endpoint_url else WAIT_S
+    wait = None if no_wait else wait_s
     options = Options(dry_run=dry_run, yes=yes, fmt=fmt, saved=_saved(change_set), wait_s=wait)
     with deployer(planned, endpoint_url, sandbox, prompt, fmt) as d:
         d.say = functools.partial(click.echo, err=True)
@@ -99,7 +100,7 @@ def apply(
         took = time.monotonic() - (prompt.answered_at or started)
         click.echo(_complete(changes, took), err=fmt == "json")
         if d.pending:
-            click.echo(_not_converged(d.pending, wait), err=True)
+            click.echo(_not_converged(d.pending, wait or 0.0), err=True)
         elif no_wait:
             click.echo("Not waiting for the gateways to converge (--no-wait).", err=True)
         click.echo(_next(topology, endpoint_url, sandbox), err=fmt == "json")
@@ -108,8 +109,9 @@ def apply(
 def _not_converged(pending: tuple[State, ...], waited: float) -> str:
     """Exit status stays 0: the changes are made; converging is the gateways' part, and
     ``vpnctl status`` shows it. The note says which gateways have not, and why."""
-    lines = [f"Not converged after {waited:.0f} s: {len(pending)} gateway(s) do not run the "
-             "designed configuration yet (`vpnctl status` shows them):"]  # fmt: skip
+    head = f"Not converged after {waited:.0f} s" if waited else "Not converged"
+    lines = [f"{head}: {len(pending)} gateway(s) do not run the designed "
+             "configuration yet (`vpnctl status` shows them):"]  # fmt: skip
     lines += [f"  {s.gateway} ({s.account}, {s.region}): {s.why()}" for s in pending]
     return "\n".join(lines)
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import re
 
-# topology, account and VPC names: they prefix every AWS name and tag vpnctl makes
-NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
+# topology, account and VPC names: they prefix every AWS name and tag vpnctl makes. No "--":
+# that joins a tunnel's two ends (vpnctl.tunnels), so "a--b-a--c-a" would name two tunnels.
+NAME = re.compile(r"(?!.*--)[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
+NAME_RULE = "[a-z0-9-], 1 to 32 characters, no '--'"
 # a Route53 zone: labels of [a-z0-9-], 253 characters in all, an optional final dot
 DNS_NAME = re.compile(r"(?=.{1,253}\.?\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?")
 REGION = re.compile(r"[a-z]{2}(?:-gov)?-[a-z]+-\d+")
 # what follows the region in an AZ name: us-west-2a, or a Local Zone's us-west-2-lax-1a
-AZ_SUFFIX = re.compile(r"[a-z]|-[a-z0-9-]+[a-z]")
+# (AWS Local Zones user guide, "Local Zone names": <region>-<location>-<n><letter>): single
+# hyphens only, since the suffix is part of gateway and tunnel names (see NAME)
+AZ_SUFFIX = re.compile(r"[a-z]|-(?:[a-z0-9]+-)*[a-z0-9]*[a-z]")
 VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
 AMI = re.compile(r"ami-[0-9a-f]{8,17}")
 INSTANCE_TYPE = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9]+")
@@ -34,7 +38,7 @@ URL = re.compile(
 # an AWS shared-config profile name, as boto3 is given it (letters, digits and _.+=@-)
 PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=@-]{0,127}")
 # an AZ's part of a gateway or tunnel name: "a" for us-west-2a, "lax-1a" for a Local Zone
-AZ_PART = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+AZ_PART = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 def valid(pattern: re.Pattern[str], value: str) -> bool:

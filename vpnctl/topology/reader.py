@@ -270,9 +270,7 @@ class _Reader:
             return None
         if "version" in doc and (type(doc["version"]) is not int or doc["version"] != 1):
             self.problem("version", f"{doc['version']!r} is not a supported version (only 1)")
-        name = self.string(
-            doc.get("name", _MISSING), "name", fmt.NAME, "name ([a-z0-9-], 1 to 32 characters)"
-        )
+        name = self.string(doc.get("name", _MISSING), "name", fmt.NAME, f"name ({fmt.NAME_RULE})")
         accounts = self.accounts(doc.get("accounts", _MISSING))
         dns = self.dns(doc.get("dns", _MISSING), accounts)
         addressing = self.addressing(doc.get("addressing", _MISSING))
@@ -322,7 +320,7 @@ class _Reader:
         for name, body in raw.items():
             key = f"accounts.{name}"
             if not fmt.valid(fmt.NAME, name):
-                self.problem(key, f"{name!r} is not a valid account name ([a-z0-9-])")
+                self.problem(key, f"{name!r} is not a valid account name ({fmt.NAME_RULE})")
             spec = self.mapping(body, key, ("partition", "profile"), required=("partition",))
             if spec is None:
                 continue
@@ -447,7 +445,7 @@ class _Reader:
     ) -> Vpc | None:
         key = f"vpcs.{name}"
         if not fmt.valid(fmt.NAME, name):
-            self.problem(key, f"{name!r} is not a valid VPC name ([a-z0-9-], 1 to 32 characters)")
+            self.problem(key, f"{name!r} is not a valid VPC name ({fmt.NAME_RULE})")
         spec = self.mapping(
             raw,
             key,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.test_render import example
+from userdata import gateway_aws
 from vpnctl import render
 from vpnctl.agent import follow
 from vpnctl.agent.config import Config
@@ -118,3 +119,18 @@ def test_repinning_moves_only_the_configuration_pin() -> None:
     assert follow.repinned(env, "new", "cc") == (
         "A=1\nVPNCTL_CONFIG_KEY=new\nVPNCTL_CONFIG_SHA256=cc\nVPNCTL_SOFTWARE_SHA256=bb\n"
     )
+
+
+def test_following_swaps_the_link_boot_made_and_leaves_one_folder(tmp_path: Path) -> None:
+    _, boot_env = pinned(config_of())
+    booted = gateway_aws.lay_out_desired(config_of(), boot_env.encode(), tmp_path / "desired")
+    bucket = Bucket()
+    bucket.put_config(config_of("\n# changed\n"))
+    f = follower(tmp_path, bucket, boot_env, [0.0])
+    assert f.follow()
+    folders = sorted(p.name for p in tmp_path.glob("desired-*"))
+    assert f.desired.is_symlink()
+    assert [f.desired.resolve().name] == folders
+    assert booted.name not in folders  # boot's folder went with the swap
+    assert (f.desired / "firewall.nft").read_text().endswith("# changed\n")
+    assert not list(tmp_path.glob(".desired*"))  # no half-written folder or spare link
