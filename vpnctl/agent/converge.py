@@ -69,10 +69,11 @@ class Result:
     digest: str
     actions: tuple[Action | RouteAction, ...]
     state: AgentState
+    routed: bool = True  # every route of routes.json is on its device
 
     @property
     def converged(self) -> bool:
-        return self.state.config == self.digest and self.state.error is None
+        return self.state.config == self.digest and self.state.error is None and self.routed
 
 
 Observer = Callable[[Result], None]
@@ -142,7 +143,7 @@ def converge(
         error=error,
     )
     statefile.write(state_path, new)
-    return Result(desired.digest, (*done, *routed), new)
+    return Result(desired.digest, (*done, *routed), new, routes_ok)
 
 
 def _route(

@@ -84,7 +84,7 @@ def test_a_changed_routes_file_moves_routes_without_touching_a_tunnel(tmp_path: 
     # tun1195 is not up yet: the old route stays, the pass is not ready
     assert backend.kernel_routes == {"10.64.0.0/12": "tun1194"} | {"10.66.0.0/24": "tun1194"}
     assert not second.state.ready
-    assert second.converged  # its files and tunnels are; the routes follow the device
+    assert not second.converged  # its files and tunnels are; the routes follow the device
 
     backend.up.add("tun1195")
     backend.calls.clear()
