@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from tests.system.labs import TOPOLOGIES, invoke, leftovers
 from vpnctl import pipeline
+from vpnctl.cli import cli
 from vpnctl.lab import agents, lifecycle, shell
 
 pytestmark = pytest.mark.needs("root", "netns", "openvpn", "nft")
@@ -222,3 +224,30 @@ def test_an_az_added_and_removed_keeps_every_existing_tunnel_running(tmp_path: P
     finally:
         lifecycle.down(lab.layout.prefix)
         assert leftovers(lab.layout.prefix) == []
+
+
+def test_an_allow_rule_added_and_removed_reloads_only_the_firewalls_that_carry_it(
+    running: tuple[lifecycle.Lab, Path, Path],
+) -> None:
+    lab, first, _ = running
+    before = pids(lab)
+    document = yaml.safe_load(first.read_text())
+    document["allow"].append({"from": "eu-west-1", "to": "us-west-2", "proto": "tcp",
+                              "ports": [8443]})  # fmt: skip
+    edited = first.with_name("more.yaml")
+    edited.write_text(yaml.safe_dump(document, sort_keys=False))
+    shutil.copy(first.with_name("demo.lock.json"), first.with_name("more.lock.json"))
+    # the running gateways drop it until they take the edit
+    assert CliRunner().invoke(cli, ["lab", "test", str(edited)]).exit_code != 0
+
+    said = invoke("lab", "apply", str(edited))
+    lines = dict(line.split(": ", 1) for line in said.splitlines() if line.startswith("gw-"))
+    assert set(lines.values()) == {"~ firewall"}, said
+    assert pids(lifecycle.open_lab(edited)) == before
+    assert invoke("lab", "test", str(edited))  # 8443 passes, all else as before
+
+    said = invoke("lab", "apply", str(first))
+    lines = dict(line.split(": ", 1) for line in said.splitlines() if line.startswith("gw-"))
+    assert set(lines.values()) == {"~ firewall"}, said
+    assert pids(lab) == before
+    assert invoke("lab", "test", str(first))
