@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 
 from tests.unit.agent.fakes import FakeBackend
 from vpnctl.agent import converge
+from vpnctl.agent.backend import Processes, Systemd
 from vpnctl.agent.config import ConfigError, parse_routes
 from vpnctl.agent.layout import Layout
 from vpnctl.agent.plan import DeleteRoute, Restart, SetRoute, Start, route_plan
@@ -116,3 +119,40 @@ def test_a_malformed_routes_file_is_refused_with_its_folder(tmp_path: Path) -> N
     desired(tmp_path / "desired", {"a--b": "x\n"}, {"lo": ["10.64.0.0/12"]})
     with pytest.raises(converge.AgentError, match=r"routes\.json"):
         converge.load(tmp_path / "desired")
+
+
+ROUTE_JSON = json.dumps([
+    {"dst": "default", "gateway": "198.18.0.13", "dev": "wan", "flags": []},
+    {"dst": "10.64.0.0/12", "dev": "tun1194", "scope": "link", "flags": []},
+    {"dst": "10.70.0.5", "dev": "tun1195", "scope": "link", "flags": []},
+    {"dst": "169.254.64.2", "dev": "tun1194", "protocol": "kernel", "scope": "link",
+     "prefsrc": "169.254.64.1", "flags": []},
+    {"dst": "10.66.0.0/16", "gateway": "10.66.255.241", "dev": "lan", "flags": []},
+])  # fmt: skip
+LINK_JSON = json.dumps([
+    {"ifname": "lo", "flags": ["LOOPBACK", "UP", "LOWER_UP"]},
+    {"ifname": "tun1194", "flags": ["POINTOPOINT", "MULTICAST", "NOARP", "UP", "LOWER_UP"]},
+    {"ifname": "tun1195", "flags": ["POINTOPOINT", "MULTICAST", "NOARP"]},
+])  # fmt: skip
+
+
+def test_ip_routes_sees_only_what_it_set_on_tunnel_devices() -> None:
+    seen: list[list[str]] = []
+
+    def runner(argv: Sequence[str], env: Mapping[str, str] | None) -> CompletedProcess[str]:
+        seen.append(list(argv))
+        out = ROUTE_JSON if "route" in argv and "show" in argv else LINK_JSON
+        return CompletedProcess(list(argv), 0, out if "show" in argv else "", "")
+
+    backend = Processes("vl-x-gw", Path("/nonexistent"), runner=runner)
+    assert backend.routes() == {"10.64.0.0/12": "tun1194", "10.70.0.5/32": "tun1195"}
+    assert backend.devices_up() == {"tun1194"}
+    backend.set_route("10.66.1.0/24", "tun1194")
+    backend.delete_route("10.70.0.5/32", "tun1195")
+    assert seen[-2:] == [
+        ["ip", "netns", "exec", "vl-x-gw", "ip", "route", "replace", "10.66.1.0/24", "dev",
+         "tun1194"],
+        ["ip", "netns", "exec", "vl-x-gw", "ip", "route", "del", "10.70.0.5/32", "dev", "tun1195"],
+    ]  # fmt: skip
+    Systemd(runner=runner).set_route("10.66.1.0/24", "tun1194")
+    assert seen[-1] == ["ip", "route", "replace", "10.66.1.0/24", "dev", "tun1194"]
