@@ -18,12 +18,16 @@ import yaml
 
 from tests.builders import doc, parse, vpc
 from vpnctl import lockfile, render
+from vpnctl.agent import follow
+from vpnctl.agent.config import Config
+from vpnctl.agent.plan import Restart, Running, Start, Stop, after, plan
 from vpnctl.design import Design, design
 from vpnctl.ipam import Lock, allocate
 from vpnctl.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]
 Edit = tuple[Topology, Design, Lock, Topology, Design, Lock]
+ENV = "VPNCTL_GATEWAY=gw\n"
 
 
 def _plan(document: dict[str, Any], lock: Lock | None) -> tuple[Topology, Design, Lock]:
@@ -99,3 +103,16 @@ def test_with_keys_a_config_still_carries_its_routes_and_runs_as_it_is() -> None
     tunnel = d1.tunnels[0]
     inline = render.tunnel_config(t1, d1, tunnel.a.gateway, tunnel.name, routes=True)
     assert "route 10.64.0.0 255.240.0.0" in inline.splitlines()
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_the_agent_takes_a_growth_edit_without_restarting_or_stopping_a_tunnel(edit: str) -> None:
+    t1, d1, _, t2, d2, _ = EDITS[edit]()
+    for gateway in d1.gateways:
+        old = Config.of(follow.folder_of(render.gateway_config(t1, d1, gateway.name), ENV))
+        new = Config.of(follow.folder_of(render.gateway_config(t2, d2, gateway.name), ENV))
+        running = after(Running(), plan(old, Running()), old)
+        actions = plan(new, running)
+        assert not [a for a in actions if isinstance(a, Restart | Stop)], (gateway.name, actions)
+        started = {a.tunnel for a in actions if isinstance(a, Start)}
+        assert started == set(new.tunnels()) - set(old.tunnels())
