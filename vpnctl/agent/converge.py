@@ -250,8 +250,12 @@ def _settled(desired: Config, recorded: AgentState, backend: Backend) -> bool:
         recorded.config == desired.digest
         and recorded.error is None
         and set(wanted) <= backend.alive()
-        and (
-            ROUTES not in desired.contents
-            or not route_plan(desired.routes(), backend.routes(), backend.devices_up())
-        )
+        and (ROUTES not in desired.contents or _routed(desired.routes(), backend))
     )
+
+
+def _routed(wanted: Mapping[str, str], backend: Backend) -> bool:
+    """Whether a pass would leave the routes as they are: one look at the routes when they are
+    exactly the wanted ones (every pass, mostly), the devices too only when not."""
+    present = backend.routes()
+    return present == wanted or not route_plan(wanted, present, backend.devices_up())
