@@ -50,7 +50,7 @@ ENV_FILE = Path("/etc/vpnctl/gateway.env")
 # whole by rename(2) so the agent reads the old folder or the new one, never a mix.
 DESIRED = Path("/var/lib/vpnctl/desired")
 TUNNEL_DIR = PurePosixPath("/etc/openvpn/vpnctl")
-DESIRED_NAMES = ("firewall.nft", "probe.json")  # from /etc/vpnctl; gateway.env is added
+DESIRED_NAMES = ("firewall.nft", "probe.json", "routes.json")  # gateway.env is added
 
 
 def imds(path: str, base: str = IMDS) -> str:

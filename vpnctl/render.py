@@ -39,6 +39,7 @@ from vpnctl.partitions import PARTITIONS, Partition
 from vpnctl.probe import spec, targets
 from vpnctl.topology import Topology
 
+ROUTES_FORMAT = 1
 USERDATA_LIMIT = 16384  # bytes: EC2 refuses larger user-data
 GZIP_LEVEL = 6
 
@@ -158,8 +159,14 @@ def tunnel_config(
     gateway_name: str,
     tunnel_name: str,
     keys: TunnelKeys | None = None,
+    routes: bool = False,
 ) -> str:
-    """The OpenVPN config of one tunnel on one gateway; keys inline when ``keys`` is given."""
+    """The OpenVPN config of one tunnel on one gateway; keys inline when ``keys`` is given.
+
+    A gateway's config carries no routes: its agent sets them from ``routes.json``
+    (``routes_file``), so a route the design changes (a VPC or AZ added elsewhere) never
+    changes, and so never restarts, a tunnel. ``routes=True`` writes them in as ``route``
+    lines, for a config that runs as it is with ``openvpn --config`` (``render --with-keys``)."""
     tunnel = _tunnel(design, gateway_name, tunnel_name)
     here, far = tunnel.end(gateway_name)
     if keys is not None and (keys.tunnel, keys.mode) != (tunnel.name, tunnel.mode):
@@ -172,7 +179,7 @@ def tunnel_config(
         far=far,
         server=tunnel.a.gateway == gateway_name,
         device=device_name(tunnel, gateway_name),
-        routes=[(str(r.network_address), str(r.netmask)) for r in here.routes],
+        routes=[(str(r.network_address), str(r.netmask)) for r in here.routes] if routes else None,
         status_path=STATUS_DIR / f"{tunnel.name}.status",
         key_dir=KEY_DIR / tunnel.name,
         keys_prefix=parameter_prefix(topology.name, tunnel.name),
@@ -182,6 +189,18 @@ def tunnel_config(
             images.openvpn_of(topology, design.gateway_by_name[gateway_name].vpc)
         ),
     )
+
+
+def routes_file(design: Design, gateway_name: str) -> str:
+    """/etc/vpnctl/routes.json: per tun device of the gateway, the prefixes it sends into that
+    tunnel (``TunnelEnd.routes``). The agent makes the kernel's routes on the tunnels' devices
+    match it, in place, without touching the OpenVPN processes."""
+    devices = {
+        device_name(t, gateway_name): [str(r) for r in t.end(gateway_name)[0].routes]
+        for t in design.tunnels_by_gateway[gateway_name]
+    }
+    document = {"format_version": ROUTES_FORMAT, "devices": dict(sorted(devices.items()))}
+    return json.dumps(document, indent=1) + "\n"
 
 
 # --------------------------------------------------------------------------- firewall
@@ -266,8 +285,9 @@ def configured_files(
     gateway_name: str,
     partitions: Mapping[str, Partition] = PARTITIONS,
 ) -> tuple[GatewayFile, ...]:
-    """What grows with the topology: the gateway's firewall, probe plan and tunnel configs
-    (pointing at key files, never holding keys). Its desired configuration carries them."""
+    """What grows with the topology: the gateway's firewall, probe plan, routes and tunnel
+    configs (pointing at key files, never holding keys). Its desired configuration carries
+    them."""
     configs = [
         GatewayFile(
             OPENVPN_DIR / f"{t.name}.conf",
@@ -278,6 +298,7 @@ def configured_files(
     return (
         GatewayFile(ETC_DIR / "firewall.nft", firewall(design, gateway_name, partitions)),
         GatewayFile(ETC_DIR / "probe.json", probe_plan(topology, design, gateway_name)),
+        GatewayFile(ETC_DIR / "routes.json", routes_file(design, gateway_name)),
         *configs,
     )
 
@@ -389,7 +410,7 @@ def artifacts(
 ) -> tuple[Artifact, ...]:
     """What ``vpnctl render`` writes: per gateway its user-data, its desired configuration
     (``config.json``, what apply stores for it) and one config per tunnel (self-contained
-    with ``keys``)."""
+    with ``keys``: keys and routes inline, so it runs as it is)."""
     found = []
     for gateway in design.gateways:
         user_data = launch_userdata(topology, design, gateway.name, software, partitions)
@@ -398,7 +419,9 @@ def artifacts(
         found.append(Artifact(PurePosixPath(gateway.name, "config.json"), config))
         for tunnel in design.tunnels_by_gateway[gateway.name]:
             held = keys[tunnel.name] if keys is not None else None
-            text = tunnel_config(topology, design, gateway.name, tunnel.name, held)
+            text = tunnel_config(
+                topology, design, gateway.name, tunnel.name, held, routes=held is not None
+            )
             path = PurePosixPath(gateway.name, "openvpn", f"{tunnel.name}.conf")
             found.append(Artifact(path, text, secret=held is not None))
     return tuple(found)

@@ -51,18 +51,27 @@ def grown(work: Path, extra_allow: bool = False) -> Path:
     return path
 
 
+def demo(work: Path) -> Path:
+    """demo.yaml beside a copy of its lock, as the grown one has."""
+    path = work / "demo.yaml"
+    shutil.copy(TOPOLOGIES / "demo.yaml", path)
+    shutil.copy(TOPOLOGIES / "demo.lock.json", work / "demo.lock.json")
+    return path
+
+
 def desired_folder(folder: Path, topo: Topology, design: Design, gateway: str,
-                   secrets: dict[str, TunnelKeys], without: str | None = None) -> Path:  # fmt: skip
+                   secrets: dict[str, TunnelKeys]) -> Path:  # fmt: skip
     """What apply would publish for ``gateway``: every file render makes for it, keys inline
-    (as the lab needs), optionally leaving out the tunnels to VPC ``without``."""
+    (as the lab needs); a gateway the design does not have gets an empty folder."""
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "openvpn").mkdir(parents=True)
+    if gateway not in design.gateway_by_name:
+        return folder
     for tunnel in design.tunnels_by_gateway[gateway]:
-        if without and without in (design.gateway_by_name[e.gateway].vpc for e in tunnel.ends()):
-            continue
         text = render.tunnel_config(topo, design, gateway, tunnel.name, secrets[tunnel.name])
         (folder / "openvpn" / f"{tunnel.name}.conf").write_text(text)
     (folder / "firewall.nft").write_text(render.firewall(design, gateway))
+    (folder / "routes.json").write_text(render.routes_file(design, gateway))
     return folder
 
 
@@ -106,14 +115,17 @@ def test_growth_reaches_running_gateways_and_leaves_old_tunnels_alone(
 ) -> None:
     planned = pipeline.plan(grown(tmp_path))
     topo, design = planned.topology, planned.design
+    first = pipeline.plan(demo(tmp_path))  # the same lock: the kept tunnels are the same
     secrets = keys.generate_all(design)
     backends = agents(lab, tmp_path)
     try:
-        before = {g: desired_folder(tmp_path / "want" / g, topo, design, g, secrets, NEW_VPC)
-                  for g in lab.sites}  # fmt: skip
+        before = {g: desired_folder(tmp_path / "want" / g, first.topology, first.design, g,
+                                    secrets) for g in lab.sites}  # fmt: skip
         converge_all(lab, tmp_path, backends, before)
         old = next(t for t in design.tunnels if NEW_VPC not in t.name)
         lab.wait_tunnel(old, timeout=30)
+        # the routes come from routes.json, set by the agents: host to host across the link
+        wait_for(lab.hosts["us-west-2a"], lab.host_ip["eu-west-1a"], timeout=20)
         pids = {g: {t: b.pid(t) for t in b.alive()} for g, b in backends.items()}
 
         # Traffic over an old tunnel while the agents converge to the grown design.
@@ -137,6 +149,9 @@ def test_growth_reaches_running_gateways_and_leaves_old_tunnels_alone(
                 assert backends[gateway].pid(name) == pid, f"{gateway} {name} was restarted"
         for tunnel in design.tunnels:
             lab.wait_tunnel(tunnel, timeout=30)
+        # the kept tunnels' routes moved in place; the new VPC is reached through its own
+        wait_for(lab.hosts[f"{NEW_VPC}a"], lab.host_ip["us-west-2b"], timeout=20)
+        wait_for(lab.hosts["eu-west-1b"], lab.host_ip["us-west-2a"], timeout=20)
     finally:
         stop_all(backends)
 

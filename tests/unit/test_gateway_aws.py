@@ -132,6 +132,7 @@ def test_fetch_lays_out_the_desired_folder_the_agent_reads(tmp_path: Path) -> No
         *(f"openvpn/{t['name']}.conf" for t in document["tunnels"]),
         "firewall.nft",
         "probe.json",
+        "routes.json",
         "gateway.env",
     }
     # each file of the desired folder is where boot installed it, as the agent's layout says

@@ -128,7 +128,7 @@ def explained(lines: list[str], index: int) -> bool:
 def test_robust_p2p_options_each_with_its_reason() -> None:
     topology, d = example("china-hub", keepalive=7, ping_restart=40)
     tunnel = d.tunnels[0]
-    text = render.tunnel_config(topology, d, "gw-cn-north-1-a", tunnel.name)
+    text = render.tunnel_config(topology, d, "gw-cn-north-1-a", tunnel.name, routes=True)
     lines = text.splitlines()
     expected = [
         "proto udp", "dev tun1194", "float", "resolv-retry infinite", "persist-tun",
@@ -141,6 +141,19 @@ def test_robust_p2p_options_each_with_its_reason() -> None:
         assert option in lines
         assert explained(lines, lines.index(option)), f"{option!r} has no comment saying why"
     assert "fragment" not in {line.split()[0] for line in lines if line}
+
+
+def test_a_gateway_tunnel_config_leaves_its_routes_to_the_agent() -> None:
+    topology, d = example("china-hub")
+    tunnel = d.tunnels[0]
+    bare = render.tunnel_config(topology, d, "gw-cn-north-1-a", tunnel.name)
+    assert not [line for line in bare.splitlines() if line.startswith("route ")]
+    assert "from routes.json" in bare
+    routes = json.loads(render.routes_file(d, "gw-cn-north-1-a"))
+    here, _ = tunnel.end("gw-cn-north-1-a")
+    assert routes["devices"][render.device_name(tunnel, "gw-cn-north-1-a")] == [
+        str(r) for r in here.routes
+    ]
 
 
 def test_a_key_set_for_another_tunnel_is_refused() -> None:

@@ -1,12 +1,15 @@
 """How the agent's actions happen: systemd units on a gateway, plain processes in a lab.
 
-Both take the same four calls; commands run through an injected ``Runner`` (argv -> exit status
+Both take the same calls; commands run through an injected ``Runner`` (argv -> exit status
 and output), so tests see every command without running one, and the lab runs the real thing.
+Routes into the tunnels are set with ``ip`` on both (``IpRoutes``), inside the lab gateway's
+namespace in a lab.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from vpnctl.agent.config import DEVICE
 
 
 class BackendError(RuntimeError):
@@ -54,12 +59,58 @@ class Backend(Protocol):
 
     def fetch_keys(self, tunnels: Iterable[str], environment: Mapping[str, str]) -> None: ...
 
+    def routes(self) -> dict[str, str]:
+        """Prefix -> tun device, for the routes set on tunnel devices (not the kernel's own)."""
+        ...
+
+    def devices_up(self) -> frozenset[str]:
+        """The tunnel devices that exist and are up (routes can be set on them)."""
+        ...
+
+    def set_route(self, prefix: str, device: str) -> None: ...
+
+    def delete_route(self, prefix: str, device: str) -> None: ...
+
+
+class IpRoutes:
+    """Routes on the tunnels' tun devices with ``ip``, each command after ``_wrap()`` (``ip
+    netns exec NS`` in a lab). Only ``tun<port>`` devices are looked at, and never the kernel's
+    link route to the far inside address."""
+
+    runner: Runner
+
+    def _wrap(self) -> Sequence[str]:
+        return ()
+
+    def _ip(self, *args: str) -> str:
+        return checked(self.runner, [*self._wrap(), "ip", *args])
+
+    def routes(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for route in json.loads(self._ip("-4", "-j", "route", "show") or "[]"):
+            device, dst = str(route.get("dev", "")), str(route.get("dst", ""))
+            if DEVICE.fullmatch(device) and route.get("protocol") != "kernel" and dst != "default":
+                found[dst if "/" in dst else f"{dst}/32"] = device
+        return found
+
+    def devices_up(self) -> frozenset[str]:
+        links = json.loads(self._ip("-j", "link", "show") or "[]")
+        return frozenset(str(link["ifname"]) for link in links
+                         if DEVICE.fullmatch(str(link.get("ifname", "")))
+                         and "UP" in link.get("flags", ()))  # fmt: skip
+
+    def set_route(self, prefix: str, device: str) -> None:
+        self._ip("route", "replace", prefix, "dev", device)
+
+    def delete_route(self, prefix: str, device: str) -> None:
+        self._ip("route", "del", prefix, "dev", device)
+
 
 UNIT = "vpnctl-openvpn@{}.service"
 
 
 @dataclass
-class Systemd:
+class Systemd(IpRoutes):
     """A gateway: one ``vpnctl-openvpn@<tunnel>`` unit per tunnel, nft for the firewall, and
     the boot helper for keys (it reads the tunnel list from the environment it is given)."""
 
@@ -90,7 +141,7 @@ class Systemd:
 
 
 @dataclass
-class Processes:
+class Processes(IpRoutes):
     """A lab gateway: ``openvpn`` processes in network namespace ``ns``, found again by their
     pid files in ``run_dir``, so a restarted agent knows what its predecessor started."""
 
@@ -154,6 +205,9 @@ class Processes:
 
     def fetch_keys(self, tunnels: Iterable[str], environment: Mapping[str, str]) -> None:
         """Lab configs carry their keys inline: nothing to fetch."""
+
+    def _wrap(self) -> Sequence[str]:
+        return ("ip", "netns", "exec", self.ns)
 
 
 def _is_openvpn(pid: int) -> bool:

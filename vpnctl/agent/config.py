@@ -1,8 +1,8 @@
 """A gateway's desired configuration and its digest. Pure.
 
 A configuration is the set of files ``vpnctl render`` writes for one gateway, by path relative
-to the gateway's folder: ``openvpn/<tunnel>.conf`` per tunnel, ``firewall.nft``, ``probe.json``
-and ``gateway.env``. Its digest is the sha256 over the sorted paths and each file's own sha256,
+to the gateway's folder: ``openvpn/<tunnel>.conf`` per tunnel, ``firewall.nft``, ``probe.json``,
+``routes.json`` (per tun device, the prefixes routed into it) and ``gateway.env``. Its digest is the sha256 over the sorted paths and each file's own sha256,
 so it names the content exactly, whatever order the files were read in, and two gateways with
 the same files have the same digest.
 """
@@ -10,18 +10,23 @@ the same files have the same digest.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from pathlib import PurePosixPath
 
 TUNNEL_DIR = "openvpn"
 FIREWALL = "firewall.nft"
 PROBE_PLAN = "probe.json"
 ENVIRONMENT = "gateway.env"
-KNOWN = frozenset({FIREWALL, PROBE_PLAN, ENVIRONMENT})
+ROUTES = "routes.json"
+KNOWN = frozenset({FIREWALL, PROBE_PLAN, ROUTES, ENVIRONMENT})
 # A tunnel's name as the design makes it (``<vpc>-<az>--<vpc>-<az>``): never a path of its own.
 TUNNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# A tunnel's device (``vpnctl.render.device_name``): the only devices whose routes the agent sets.
+DEVICE = re.compile(r"tun[0-9]{1,5}")
 
 
 class ConfigError(ValueError):
@@ -78,6 +83,28 @@ class Config:
     def tunnels(self) -> dict[str, str]:
         """Tunnel name -> sha256 of its config."""
         return {t: sha for p, sha in self.files.items() if (t := tunnel_of(p)) is not None}
+
+    def routes(self) -> dict[str, str]:
+        """Prefix -> the tun device it is routed into (``routes.json``; none without one)."""
+        raw = self.contents.get(ROUTES)
+        return parse_routes(raw) if raw is not None else {}
+
+
+def parse_routes(raw: bytes) -> dict[str, str]:
+    """``routes.json`` as prefix -> device; ConfigError for anything but tun devices and IPv4
+    prefixes, or a prefix given to two devices."""
+    try:
+        devices = json.loads(raw)["devices"]
+        pairs = [(str(IPv4Network(p)), str(d)) for d, found in devices.items() for p in found]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{ROUTES}: not a routes file: {exc}") from None
+    routes: dict[str, str] = {}
+    for prefix, device in pairs:
+        if not DEVICE.fullmatch(device):
+            raise ConfigError(f"{ROUTES}: {device!r} is not a tunnel device")
+        if routes.setdefault(prefix, device) != device:
+            raise ConfigError(f"{ROUTES}: {prefix} is routed into {routes[prefix]} and {device}")
+    return routes
 
 
 def tunnel_path(tunnel: str) -> str:

@@ -5,19 +5,33 @@ gateway) and refuses it when its digest is not the one expected, so a half-writt
 folder is never run. ``converge`` is the whole pass; ``run`` repeats it, with the clock and
 sleep passed in. A failed action stops the pass: what was done is recorded, the error is kept
 in the state file, and the next pass plans again from what then runs.
+
+After the files and tunnels, the routes: once the devices of tunnels it started are up (or
+``DEVICE_WAIT_S`` passed), the pass makes the routes on the tunnel devices what
+``routes.json`` says (``plan.route_plan``). A gateway is ready only with every route in place;
+a device that comes up later (a tunnel OpenVPN's unit restarted) gets its routes next pass.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vpnctl.agent import state as statefile
 from vpnctl.agent.backend import Backend, BackendError
-from vpnctl.agent.config import ENVIRONMENT, KNOWN, Config, ConfigError, sha256, tunnel_path
+from vpnctl.agent.config import (
+    ENVIRONMENT,
+    KNOWN,
+    ROUTES,
+    Config,
+    ConfigError,
+    sha256,
+    tunnel_path,
+)
 from vpnctl.agent.layout import Layout
 from vpnctl.agent.plan import (
     Action,
@@ -25,17 +39,23 @@ from vpnctl.agent.plan import (
     LoadFirewall,
     Remove,
     Restart,
+    RouteAction,
     Running,
+    SetRoute,
     Start,
     Stop,
     Write,
     after,
     plan,
+    route_plan,
+    routes_after,
 )
 from vpnctl.agent.state import AgentState
 from vpnctl.errors import VpnctlError
 
 log = logging.getLogger("vpnctl.agent")
+
+DEVICE_WAIT_S = 5.0  # how long a pass waits for the devices of tunnels it started
 
 
 class AgentError(VpnctlError):
@@ -47,12 +67,13 @@ class Result:
     """What one pass did: the digest it aimed at, the actions taken, and where it ended."""
 
     digest: str
-    actions: tuple[Action, ...]
+    actions: tuple[Action | RouteAction, ...]
     state: AgentState
+    routed: bool = True  # every route of routes.json is on its device
 
     @property
     def converged(self) -> bool:
-        return self.state.config == self.digest and self.state.error is None
+        return self.state.config == self.digest and self.state.error is None and self.routed
 
 
 Observer = Callable[[Result], None]
@@ -68,6 +89,7 @@ def load(folder: Path, expected: str | None = None) -> Config:
             if path.is_file():
                 contents[path.relative_to(folder).as_posix()] = path.read_bytes()
         config = Config.of(contents)
+        config.routes()  # a malformed routes file is refused with the folder
     except (OSError, ConfigError) as exc:
         raise AgentError(f"{folder}: {exc}") from exc
     if expected is not None and config.digest != expected:
@@ -89,21 +111,29 @@ def converge(
     backend: Backend,
     state_path: Path,
     clock: Callable[[], float],
+    device_wait_s: float = DEVICE_WAIT_S,
 ) -> Result:
     recorded = statefile.read(state_path)
     running = observe(layout, backend, recorded)
     actions = plan(desired, running)
     done: list[Action] = []
+    routed: tuple[RouteAction, ...] = ()
+    routes_ok = False
     error = None
     try:
         for action in actions:
             _do(action, desired, layout, backend)
             done.append(action)
+        started = any(isinstance(a, Start | Restart) for a in done)
+        if ROUTES in desired.contents:  # without a routes file, routes are not the agent's
+            routed, routes_ok = _route(desired.routes(), backend, device_wait_s if started else 0.0)
+        else:
+            routes_ok = True
     except (OSError, BackendError) as exc:
         error = str(exc)
     now = after(running, tuple(done), desired)
     complete = error is None
-    ready = complete and set(desired.tunnels()) <= backend.alive()
+    ready = complete and routes_ok and set(desired.tunnels()) <= backend.alive()
     new = AgentState(
         config=desired.digest if complete else recorded.config,
         ready=ready,
@@ -113,7 +143,30 @@ def converge(
         error=error,
     )
     statefile.write(state_path, new)
-    return Result(desired.digest, tuple(done), new)
+    return Result(desired.digest, (*done, *routed), new, routes_ok)
+
+
+def _route(
+    wanted: Mapping[str, str], backend: Backend, wait_s: float
+) -> tuple[tuple[RouteAction, ...], bool]:
+    """Set the routes ``wanted`` (prefix -> device) on the devices that are up, first waiting
+    up to ``wait_s`` for all of them; the actions taken, and whether every route is in place."""
+    devices = frozenset(wanted.values())
+    deadline = time.monotonic() + wait_s
+    up = backend.devices_up()
+    while not devices <= up and time.monotonic() < deadline:
+        time.sleep(0.05)
+        up = backend.devices_up()
+    present = backend.routes()
+    actions = route_plan(wanted, present, up)
+    for action in actions:
+        if isinstance(action, SetRoute):
+            backend.set_route(action.prefix, action.device)
+        else:
+            backend.delete_route(action.prefix, action.device)
+        log.info("%s", action.describe())
+    now = routes_after(present, actions)
+    return actions, all(now.get(p) == d for p, d in wanted.items())
 
 
 def _do(action: Action, desired: Config, layout: Layout, backend: Backend) -> None:
@@ -197,4 +250,12 @@ def _settled(desired: Config, recorded: AgentState, backend: Backend) -> bool:
         recorded.config == desired.digest
         and recorded.error is None
         and set(wanted) <= backend.alive()
+        and (ROUTES not in desired.contents or _routed(desired.routes(), backend))
     )
+
+
+def _routed(wanted: Mapping[str, str], backend: Backend) -> bool:
+    """Whether a pass would leave the routes as they are: one look at the routes when they are
+    exactly the wanted ones (every pass, mostly), the devices too only when not."""
+    present = backend.routes()
+    return present == wanted or not route_plan(wanted, present, backend.devices_up())

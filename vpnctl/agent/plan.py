@@ -7,6 +7,10 @@ it lets through starts, new tunnels start before removed ones stop, and files go
 
 ``after`` is the same rule run forward: what runs once the actions are done. The property
 tests hold ``plan(desired, after(running, plan(desired, running)))`` to be empty.
+
+Routes are not part of a tunnel's config (``routes.json`` holds them per tun device), so what a
+tunnel carries changes without a restart: ``route_plan`` moves, adds and removes kernel routes
+on the tunnels' devices, once those devices are up.
 """
 
 from __future__ import annotations
@@ -84,6 +88,55 @@ class Stop:
 
 
 Action = Write | Remove | LoadFirewall | FetchKeys | Start | Restart | Stop
+
+
+@dataclass(frozen=True)
+class SetRoute:
+    """``ip route replace PREFIX dev DEVICE``: adds it, or moves it from another device in one
+    step (replace matches the prefix, whatever device it had)."""
+
+    prefix: str
+    device: str
+
+    def describe(self) -> str:
+        return f"route {self.prefix} into {self.device}"
+
+
+@dataclass(frozen=True)
+class DeleteRoute:
+    prefix: str
+    device: str
+
+    def describe(self) -> str:
+        return f"remove route {self.prefix} from {self.device}"
+
+
+RouteAction = SetRoute | DeleteRoute
+
+
+def route_plan(
+    wanted: Mapping[str, str], present: Mapping[str, str], up: frozenset[str]
+) -> tuple[RouteAction, ...]:
+    """Make the routes on the tunnels' devices (``present``: prefix -> device) what ``wanted``
+    says, make before break: a prefix whose device is not up yet keeps the route it has, and
+    routes nobody wants go last, only once every wanted one is in place (until then an old
+    aggregate may be what carries a new tunnel's subnet)."""
+    sets = [SetRoute(p, d) for p, d in sorted(wanted.items()) if d in up and present.get(p) != d]
+    if not set(wanted.values()) <= up:
+        return tuple(sets)
+    gone = [DeleteRoute(p, d) for p, d in sorted(present.items()) if p not in wanted]
+    return (*sets, *gone)
+
+
+def routes_after(present: Mapping[str, str], actions: tuple[RouteAction, ...]) -> dict[str, str]:
+    """``present`` once ``actions`` are done."""
+    now = dict(present)
+    for action in actions:
+        if isinstance(action, SetRoute):
+            now[action.prefix] = action.device
+        else:
+            now.pop(action.prefix, None)
+    return now
 
 
 def plan(desired: Config, running: Running) -> tuple[Action, ...]:

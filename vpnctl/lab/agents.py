@@ -3,7 +3,7 @@
 Each gateway has a folder ``agents/<gateway>`` in the lab's state directory:
 
     desired -> desired.<n>   what apply would publish for it: render's files (tunnel configs
-                             with the lab's keys inline, firewall, probe plan), swapped whole
+                             with the lab's keys inline, firewall, probe plan, routes), swapped whole
                              by renaming a symlink, so the agent reads the old set or the new
     live/                    where the agent installs them (``--root``)
     agent.json, run/         the agent's record, and its openvpn pid files and logs
@@ -106,6 +106,7 @@ def files_for(topology: Topology, design: Design, gateway: str, state: Path,
     found: dict[str, bytes] = {
         "firewall.nft": render.firewall(design, gateway).encode(),
         "probe.json": render.probe_plan(topology, design, gateway).encode(),
+        "routes.json": render.routes_file(design, gateway).encode(),
     }
     for tunnel in design.tunnels_by_gateway[gateway]:
         text = render.tunnel_config(topology, design, gateway, tunnel.name, secrets[tunnel.name])

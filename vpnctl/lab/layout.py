@@ -211,23 +211,32 @@ def _hosts(
             (s.az, s.cidr, True) for s in vpc.routing_subnets
         ]
         subnets.append((None, _private_subnet(vpc.cidr, design, vpc.name), False))
-        for i, (az, cidr, routed) in enumerate(subnets):
+        for az, cidr, routed in subnets:
             suffix = az[len(vpc.region) :].lstrip("-") if az else "private"
             ns = f"{prefix}-h-{vpc.name}-{suffix}"
             host = HostNode(
                 ns, vpc.name, az, _nth(cidr, HOST_OFFSET), _nth(cidr, ROUTER_OFFSET), routed
             )
             hosts.append(host)
-            wires.append(Wire(Iface(routers[vpc.name], f"h{i}", host.router, cidr),
+            # named by the AZ, not by position: an AZ added by ``lab apply`` takes no name
+            # a running host already has (IFNAMSIZ: 15 characters)
+            wires.append(Wire(Iface(routers[vpc.name], f"h-{suffix}"[:15], host.router, cidr),
                               Iface(ns, "eth0", host.address, cidr)))  # fmt: skip
     return tuple(hosts), wires
 
 
 def _private_subnet(cidr: IPv4Network, design: Design, vpc: str) -> IPv4Network:
-    """A /28 of the VPC outside its routing and gateway subnets: never routed across."""
+    """A /28 of the VPC outside its routing and gateway subnets: never routed across. The
+    last /28 of the VPC's lower half when free: routing subnets are allocated from the bottom
+    and gateway subnets from the top, so an AZ that ``lab apply`` adds later does not land on
+    a running lab's private host."""
     space = Space.of(cidr)
     for subnet in (*design.vpcs[vpc].routing_subnets, *design.vpcs[vpc].gateway_subnets):
         space.remove(subnet.cidr)
+    lower = next(cidr.subnets(prefixlen_diff=1)) if cidr.prefixlen < 28 else cidr
+    middle = IPv4Network((int(lower.broadcast_address) - 15, 28))
+    if space.contains(middle):
+        return middle
     found = space.take(28)
     if found is None:
         raise ValueError(f"VPC {vpc} ({cidr}) has no room for a private test subnet")

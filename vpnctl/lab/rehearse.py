@@ -237,7 +237,7 @@ def _size(path: Path) -> int:
 
 
 def _describe(old: Mapping[str, bytes], new: Mapping[str, bytes]) -> tuple[str, ...]:
-    names = {"firewall.nft": "firewall", "probe.json": "probe plan"}
+    names = {"firewall.nft": "firewall", "probe.json": "probe plan", "routes.json": "routes"}
     lines = []
     for path in sorted(set(old) | set(new)):
         what = names.get(path) or f"tunnel {path.removeprefix('openvpn/').removesuffix('.conf')}"

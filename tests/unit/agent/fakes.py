@@ -15,6 +15,8 @@ class FakeBackend:
     calls: list[str] = field(default_factory=list)
     firewall: bytes | None = None
     fail_on: str | None = None  # a call that raises, e.g. "start a--b"
+    kernel_routes: dict[str, str] = field(default_factory=dict)  # prefix -> device
+    up: set[str] = field(default_factory=set)  # tun devices that are up
 
     def _call(self, what: str) -> None:
         self.calls.append(what)
@@ -42,3 +44,17 @@ class FakeBackend:
 
     def fetch_keys(self, tunnels: Iterable[str], environment: Mapping[str, str]) -> None:
         self._call(f"keys {' '.join(tunnels)} for {environment.get('VPNCTL_GATEWAY', '?')}")
+
+    def routes(self) -> dict[str, str]:
+        return {p: d for p, d in self.kernel_routes.items() if d in self.up}
+
+    def devices_up(self) -> frozenset[str]:
+        return frozenset(self.up)
+
+    def set_route(self, prefix: str, device: str) -> None:
+        self._call(f"route {prefix} dev {device}")
+        self.kernel_routes[prefix] = device
+
+    def delete_route(self, prefix: str, device: str) -> None:
+        self._call(f"route del {prefix} dev {device}")
+        self.kernel_routes.pop(prefix, None)
