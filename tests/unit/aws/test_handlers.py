@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
+
+from tests.unit.aws.test_diff import intent
+from vpnctl.aws import actions, hooks
 from vpnctl.aws import changes as c
-from vpnctl.aws import hooks
+from vpnctl.aws.execute import Executor
 from vpnctl.aws.handlers import HANDLERS
+from vpnctl.aws.registry import Registry
+from vpnctl.aws.session import Sessions
+from vpnctl.errors import AwsError
 
 ABSTRACT = (c.Change, c.Removal)  # what the kinds derive from; never in a change set
 
@@ -43,3 +50,26 @@ def test_a_handler_takes_the_class_it_is_filed_under() -> None:
     for kind, handler in HANDLERS.items():
         annotation = inspect.signature(handler).parameters["ch"].annotation
         assert annotation.rsplit(".", 1)[-1] == kind.__name__, handler.__name__
+
+
+def test_perform_called_directly_finds_its_handler_without_importing_anything_else() -> None:
+    """No module has to be imported first for its handlers to exist: the refusal of an
+    unfinished rotation, carried out by ``actions.perform`` alone, refuses (no KeyError)."""
+    ex = Executor(
+        Sessions({}),
+        intent(),
+        Registry(),
+        lambda tunnel: {},
+    )
+    refusal = c.UnfinishedRotation(c.Where("main", "us-east-1"), "east-west", "half done")
+    with pytest.raises(AwsError, match="run `vpnctl keys rotate --link east-west`"):
+        actions.perform(ex, refusal)
+
+
+def test_a_handler_table_can_be_given_to_the_executor() -> None:
+    done: list[c.Change] = []
+    ex = Executor(Sessions({}), intent(), Registry(), lambda tunnel: {})
+    ex.handlers = {c.CreateVpc: lambda _ex, ch: done.append(ch)}
+    vpc = c.CreateVpc(c.Where("main", "us-east-1", "east"), "east", "10.0.0.0/16")
+    actions.perform_batch(ex, (vpc,))
+    assert done == [vpc]
