@@ -15,8 +15,9 @@ from vpnctl.aws import artifacts
 from vpnctl.aws.applylock import ApplyLock
 from vpnctl.aws.diff import diff
 from vpnctl.aws.factory import Factory
-from vpnctl.aws.observe import Scope, observe
+from vpnctl.aws.observe import observe
 from vpnctl.aws.retry import NO_WAIT
+from vpnctl.aws.scope import Scope
 from vpnctl.aws.session import Call, Sessions
 from vpnctl.cli import cli
 from vpnctl.cli.apply import apply

@@ -19,8 +19,9 @@ from vpnctl import pipeline
 from vpnctl.aws import artifacts, journal, keyversions
 from vpnctl.aws.diff import diff
 from vpnctl.aws.factory import Factory
-from vpnctl.aws.observe import Scope, observe
+from vpnctl.aws.observe import observe
 from vpnctl.aws.retry import NO_WAIT
+from vpnctl.aws.scope import Scope
 from vpnctl.aws.session import Call, Sessions
 from vpnctl.aws.status import report
 from vpnctl.cli.apply import apply

@@ -13,7 +13,7 @@ import base64
 import hashlib
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import botocore.exceptions
 
@@ -21,33 +21,19 @@ from vpnctl import keys
 from vpnctl.aws import changes as c
 from vpnctl.aws import journal, keyversions, names, pages, store
 from vpnctl.aws.applylock import TABLE
+from vpnctl.aws.context import Executor
 from vpnctl.aws.names import BOOT_TAG, DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG, VPC_TAG
 from vpnctl.aws.session import Client, aws_errors, error_code
 from vpnctl.errors import AwsError
 
-if TYPE_CHECKING:
-    from vpnctl.aws.execute import Executor
-
-C = TypeVar("C", bound=c.Change)
-Handler = Callable[["Executor", Any], None]
-HANDLERS: dict[type[c.Change], Handler] = {}
 POLICY_NAME = names.GATEWAY_POLICY
 
 
-def handles(
-    kind: type[C],
-) -> Callable[[Callable[[Executor, C], None]], Callable[[Executor, C], None]]:
-    def register(fn: Callable[[Executor, C], None]) -> Callable[[Executor, C], None]:
-        HANDLERS[kind] = fn
-        return fn
-
-    return register
-
-
 def perform(ex: Executor, change: c.Change) -> None:
+    """One change, by its class's handler in the executor's table (``handlers.HANDLERS``)."""
     w = change.where
     with aws_errors(w.account, w.region, change.describe()):
-        HANDLERS[type(change)](ex, change)
+        ex.handlers[type(change)](ex, change)
 
 
 def perform_batch(ex: Executor, batch: tuple[c.Change, ...]) -> None:
@@ -171,7 +157,6 @@ def wait_for_instance(ex: Executor, ref: c.Ref) -> str:
 # ------------------------------------------------------------------ stage 0
 
 
-@handles(c.CreateVpc)
 def create_vpc(ex: Executor, ch: c.CreateVpc) -> None:
     made = call(
         ex,
@@ -183,7 +168,6 @@ def create_vpc(ex: Executor, ch: c.CreateVpc) -> None:
     put(ex, "vpc", ch, ch.name, made["Vpc"]["VpcId"])
 
 
-@handles(c.CreateHostedZone)
 def create_zone(ex: Executor, ch: c.CreateHostedZone) -> None:
     r53 = ex.sessions.client(ch.where.account, ch.where.region, "route53")
     reference = f"vpnctl-{ex.intent.topology}-{int(ex.clock() * 1000)}"
@@ -199,7 +183,6 @@ def create_zone(ex: Executor, ch: c.CreateHostedZone) -> None:
     put(ex, "zone", ch, ch.zone, zone_id)
 
 
-@handles(c.CreateRole)
 def create_role(ex: Executor, ch: c.CreateRole) -> None:
     iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
     make_role(ex, iam, ch.role_name, ch.path, ch.trust, f"vpnctl gateway {ch.name}", ch.name)
@@ -221,12 +204,10 @@ def make_role(
     )
 
 
-@handles(c.UnfinishedRotation)
 def unfinished_rotation(ex: Executor, ch: c.UnfinishedRotation) -> None:
     raise AwsError(ch.where.account, ch.where.region, f"keys of link {ch.link}", ch.describe())
 
 
-@handles(c.PutKeys)
 def put_keys(ex: Executor, ch: c.PutKeys) -> None:
     values = copied_keys(ex, ch) if ch.copy_from else ex.keys(ch.tunnel)
     ssm = ex.sessions.client(ch.where.account, ch.where.region, "ssm")
@@ -252,7 +233,6 @@ def copied_keys(ex: Executor, ch: c.PutKeys) -> dict[str, str]:
     return dict(keys.hold({p["Name"]: p["Value"] for p in found["Parameters"]}))
 
 
-@handles(c.AllocateAddress)
 def allocate_address(ex: Executor, ch: c.AllocateAddress) -> None:
     made = call(
         ex,
@@ -265,7 +245,6 @@ def allocate_address(ex: Executor, ch: c.AllocateAddress) -> None:
     put(ex, "eip-ip", ch, ch.name, made["PublicIp"])
 
 
-@handles(c.PutArtifactStore)
 def put_store(ex: Executor, ch: c.PutArtifactStore) -> None:
     s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
     if ch.create:
@@ -316,7 +295,6 @@ def create_bucket(ex: Executor, s3: Client, ch: c.PutArtifactStore) -> None:
 # ------------------------------------------------------------------ stage 1
 
 
-@handles(c.PutArtifact)
 def put_artifact(ex: Executor, ch: c.PutArtifact) -> None:
     """S3 checks the object against its SHA-256 as it arrives (``ChecksumSHA256``)."""
     blob = next(b for b in ex.intent.blobs(ch.where.account, ch.where.region) if b.key == ch.key)
@@ -333,7 +311,6 @@ def put_artifact(ex: Executor, ch: c.PutArtifact) -> None:
     )
 
 
-@handles(c.PutPointer)
 def put_pointer(ex: Executor, ch: c.PutPointer) -> None:
     """Rewritten in place (the one object that is): S3 replaces an object whole, so a gateway
     reading it sees the old pointer or the new one, never a mix."""
@@ -353,7 +330,6 @@ def put_pointer(ex: Executor, ch: c.PutPointer) -> None:
     )
 
 
-@handles(c.CreateInternetGateway)
 def create_igw(ex: Executor, ch: c.CreateInternetGateway) -> None:
     client = ec2(ex, ch)
     made = call(
@@ -367,7 +343,6 @@ def create_igw(ex: Executor, ch: c.CreateInternetGateway) -> None:
     put(ex, "igw", ch, ch.vpc.name, igw)
 
 
-@handles(c.AttachInternetGateway)
 def attach_igw(ex: Executor, ch: c.AttachInternetGateway) -> None:
     call(
         ex,
@@ -378,7 +353,6 @@ def attach_igw(ex: Executor, ch: c.AttachInternetGateway) -> None:
     put(ex, "igw", ch, ch.vpc.name, ch.gateway_id)
 
 
-@handles(c.CreateSubnet)
 def create_subnet(ex: Executor, ch: c.CreateSubnet) -> None:
     made = call(
         ex,
@@ -392,7 +366,6 @@ def create_subnet(ex: Executor, ch: c.CreateSubnet) -> None:
     put(ex, "subnet", ch, ch.name, made["Subnet"]["SubnetId"])
 
 
-@handles(c.CreateSecurityGroup)
 def create_group(ex: Executor, ch: c.CreateSecurityGroup) -> None:
     made = call(
         ex,
@@ -406,7 +379,6 @@ def create_group(ex: Executor, ch: c.CreateSecurityGroup) -> None:
     put(ex, "sg", ch, ch.name, made["GroupId"])
 
 
-@handles(c.CreateRouteTable)
 def create_table(ex: Executor, ch: c.CreateRouteTable) -> None:
     vpc = resolve(ex, ch.vpc)
     made = call(
@@ -419,7 +391,6 @@ def create_table(ex: Executor, ch: c.CreateRouteTable) -> None:
     put(ex, "route-table", ch, ch.name, made["RouteTable"]["RouteTableId"])
 
 
-@handles(c.CreateInstanceProfile)
 def create_profile(ex: Executor, ch: c.CreateInstanceProfile) -> None:
     iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
     call(
@@ -439,7 +410,6 @@ def create_profile(ex: Executor, ch: c.CreateInstanceProfile) -> None:
     )
 
 
-@handles(c.PutRolePolicy)
 def put_policy(ex: Executor, ch: c.PutRolePolicy) -> None:
     iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
     call(
@@ -454,7 +424,6 @@ def put_policy(ex: Executor, ch: c.PutRolePolicy) -> None:
 # ------------------------------------------------------------------ stage 2
 
 
-@handles(c.AssociateRouteTable)
 def associate_table(ex: Executor, ch: c.AssociateRouteTable) -> None:
     table = resolve(ex, ch.table)
     if ch.replaces:
@@ -482,13 +451,11 @@ def set_route(ex: Executor, ch: c.Change, table: str, destination: str, **target
         call(ex, client.replace_route, **args)
 
 
-@handles(c.RouteToInternet)
 def route_to_internet(ex: Executor, ch: c.RouteToInternet) -> None:
     igw = resolve(ex, ch.internet_gateway)
     set_route(ex, ch, resolve(ex, ch.table), ch.destination, GatewayId=igw)
 
 
-@handles(c.AuthorizeIngress)
 def authorize(ex: Executor, ch: c.AuthorizeIngress) -> None:
     authorize_all(ex, [ch])
 
@@ -524,7 +491,6 @@ def authorize_all(ex: Executor, batch: Sequence[c.AuthorizeIngress]) -> None:
             perform(ex, ch)
 
 
-@handles(c.RevokeIngress)
 def revoke(ex: Executor, ch: c.RevokeIngress) -> None:
     r = ch.rule
     rule: dict[str, Any] = {"IpProtocol": r.protocol, "IpRanges": [{"CidrIp": r.cidr}]}
@@ -551,7 +517,6 @@ def template_data(ex: Executor, name: str, data: c.LaunchTemplateData) -> dict[s
     }
 
 
-@handles(c.CreateLaunchTemplate)
 def create_template(ex: Executor, ch: c.CreateLaunchTemplate) -> None:
     call(
         ex,
@@ -566,7 +531,6 @@ def create_template(ex: Executor, ch: c.CreateLaunchTemplate) -> None:
     )
 
 
-@handles(c.UpdateLaunchTemplate)
 def update_template(ex: Executor, ch: c.UpdateLaunchTemplate) -> None:
     client = ec2(ex, ch)
     made = call(
@@ -609,7 +573,6 @@ def group_tags(ex: Executor, group: str, tags: dict[str, str], propagate: bool) 
     ]
 
 
-@handles(c.CreateAutoScalingGroup)
 def create_scaling_group(ex: Executor, ch: c.CreateAutoScalingGroup) -> None:
     """With the failover hook deployed, the group is made with its lifecycle hook and the tag
     that records it (CreateAutoScalingGroup takes both: LifecycleHookSpecificationList, Tags),
@@ -642,13 +605,11 @@ def create_scaling_group(ex: Executor, ch: c.CreateAutoScalingGroup) -> None:
 # ------------------------------------------------------------------ stage 4
 
 
-@handles(c.RouteToGateway)
 def route_to_gateway(ex: Executor, ch: c.RouteToGateway) -> None:
     eni = resolve(ex, ch.gateway)
     set_route(ex, ch, resolve(ex, ch.table), ch.destination, NetworkInterfaceId=eni)
 
 
-@handles(c.AssociateAddress)
 def associate_address(ex: Executor, ch: c.AssociateAddress) -> None:
     call(
         ex,
@@ -659,7 +620,6 @@ def associate_address(ex: Executor, ch: c.AssociateAddress) -> None:
     )
 
 
-@handles(c.DisableSourceDestCheck)
 def disable_check(ex: Executor, ch: c.DisableSourceDestCheck) -> None:
     call(
         ex,
@@ -712,7 +672,6 @@ def change_records(ex: Executor, batch: Sequence[c.UpsertRecord | c.DeleteRecord
             perform(ex, ch)
 
 
-@handles(c.UpsertRecord)
 def upsert_record(ex: Executor, ch: c.UpsertRecord) -> None:
     change_records(ex, [ch])
 
@@ -720,7 +679,6 @@ def upsert_record(ex: Executor, ch: c.UpsertRecord) -> None:
 # ------------------------------------------------------------------ removals
 
 
-@handles(c.DeleteRecord)
 def delete_record(ex: Executor, ch: c.DeleteRecord) -> None:
     try:
         change_records(ex, [ch])
@@ -729,14 +687,12 @@ def delete_record(ex: Executor, ch: c.DeleteRecord) -> None:
             raise
 
 
-@handles(c.DeleteRotationJournal)
 def delete_rotation_journal(ex: Executor, ch: c.DeleteRotationJournal) -> None:
     client = ex.sessions.client(ch.where.account, ch.where.region, "dynamodb")
     key = {"topology": {"S": journal.key(ch.topology)}}
     call(ex, client.delete_item, ok=("ResourceNotFoundException",), TableName=TABLE, Key=key)
 
 
-@handles(c.DeleteAutoScalingGroup)
 def delete_scaling_group(ex: Executor, ch: c.DeleteAutoScalingGroup) -> None:
     client = ex.sessions.client(ch.where.account, ch.where.region, "autoscaling")
     call(
@@ -770,7 +726,6 @@ def wait_terminated(ex: Executor, ch: c.DeleteAutoScalingGroup) -> None:
         ex.sleep(10.0)
 
 
-@handles(c.DeleteRoute)
 def delete_route(ex: Executor, ch: c.DeleteRoute) -> None:
     call(
         ex,
@@ -781,7 +736,6 @@ def delete_route(ex: Executor, ch: c.DeleteRoute) -> None:
     )
 
 
-@handles(c.DeleteLaunchTemplate)
 def delete_template(ex: Executor, ch: c.DeleteLaunchTemplate) -> None:
     call(
         ex,
@@ -791,7 +745,6 @@ def delete_template(ex: Executor, ch: c.DeleteLaunchTemplate) -> None:
     )
 
 
-@handles(c.DeleteRole)
 def delete_role(ex: Executor, ch: c.DeleteRole) -> None:
     iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
     gone = ("NoSuchEntity",)
@@ -808,14 +761,12 @@ def delete_role(ex: Executor, ch: c.DeleteRole) -> None:
     call(ex, iam.delete_role, ok=gone, RoleName=ch.role_name)
 
 
-@handles(c.DeleteParameters)
 def delete_parameters(ex: Executor, ch: c.DeleteParameters) -> None:
     ssm = ex.sessions.client(ch.where.account, ch.where.region, "ssm")
     for i in range(0, len(ch.names), 10):
         call(ex, ssm.delete_parameters, Names=list(ch.names[i : i + 10]))
 
 
-@handles(c.DeleteArtifacts)
 def delete_artifacts(ex: Executor, ch: c.DeleteArtifacts) -> None:
     s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
     for i in range(0, len(ch.keys), 1000):  # DeleteObjects takes up to 1,000 keys
@@ -825,14 +776,12 @@ def delete_artifacts(ex: Executor, ch: c.DeleteArtifacts) -> None:
         )
 
 
-@handles(c.DeleteArtifactStore)
 def delete_store(ex: Executor, ch: c.DeleteArtifactStore) -> None:
     """Another topology's objects keep the bucket (S3 refuses to delete a non-empty one)."""
     s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
     call(ex, s3.delete_bucket, ok=("BucketNotEmpty", "NoSuchBucket"), **expected_owner(ch))
 
 
-@handles(c.ReleaseAddress)
 def release_address(ex: Executor, ch: c.ReleaseAddress) -> None:
     client = ec2(ex, ch)
     if ch.association_id:
@@ -850,12 +799,10 @@ def release_address(ex: Executor, ch: c.ReleaseAddress) -> None:
     )
 
 
-@handles(c.DeleteSecurityGroup)
 def delete_group(ex: Executor, ch: c.DeleteSecurityGroup) -> None:
     call(ex, ec2(ex, ch).delete_security_group, ok=("InvalidGroup.NotFound",), GroupId=ch.group_id)
 
 
-@handles(c.DeleteRouteTable)
 def delete_table(ex: Executor, ch: c.DeleteRouteTable) -> None:
     client = ec2(ex, ch)
     for association in ch.associations:
@@ -873,12 +820,10 @@ def delete_table(ex: Executor, ch: c.DeleteRouteTable) -> None:
     )
 
 
-@handles(c.DeleteSubnet)
 def delete_subnet(ex: Executor, ch: c.DeleteSubnet) -> None:
     call(ex, ec2(ex, ch).delete_subnet, ok=("InvalidSubnetID.NotFound",), SubnetId=ch.subnet_id)
 
 
-@handles(c.DeleteInternetGateway)
 def delete_igw(ex: Executor, ch: c.DeleteInternetGateway) -> None:
     client = ec2(ex, ch)
     if ch.vpc_id:
@@ -897,12 +842,10 @@ def delete_igw(ex: Executor, ch: c.DeleteInternetGateway) -> None:
     )
 
 
-@handles(c.DeleteVpc)
 def delete_vpc(ex: Executor, ch: c.DeleteVpc) -> None:
     call(ex, ec2(ex, ch).delete_vpc, ok=("InvalidVpcID.NotFound",), VpcId=ch.vpc_id)
 
 
-@handles(c.DeleteHostedZone)
 def delete_zone(ex: Executor, ch: c.DeleteHostedZone) -> None:
     r53 = ex.sessions.client(ch.where.account, ch.where.region, "route53")
     call(ex, r53.delete_hosted_zone, ok=("NoSuchHostedZone",), Id=ch.zone_id)

@@ -24,9 +24,10 @@ from vpnctl.aws.execute import Executor
 from vpnctl.aws.factory import Factory
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.live import Live
-from vpnctl.aws.observe import Scope, observe
+from vpnctl.aws.observe import observe
 from vpnctl.aws.progress import Progress
 from vpnctl.aws.registry import Registry
+from vpnctl.aws.scope import Scope
 from vpnctl.aws.session import Sessions
 from vpnctl.aws.sweep import sweep
 from vpnctl.pipeline import Plan

@@ -3,8 +3,10 @@
 It reads the snapshot ``observe`` took and decides everything; the executor only carries the
 changes out. Per VPC it walks the network in the order it must be built (VPC, internet gateway,
 subnets, route tables, security groups, Elastic IPs, IAM, keys, launch template, group, routes,
-DNS), after the artifact store of each account and region with gateways and emits a change wherever the live object is missing or differs. Removals of what vpnctl
-owns but the design no longer has come from ``sweep`` (a separate pass), appended at the end.
+DNS), after the artifact store of each account and region with gateways, and emits a change
+wherever the live object is missing or differs. It finds each tagged object through its kind's
+declaration in ``kinds``, the one that ``sweep`` keeps by. Removals of what vpnctl owns but the
+design no longer has come from ``sweep`` (a separate pass), appended at the end.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from vpnctl.aws import changes as c
-from vpnctl.aws import hooks, keyversions, names, store
+from vpnctl.aws import hooks, keyversions, kinds, names, store
 from vpnctl.aws import live as lv
 from vpnctl.aws.intent import (
     Intent,
@@ -30,6 +33,7 @@ from vpnctl.errors import AwsError
 from vpnctl.partitions import PARTITIONS
 
 INTERNET = "0.0.0.0/0"
+Obj = TypeVar("Obj", bound=kinds.Tagged)
 
 
 def diff(intent: Intent, live: lv.Live) -> c.ChangeSet:
@@ -66,13 +70,22 @@ class _Differ:
     def region(self, vpc: VpcDesign | Gateway) -> lv.Region:
         return self.live.region(vpc.account, vpc.region)
 
-    def named(self, objects: tuple[lv.Vpc, ...], name: str) -> lv.Vpc | None:
-        return next((o for o in objects if o.owned and o.name == name), None)
+    @cached_property
+    def wanted(self) -> dict[str, frozenset[kinds.Want]]:
+        return {k.noun: frozenset(k.wanted(self.intent.design)) for k in kinds.KINDS}
+
+    def find(self, kind: kinds.Kind[Obj], owner: VpcDesign | Gateway, name: str) -> Obj | None:
+        """The live object of ``kind`` named ``name`` where ``owner`` is. Diff looks up (and
+        so makes) only what the kind declares wanted, which is what sweep keeps."""
+        want = kinds.Want(owner.account, owner.region, name)
+        if want not in self.wanted[kind.noun]:
+            raise AssertionError(f"{kind.noun} {name} is not in kinds: sweep would remove it")
+        return kind.find(self.live, want)
 
     def vpc_of(self, vpc: VpcDesign) -> lv.Vpc | None:
         region = self.region(vpc)
         if vpc.vpc_id is None:
-            return self.named(region.vpcs, vpc.name)
+            return self.find(kinds.VPC, vpc, vpc.name)
         adopted = next((v for v in region.vpcs if v.id == vpc.vpc_id), None)
         if adopted is None:
             raise AwsError(
@@ -116,7 +129,7 @@ class _Differ:
         )
 
     def address(self, gateway: Gateway) -> lv.Address | None:
-        return next((a for a in self.region(gateway).addresses if a.name == gateway.name), None)
+        return self.find(kinds.ADDRESS, gateway, gateway.name)
 
     def address_ip(self, gateway: Gateway) -> c.Ref:
         found = self.address(gateway)
@@ -228,7 +241,7 @@ class _Differ:
         return self.ref("igw", vpc, vpc.name, found.id if found else None)
 
     def subnet_of(self, vpc: VpcDesign, name: str) -> lv.Subnet | None:
-        return next((s for s in self.region(vpc).subnets if s.owned and s.name == name), None)
+        return self.find(kinds.SUBNET, vpc, name)
 
     def subnet_ref(self, vpc: VpcDesign, role: str, az: str) -> c.Ref:
         name = names.subnet(vpc.name, role, az)
@@ -253,8 +266,7 @@ class _Differ:
                 )
 
     def table_of(self, vpc: VpcDesign, name: str) -> lv.RouteTable | None:
-        tables = self.region(vpc).route_tables
-        return next((t for t in tables if t.owned and t.name == name), None)
+        return self.find(kinds.ROUTE_TABLE, vpc, name)
 
     def table_ref(self, vpc: VpcDesign, name: str) -> c.Ref:
         found = self.table_of(vpc, name)
@@ -293,8 +305,7 @@ class _Differ:
     # ------------------------------------------------------------------ security groups
 
     def group_of(self, owner: VpcDesign | Gateway, name: str) -> lv.SecurityGroup | None:
-        groups = self.region(owner).security_groups
-        return next((g for g in groups if g.owned and g.name == name), None)
+        return self.find(kinds.SECURITY_GROUP, owner, name)
 
     def group(self, vpc: VpcDesign, name: str, vpc_ref: c.Ref, what: str) -> Iterator[c.Change]:
         found = self.group_of(vpc, name)
@@ -390,8 +401,7 @@ class _Differ:
             boot_digest(self.intent, gateway, image),
         )
         name = self.intent.aws_name(gateway.name)
-        templates = self.region(gateway).launch_templates
-        found = next((t for t in templates if t.name == gateway.name), None)
+        found = self.find(kinds.LAUNCH_TEMPLATE, gateway, gateway.name)
         if found is None:
             yield c.CreateLaunchTemplate(self.where(gateway), gateway.name, name, data)
         elif found.digest != data.digest:
@@ -401,7 +411,7 @@ class _Differ:
             )
 
     def scaling_group(self, gateway: Gateway, vpc: VpcDesign) -> Iterator[c.Change]:
-        if any(g.name == gateway.name for g in self.region(gateway).groups):
+        if self.find(kinds.SCALING_GROUP, gateway, gateway.name) is not None:
             return
         name = self.intent.aws_name(gateway.name)
         subnet = self.subnet_ref(vpc, "gateway", gateway.az)

@@ -5,22 +5,25 @@ changes in the change set's order. A failure stops that region at once; the othe
 stage and then the apply stops with the first error. Whatever was made carries vpnctl's tags
 from its first moment, so the next apply sees it and carries on.
 
-``Executor`` talks to AWS through ``actions`` (one handler per change class, dispatched by
-type); ``DisplayOnly`` has the same ``run`` and only shows the change set (``--dry-run``).
+``Executor`` talks to AWS through the handlers of ``handlers.HANDLERS`` (one per change class,
+dispatched by type; what they see of it is ``context.Executor``); ``DisplayOnly`` has the same
+``run`` and only shows the change set (``--dry-run``). Each stage is logged by name (--debug).
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import TextIO
 
 from vpnctl.aws import actions
-from vpnctl.aws import hookactions as _hookactions  # noqa: F401 (registers its handlers)
-from vpnctl.aws.changes import Change, ChangeSet, batched
+from vpnctl.aws.changes import Change, ChangeSet, Stage, batched
+from vpnctl.aws.context import Handler, KeySource
+from vpnctl.aws.handlers import HANDLERS
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.progress import Progress, Quiet
 from vpnctl.aws.registry import Registry
@@ -28,7 +31,7 @@ from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Sessions
 from vpnctl.aws.view import to_text
 
-KeySource = Callable[[str], dict[str, str]]  # tunnel -> {ssm name: secret value}
+log = logging.getLogger("vpnctl.aws")
 
 
 @dataclass
@@ -43,19 +46,21 @@ class Executor:
     clock: Callable[[], float] = time.monotonic
     wait_s: float = 900.0  # for a gateway instance to appear
     zone_id: str | None = None  # the hosted zone, when it exists already
+    handlers: Mapping[type[Change], Handler] = field(default_factory=lambda: HANDLERS)
 
     def run(self, changes: ChangeSet) -> None:
         self.progress.begin(len(changes.changes))
         try:
-            for _stage, items in groupby(changes.changes, key=lambda c: c.stage):
-                self.stage(list(items))
+            for stage, items in groupby(changes.changes, key=lambda c: c.stage):
+                self.stage(stage, list(items))
         finally:
             self.progress.end()
 
-    def stage(self, items: list[Change]) -> None:
+    def stage(self, stage: Stage, items: list[Change]) -> None:
         by_region: dict[tuple[str, str], list[Change]] = {}
         for change in items:
             by_region.setdefault((change.where.account, change.where.region), []).append(change)
+        log.debug("stage %s: %d changes in %d regions", stage.label, len(items), len(by_region))
         with ThreadPoolExecutor(max_workers=max(1, len(by_region))) as pool:
             futures = [pool.submit(self.region, work) for work in by_region.values()]
         errors = [f.exception() for f in futures if f.exception() is not None]

@@ -21,17 +21,16 @@ from vpnctl.aws.actions import (
     POLICY_NAME,
     call,
     group_tags,
-    handles,
     make_role,
     tag_list,
 )
 from vpnctl.aws.changes import Change, Ref
+from vpnctl.aws.context import Executor
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
 
 if TYPE_CHECKING:
-    from vpnctl.aws.execute import Executor
-    from vpnctl.aws.observe import Scope
+    from vpnctl.aws.scope import Scope
 
 TARGET_ID = "failover-hook"
 
@@ -98,7 +97,6 @@ def _client(ex: Executor, change: Change, service: str) -> Client:
     return ex.sessions.client(change.where.account, change.where.region, service)
 
 
-@handles(hooks.PutHookRole)
 def put_role(ex: Executor, ch: hooks.PutHookRole) -> None:
     iam = _client(ex, ch, "iam")
     if ch.create:
@@ -118,7 +116,6 @@ def _role_arn(ex: Executor, ch: hooks.PutHookFunction) -> str:
     return str(call(ex, iam.get_role, RoleName=ch.role_name)["Role"]["Arn"])
 
 
-@handles(hooks.PutHookFunction)
 def put_function(ex: Executor, ch: hooks.PutHookFunction) -> None:
     assert ex.intent.hook is not None
     client = _client(ex, ch, "lambda")
@@ -168,7 +165,6 @@ def _account_id(arn: str) -> str:
     return arn.split(":")[4]
 
 
-@handles(hooks.PutHookRule)
 def put_rule(ex: Executor, ch: hooks.PutHookRule) -> None:
     client = _client(ex, ch, "events")
     args = hooks.rules(ex.intent.topology)[ch.rule]
@@ -205,13 +201,11 @@ def _function_arn(ex: Executor, ch: hooks.PutHookRule) -> str:
     )
 
 
-@handles(hooks.PutProbeAlarm)
 def put_alarm(ex: Executor, ch: hooks.PutProbeAlarm) -> None:
     args = hooks.alarm(ex.intent, ch.gateway, ex.intent.alarm_threshold, ex.intent.alarm_periods)
     call(ex, _client(ex, ch, "cloudwatch").put_metric_alarm, Tags=tag_list(ex, ch.gateway), **args)
 
 
-@handles(hooks.PutLifecycleHook)
 def put_lifecycle_hook(ex: Executor, ch: hooks.PutLifecycleHook) -> None:
     made = Ref("drain-hook", ch.where.account, ch.where.region, ch.group_name)
     if ex.registry.get(made) is not None:
@@ -222,7 +216,6 @@ def put_lifecycle_hook(ex: Executor, ch: hooks.PutLifecycleHook) -> None:
     call(ex, client.create_or_update_tags, Tags=group_tags(ex, ch.group_name, drain, False))
 
 
-@handles(hooks.DeleteHookFunction)
 def delete_function(ex: Executor, ch: hooks.DeleteHookFunction) -> None:
     call(
         ex,
@@ -232,7 +225,6 @@ def delete_function(ex: Executor, ch: hooks.DeleteHookFunction) -> None:
     )
 
 
-@handles(hooks.DeleteHookRule)
 def delete_rule(ex: Executor, ch: hooks.DeleteHookRule) -> None:
     client = _client(ex, ch, "events")
     gone = ("ResourceNotFoundException",)
@@ -240,6 +232,5 @@ def delete_rule(ex: Executor, ch: hooks.DeleteHookRule) -> None:
     call(ex, client.delete_rule, ok=gone, Name=ch.rule)
 
 
-@handles(hooks.DeleteProbeAlarm)
 def delete_alarm(ex: Executor, ch: hooks.DeleteProbeAlarm) -> None:
     call(ex, _client(ex, ch, "cloudwatch").delete_alarms, AlarmNames=[ch.alarm])

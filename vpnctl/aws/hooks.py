@@ -226,7 +226,7 @@ class PutHookRole(c.Change):
     trust: str
     policy: str
     create: bool
-    stage: ClassVar[int] = 1
+    stage: ClassVar[c.Stage] = c.Stage.INSIDE_VPC
 
     @property
     def sign(self) -> str:  # type: ignore[override]
@@ -241,7 +241,7 @@ class PutHookFunction(c.Change):
     function: str
     role_name: str
     create: bool
-    stage: ClassVar[int] = 5
+    stage: ClassVar[c.Stage] = c.Stage.HOOK
 
     @property
     def sign(self) -> str:  # type: ignore[override]
@@ -256,7 +256,7 @@ class PutHookFunction(c.Change):
 class PutHookRule(c.Change):
     rule: str
     function: str
-    stage: ClassVar[int] = 6
+    stage: ClassVar[c.Stage] = c.Stage.HOOK_RULES
 
     def describe(self) -> str:
         return f"eventbridge rule {self.rule} -> {self.function}"
@@ -266,7 +266,7 @@ class PutHookRule(c.Change):
 class PutProbeAlarm(c.Change):
     gateway: str
     alarm: str
-    stage: ClassVar[int] = 5
+    stage: ClassVar[c.Stage] = c.Stage.HOOK
 
     def describe(self) -> str:
         return f"cloudwatch alarm {self.alarm} (probe loss on {self.gateway}'s tunnels)"
@@ -275,7 +275,7 @@ class PutProbeAlarm(c.Change):
 @dataclass(frozen=True)
 class PutLifecycleHook(c.Change):
     group_name: str
-    stage: ClassVar[int] = 5
+    stage: ClassVar[c.Stage] = c.Stage.HOOK
 
     def describe(self) -> str:
         return f"auto scaling group {self.group_name}: terminate lifecycle hook {LIFECYCLE_HOOK}"
@@ -284,7 +284,7 @@ class PutLifecycleHook(c.Change):
 @dataclass(frozen=True)
 class DeleteHookFunction(c.Removal):
     function: str
-    stage: ClassVar[int] = 10
+    stage: ClassVar[c.Stage] = c.Stage.DROP_NAMES
 
     def describe(self) -> str:
         return f"lambda function {self.function}"
@@ -293,7 +293,7 @@ class DeleteHookFunction(c.Removal):
 @dataclass(frozen=True)
 class DeleteHookRule(c.Removal):
     rule: str
-    stage: ClassVar[int] = 10
+    stage: ClassVar[c.Stage] = c.Stage.DROP_NAMES
 
     def describe(self) -> str:
         return f"eventbridge rule {self.rule}"
@@ -302,7 +302,7 @@ class DeleteHookRule(c.Removal):
 @dataclass(frozen=True)
 class DeleteProbeAlarm(c.Removal):
     alarm: str
-    stage: ClassVar[int] = 10
+    stage: ClassVar[c.Stage] = c.Stage.DROP_NAMES
 
     def describe(self) -> str:
         return f"cloudwatch alarm {self.alarm}"

@@ -89,6 +89,10 @@ class Address:
     association_id: str | None = None
     instance_id: str | None = None
 
+    @property
+    def owned(self) -> bool:
+        return True  # observe reads only the topology's own (it filters by its tag)
+
 
 @dataclass(frozen=True)
 class LaunchTemplate:
@@ -97,6 +101,10 @@ class LaunchTemplate:
     name: str | None
     digest: str | None
     boot: str | None = None  # BOOT_TAG: what it was made from, its configuration aside
+
+    @property
+    def owned(self) -> bool:
+        return True  # observe reads only the topology's own (it filters by its tag)
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,10 @@ class Group:
     subnet_ids: tuple[str, ...]
     instance_ids: tuple[str, ...]
     drain_hook: bool = False  # carries the failover hook's terminate lifecycle hook (by tag)
+
+    @property
+    def owned(self) -> bool:
+        return True  # observe reads only the topology's own (it filters by its tag)
 
 
 @dataclass(frozen=True)

@@ -23,47 +23,12 @@ import botocore.exceptions
 from vpnctl.aws import hookactions, journal, keyversions, pages, store
 from vpnctl.aws import live as lv
 from vpnctl.aws import names as nm
-from vpnctl.aws.intent import Intent
 from vpnctl.aws.retry import Retry
+from vpnctl.aws.scope import Scope
 from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
 from vpnctl.errors import AwsError
 from vpnctl.health_contract import READY_TAG
 from vpnctl.images import IMAGES
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What to read: which regions, adopted VPCs and images, for which topology and zone."""
-
-    topology: str
-    regions: Mapping[lv.RegionKey, tuple[str, ...]]  # -> adopted vpc ids there
-    images: Mapping[lv.RegionKey, str | None]  # -> image key to resolve, if any
-    accounts: tuple[str, ...]
-    zone: str
-    dns_account: str
-
-    @classmethod
-    def of(cls, intent: Intent) -> Scope:
-        regions: dict[lv.RegionKey, list[str]] = {}
-        images: dict[lv.RegionKey, str | None] = {}
-        for vpc in intent.design.vpcs.values():
-            key = (vpc.account, vpc.region)
-            regions.setdefault(key, [])
-            if vpc.vpc_id:
-                regions[key].append(vpc.vpc_id)
-            image = intent.images[vpc.name]
-            if not image.startswith("ami-"):
-                images[key] = image
-        for key in intent.retired:
-            regions.setdefault(key, [])
-        return cls(
-            intent.topology,
-            {k: tuple(v) for k, v in regions.items()},
-            images,
-            tuple(sorted(intent.partitions)),
-            intent.design.zone,
-            intent.dns_account,
-        )
 
 
 def observe(sessions: Sessions, scope: Scope, retry: Retry) -> lv.Live:

@@ -76,7 +76,8 @@ def columns(stream: TextIO) -> int:
 
 @dataclass
 class Terminal:
-    """One status line rewritten in place: done of total, per account/region, what we wait for.
+    """One status line rewritten in place: done of total, the stage by name, per account/region,
+    what we wait for.
 
     The line is cut to the terminal's width, asked at every write (the window may be resized):
     a line that wraps cannot be rewritten in place and leaves its first rows behind.
@@ -87,6 +88,7 @@ class Terminal:
     total: int = 0
     count: int = 0
     by_region: dict[str, int] = field(default_factory=dict)
+    stage: str = ""  # the stage of the last change done, by name
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def begin(self, total: int) -> None:
@@ -98,6 +100,7 @@ class Terminal:
             self.count += 1
             key = f"{change.where.account}/{change.where.region}"
             self.by_region[key] = self.by_region.get(key, 0) + 1
+            self.stage = change.stage.label
             self.show(f"{change.sign} {change.describe()}")
 
     def waiting(self, what: str) -> None:
@@ -106,7 +109,8 @@ class Terminal:
 
     def show(self, what: str) -> None:
         regions = " ".join(f"{k}:{v}" for k, v in sorted(self.by_region.items()))
-        line = f"[{self.count}/{self.total}] {regions} | {what}"
+        stage = f" {self.stage}" if self.stage else ""
+        line = f"[{self.count}/{self.total}]{stage} {regions} | {what}"
         width = self.width() if self.width else columns(self.out)
         self.out.write("\r\x1b[2K" + _fit(line, max(width - 1, 10)))
         self.out.flush()

@@ -2,7 +2,9 @@
 
 ``sweep(intent, live)`` finds owned objects the design does not name (a VPC dropped from the
 topology, a gateway of an AZ removed); ``sweep(intent, live, everything=True)`` is ``destroy``:
-every owned object goes, adopted VPCs and foreign objects stay. Routes are vpnctl's when their
+every owned object goes, adopted VPCs and foreign objects stay. What the design wants of each
+kind of tagged object, and how live shows it, is declared once in ``kinds``, which ``diff``
+finds its objects by: what diff makes, sweep keeps. Routes are vpnctl's when their
 table is, or when they point at a vpnctl gateway. Records cannot carry tags, so a record is
 vpnctl's by its name alone: ``<gateway>.<zone>`` for a gateway of the design, or for a gateway
 this topology's tagged objects (Elastic IP, group, template, instance) still name. Where a
@@ -13,19 +15,18 @@ objects still name its record until the record is gone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
 from vpnctl.aws import changes as c
-from vpnctl.aws import hooks, store
+from vpnctl.aws import hooks, kinds, store
 from vpnctl.aws import live as lv
-from vpnctl.aws import names as nm
 from vpnctl.aws.intent import Intent
+from vpnctl.design import Design
 from vpnctl.partitions import PARTITIONS
 
 ZONE_OWN_TYPES = ("NS", "SOA")
-At = Callable[[str | None], c.Where]
 
 
 def sweep(intent: Intent, live: lv.Live, *, everything: bool = False) -> list[c.Change]:
@@ -48,20 +49,13 @@ class _Sweeper:
     everything: bool
 
     @cached_property
-    def keep(self) -> frozenset[str]:
-        """Every vpnctl:name the design wants (names are unique across kinds by their shape)."""
-        if self.everything:
-            return frozenset()
-        design = self.intent.design
-        names: set[str] = set()
-        for vpc in design.vpcs.values():
-            names |= {vpc.name, nm.public_table(vpc.name), nm.routing_group(vpc.name)}
-            names |= {nm.subnet(vpc.name, "routing", s.az) for s in vpc.routing_subnets}
-            names |= {nm.subnet(vpc.name, "gateway", s.az) for s in vpc.gateway_subnets}
-        for gateway in design.gateways:
-            names |= {gateway.name, nm.gateway_group(gateway.name)}
-        names |= {t.name for t in design.route_tables}
-        return frozenset(names)
+    def design(self) -> Design | None:
+        """What is kept: the design, or nothing at all (destroy)."""
+        return None if self.everything else self.intent.design
+
+    @cached_property
+    def gateways(self) -> frozenset[str]:
+        return frozenset(g.name for g in self.design.gateways) if self.design else frozenset()
 
     @cached_property
     def keep_parameters(self) -> frozenset[str]:
@@ -84,49 +78,26 @@ class _Sweeper:
             if i.eni_id
         }
 
-    def gone(self, name: str | None) -> bool:
-        return name is not None and name not in self.keep
-
     # ------------------------------------------------------------------ per region
 
     def region(self, region: lv.Region) -> Iterator[c.Change]:
+        """Each kind's objects the design does not want (``kinds``), then keys and routes."""
         here = c.Where(region.account, region.region)
         vpc_names = {v.id: v.name or v.id for v in region.vpcs}
 
         def at(vpc_id: str | None) -> c.Where:
             return c.Where(here.account, here.region, vpc_names.get(vpc_id or "", ""))
 
-        for group in region.groups:
-            if self.gone(group.name):
-                yield c.DeleteAutoScalingGroup(here, group.name or "", group.group_name)
-        for template in region.launch_templates:
-            if self.gone(template.name):
-                yield c.DeleteLaunchTemplate(
-                    here, template.name or "", template.id, template.template_name
-                )
+        for kind in kinds.KINDS:
+            for found in kind.stale(self.design, region):
+                yield kind.removal(at(kind.vpc_id(found)), found)
         stale = sorted(region.parameters - self.keep_parameters)
         if stale:
             yield c.DeleteParameters(here, tuple(stale))
-        for address in region.addresses:
-            if self.gone(address.name):
-                yield c.ReleaseAddress(
-                    here,
-                    address.name or "",
-                    address.allocation_id,
-                    address.public_ip,
-                    address.association_id,
-                )
-        yield from self.tables(region, at)
-        yield from self.network(region, at)
-
-    def tables(self, region: lv.Region, at: At) -> Iterator[c.Change]:
+        dropped = {t.id for t in kinds.ROUTE_TABLE.stale(self.design, region)}  # routes and all
         for table in region.route_tables:
-            if table.owned and self.gone(table.name):
-                yield c.DeleteRouteTable(
-                    at(table.vpc_id), table.name or "", table.id, tuple(table.associations.values())
-                )
-                continue
-            yield from self.routes(table, at(table.vpc_id))
+            if table.id not in dropped:
+                yield from self.routes(table, at(table.vpc_id))
 
     def routes(self, table: lv.RouteTable, where: c.Where) -> Iterator[c.Change]:
         """Routes to vpnctl gateways that nothing wants any more."""
@@ -134,7 +105,7 @@ class _Sweeper:
         for route in table.routes:
             gateway = self.gateway_enis.get(route.target)
             if not table.owned:  # someone's own route to a gateway: only when it goes away
-                if gateway is not None and self.gone(gateway or None):
+                if gateway and gateway not in self.gateways:
                     yield c.DeleteRoute(where, table.id, table.id, route.destination, route.target)
                 continue
             ours = gateway is not None or (route.blackhole and route.target.startswith("eni-"))
@@ -147,20 +118,6 @@ class _Sweeper:
             return frozenset()
         design = self.intent.design.route_table_by_name.get(table.name or "")
         return frozenset(map(str, design.destinations)) if design else frozenset()
-
-    def network(self, region: lv.Region, at: At) -> Iterator[c.Change]:
-        for group in region.security_groups:
-            if group.owned and self.gone(group.name):
-                yield c.DeleteSecurityGroup(at(group.vpc_id), group.name or "", group.id)
-        for subnet in region.subnets:
-            if subnet.owned and self.gone(subnet.name):
-                yield c.DeleteSubnet(at(subnet.vpc_id), subnet.name or "", subnet.id, subnet.cidr)
-        for igw in region.internet_gateways:
-            if igw.owned and self.gone(igw.name):
-                yield c.DeleteInternetGateway(at(igw.vpc_id), igw.id, igw.vpc_id)
-        for vpc in region.vpcs:
-            if vpc.owned and self.gone(vpc.name):
-                yield c.DeleteVpc(at(vpc.id), vpc.name or "", vpc.id, vpc.cidr)
 
     def artifacts(self) -> Iterator[c.Change]:
         """Objects under the topology's prefix that diff does not want (observe lists only
@@ -178,7 +135,7 @@ class _Sweeper:
     def kept_artifacts(self, account: str, region: str) -> frozenset[str]:
         """The designed objects and each designed gateway's pointer, which this apply makes
         name its designed configuration (a pointer naming an older one is rewritten first, in
-        stage 1: the older one is no longer anyone's to fetch, and a running gateway has the
+        Stage.INSIDE_VPC: the older one is no longer anyone's to fetch, and a running gateway has the
         copy it runs on its disk)."""
         if self.everything:
             return frozenset()

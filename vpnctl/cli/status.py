@@ -15,7 +15,8 @@ from vpnctl.aws import artifacts, convergence, dns, probes
 from vpnctl.aws.diff import diff
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.live import Live
-from vpnctl.aws.observe import Scope, observe
+from vpnctl.aws.observe import observe
+from vpnctl.aws.scope import Scope
 from vpnctl.aws.status import Running, report
 from vpnctl.cli.aws import aws_options, factory, sessions
 

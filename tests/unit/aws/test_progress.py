@@ -43,7 +43,7 @@ def test_a_terminal_gets_one_line_rewritten_with_counts_per_region() -> None:
     progress.done(vpc("us-west-2"))
     progress.waiting("instances to run")
     shown = out.getvalue().split("\r\x1b[2K")
-    assert shown[-1] == "[2/3] main/us-west-2:2 | waiting for instances to run"
+    assert shown[-1] == "[2/3] independent main/us-west-2:2 | waiting for instances to run"
     progress.end()
     assert out.getvalue().endswith("\r\x1b[2K")
     assert "\n" not in out.getvalue()
