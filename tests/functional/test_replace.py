@@ -250,3 +250,45 @@ def test_a_gateway_that_never_reports_ready_stops_the_replacement_naming_it(
     assert "eu-west-1" in said
     assert "did not pass in 3 s: waited for instance i-" in said
     assert f"to report {READY_TAG}" in said
+
+
+ONE_AZ = """
+  frankfurt:
+    account: main
+    region: eu-central-1
+    azs: [eu-central-1a]
+"""
+
+
+def test_a_one_az_vpc_is_warned_about_and_replaced_last(aws: Aws) -> None:
+    path = aws.topology("demo")
+    text = path.read_text().replace("\nlinks:\n", ONE_AZ + "\nlinks:\n")
+    path.write_text(text)
+    path.write_text(
+        path.read_text().replace(
+            "  - between: [us-west-2, eu-west-1]\n",
+            "  - between: [us-west-2, eu-west-1]\n  - between: [us-west-2, frankfurt]\n",
+        )
+    )
+    first = aws.run(apply, str(path), "--yes", "--no-wait")
+    assert first.exit_code == 0, first.output
+    bigger(path)
+    plan = aws.run(apply, str(path), "--dry-run")
+    assert plan.exit_code == 0, plan.output
+    said = " ".join(plan.stdout.split())
+    assert "Replaced, AZ by AZ (5 gateway(s)" in said
+    assert (
+        "3. gw-frankfurt-a (CUTS frankfurt -> us-west-2, us-west-2 -> frankfurt while it boots)"
+        in said
+    )
+    assert (
+        "WARNING: vpc frankfurt has one AZ: replacing its only gateway gw-frankfurt-a drops its "
+        "link (frankfurt -> us-west-2, us-west-2 -> frankfurt) for the length of a boot" in said
+    )
+    document = json.loads(aws.run(apply, str(path), "--dry-run", "--format", "json").stdout)
+    replacing = document["replacement"]
+    assert replacing["steps"][-1] == {
+        "gateways": ["gw-frankfurt-a"],
+        "cuts": [["frankfurt", "us-west-2"], ["us-west-2", "frankfurt"]],
+    }
+    assert len(replacing["warnings"]) == 1
