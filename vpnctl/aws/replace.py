@@ -9,7 +9,11 @@ plan:
 2. replace: each old instance is terminated in its Auto Scaling group without decrementing
    the desired capacity, so the group launches one from the launch template's new default
    version (the group's terminate lifecycle hook holds the old instance until the failover
-   hook, which finds its routes moved already, lets it go);
+   hook, which finds its routes moved already, lets it go). "If you do not specify the option
+   to decrement the desired capacity, Amazon EC2 Auto Scaling launches instances to replace
+   the ones that are terminated" (Amazon EC2 Auto Scaling API Reference,
+   TerminateInstanceInAutoScalingGroup). An instance refresh would pick its own order and
+   batch; this way each step is one AZ of the plan, and its gates are ours;
 3. gate: wait until each new instance carries ``READY_TAG`` equal to the gateway's designed
    configuration digest and every tunnel of the gateway reads ``TunnelUp`` 1 measured after
    the new instance launched; past the time, the step fails naming the gateway and what it
