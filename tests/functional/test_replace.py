@@ -11,6 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,6 @@ from vpnctl.cli.status import status
 from vpnctl.design import Design
 from vpnctl.health_contract import NAMESPACE, READY_TAG, TUNNEL_UP
 
-REGIONS = ("us-west-2", "eu-west-1")
 BOOT_S = 1.5  # a new instance's agent reports ready this long after it is first seen
 
 
@@ -53,6 +53,10 @@ class Agents:
     wrong: list[str] = field(default_factory=list)  # routes that pointed where they must not
     errors: list[BaseException] = field(default_factory=list)
 
+    @property
+    def regions(self) -> list[str]:
+        return sorted({g.region for g in self.design.gateways})
+
     def run(self) -> None:
         try:
             while not self.stop.is_set():
@@ -63,7 +67,7 @@ class Agents:
 
     def instances(self) -> dict[str, dict[str, Any]]:
         found = {}
-        for region in REGIONS:
+        for region in self.regions:
             pages = self.aws.client("ec2", region).describe_instances()["Reservations"]
             for item in (i for r in pages for i in r["Instances"]):
                 found[item["InstanceId"]] = {**item, "region": region}
@@ -99,7 +103,7 @@ class Agents:
 
     def publish(self, ready: dict[str, str]) -> None:
         at = datetime.now(UTC)
-        for region in REGIONS:
+        for region in self.regions:
             data = [
                 {
                     "MetricName": TUNNEL_UP,
@@ -128,7 +132,7 @@ class Agents:
             for n in item.get("NetworkInterfaces", [])
         })  # fmt: skip
         enis = self.enis  # kept: a terminated instance's ENI may go before its routes do
-        for region in REGIONS:
+        for region in self.regions:
             tables = self.aws.client("ec2", region).describe_route_tables()["RouteTables"]
             for table in tables:
                 for route in table["Routes"]:
@@ -139,14 +143,15 @@ class Agents:
                     tags = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
                     ready = READY_TAG in tags or iid in self.ready_at  # tagged since read
                     if item["State"]["Name"] != "running" or not ready:
-                        self.wrong.append(f"{table['RouteTableId']} {route['DestinationCidrBlock']}"
+                        self.wrong.append(f"{region} {table['RouteTableId']} "
+                                          f"{route['DestinationCidrBlock']}"
                                           f" -> {iid} ({item['State']['Name']}, "
                                           f"{tags.get(READY_TAG)})")  # fmt: skip
 
 
-@pytest.fixture
-def agents(aws: Aws) -> Iterator[tuple[Agents, Path]]:
-    path = aws.topology("demo")
+@contextmanager
+def playing(aws: Aws, path: Path) -> Iterator[Agents]:
+    """The topology applied, and its agents played until the block ends."""
     first = aws.run(apply, str(path), "--yes", "--no-wait")
     assert first.exit_code == 0, first.output
     document = json.loads(aws.run(status, str(path), "--format", "json").stdout)
@@ -158,15 +163,22 @@ def agents(aws: Aws) -> Iterator[tuple[Agents, Path]]:
     thread.start()
     try:
         deadline = time.time() + 30
-        while len(played.ready_at) < 4 and time.time() < deadline:
+        while len(played.ready_at) < len(designed) and time.time() < deadline:
             time.sleep(0.2)
-        assert len(played.ready_at) == 4, played.errors
+        assert len(played.ready_at) == len(designed), played.errors
         time.sleep(0.5)
         played.wrong.clear()  # before they were ready, nothing watched the routes
-        yield played, path
+        yield played
     finally:
         played.stop.set()
         thread.join(10)
+
+
+@pytest.fixture
+def agents(aws: Aws) -> Iterator[tuple[Agents, Path]]:
+    path = aws.topology("demo")
+    with playing(aws, path) as played:
+        yield played, path
 
 
 def bigger(path: Path) -> None:
@@ -263,32 +275,44 @@ ONE_AZ = """
 def test_a_one_az_vpc_is_warned_about_and_replaced_last(aws: Aws) -> None:
     path = aws.topology("demo")
     text = path.read_text().replace("\nlinks:\n", ONE_AZ + "\nlinks:\n")
-    path.write_text(text)
-    path.write_text(
-        path.read_text().replace(
-            "  - between: [us-west-2, eu-west-1]\n",
-            "  - between: [us-west-2, eu-west-1]\n  - between: [us-west-2, frankfurt]\n",
+    path.write_text(text.replace(
+        "  - between: [us-west-2, eu-west-1]\n",
+        "  - between: [us-west-2, eu-west-1]\n  - between: [us-west-2, frankfurt]\n",
+    ))  # fmt: skip
+    with playing(aws, path) as played:
+        bigger(path)
+        plan = aws.run(apply, str(path), "--dry-run")
+        assert plan.exit_code == 0, plan.output
+        said = " ".join(plan.stdout.split())
+        assert "Replaced, AZ by AZ (5 gateway(s)" in said
+        assert ("3. gw-frankfurt-a (CUTS frankfurt -> us-west-2, us-west-2 -> frankfurt while "
+                "it boots)") in said  # fmt: skip
+        assert (
+            "WARNING: vpc frankfurt has one AZ: replacing its only gateway gw-frankfurt-a drops "
+            "its link (frankfurt -> us-west-2, us-west-2 -> frankfurt) for the length of a boot"
+            in said
         )
-    )
-    first = aws.run(apply, str(path), "--yes", "--no-wait")
-    assert first.exit_code == 0, first.output
-    bigger(path)
-    plan = aws.run(apply, str(path), "--dry-run")
-    assert plan.exit_code == 0, plan.output
-    said = " ".join(plan.stdout.split())
-    assert "Replaced, AZ by AZ (5 gateway(s)" in said
-    assert (
-        "3. gw-frankfurt-a (CUTS frankfurt -> us-west-2, us-west-2 -> frankfurt while it boots)"
-        in said
-    )
-    assert (
-        "WARNING: vpc frankfurt has one AZ: replacing its only gateway gw-frankfurt-a drops its "
-        "link (frankfurt -> us-west-2, us-west-2 -> frankfurt) for the length of a boot" in said
-    )
-    document = json.loads(aws.run(apply, str(path), "--dry-run", "--format", "json").stdout)
-    replacing = document["replacement"]
-    assert replacing["steps"][-1] == {
-        "gateways": ["gw-frankfurt-a"],
-        "cuts": [["frankfurt", "us-west-2"], ["us-west-2", "frankfurt"]],
-    }
-    assert len(replacing["warnings"]) == 1
+        document = json.loads(aws.run(apply, str(path), "--dry-run", "--format", "json").stdout)
+        replacing = document["replacement"]
+        assert replacing["steps"][-1] == {
+            "gateways": ["gw-frankfurt-a"],
+            "cuts": [["frankfurt", "us-west-2"], ["us-west-2", "frankfurt"]],
+        }
+        assert len(replacing["warnings"]) == 1
+
+        done = aws.run(apply, str(path), "--yes", "--wait", "60", factory=patient())
+        assert done.exit_code == 0, done.output
+        assert "replacing, step 3/3: gw-frankfurt-a" in done.stderr
+        assert "converged: 5/5 gateways" in done.stderr
+    assert not played.errors
+    # only frankfurt's own table pointed at its leaving instance: nothing else could carry it
+    assert all(w.startswith("eu-central-1 ") for w in played.wrong), played.wrong[:5]
+    ec2 = aws.client("ec2", "eu-central-1")
+    new = next(i for i, g in played.gateway_of.items() if g == "gw-frankfurt-a"
+               and i not in played.gone_at)  # fmt: skip
+    enis = {n["NetworkInterfaceId"] for r in ec2.describe_instances(InstanceIds=[new])[
+        "Reservations"] for i in r["Instances"] for n in i["NetworkInterfaces"]}  # fmt: skip
+    routed = {r.get("NetworkInterfaceId") for t in ec2.describe_route_tables()["RouteTables"]
+              for r in t["Routes"] if r["DestinationCidrBlock"] != "0.0.0.0/0"
+              and r.get("GatewayId") != "local"}  # fmt: skip
+    assert routed == enis  # its table is back, on the new instance

@@ -168,15 +168,21 @@ class Replacer:
         )
         found = assess(self.bundle, dataclasses.replace(seen, instances=gone), RECONCILE,
                        self.clock(), out)  # fmt: skip
-        before: Tables = {ch.table: ch.current for ch in found.choices if ch.changed and ch.current}
+        before: Tables = {  # moved, or left on a gateway with no sibling (restored too)
+            ch.table: ch.current
+            for ch in found.choices
+            if ch.current and (ch.changed or ch.current in out)
+        }
         self.act(Assessment(moves=found.moves))
         self.check_drained(out, old)
         return before, old
 
     def check_drained(self, out: frozenset[str], old: Mapping[str, ob.Instance]) -> None:
-        """No table of the topology routes to an instance about to go."""
+        """No table of the topology routes to an instance about to go, but those with no
+        other gateway (a one-AZ VPC's: the plan warned that its link drops)."""
         enis = {i.eni: g for g, i in old.items() if i.eni}
-        for table in self.look().tables:
+        alone = {t.name for t in self.design.route_tables if set(t.gateways) <= out}
+        for table in (t for t in self.look().tables if t.name not in alone):
             on = sorted({enis[t] for t in table.routes.values() if t in enis})
             if on:
                 raise AwsError(table.account, table.region, f"route table {table.name}",
