@@ -218,7 +218,8 @@ class Replacer:
                 raise AwsError(g.account, g.region, f"gateway {gateway}",
                                f"its new instance did not pass in {self.wait_s:.0f} s: waited "
                                f"for {what}; its routes stay on the gateways they were drained "
-                               "to; see `vpnctl status`, then run apply again")  # fmt: skip
+                               "to; see `vpnctl status`, then run apply again (no agent runs under "
+                               "an emulator: there, --no-wait)")  # fmt: skip
             self.sleep(self.poll_s)
 
     def gates(
