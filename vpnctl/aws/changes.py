@@ -422,8 +422,8 @@ class UpdateLaunchTemplate(Change):
             )
         return (
             f"launch template {self.template_name}: new default version (image, instance type or "
-            f"boot settings changed; gateway {self.name} takes it only when REPLACED by a new "
-            "instance, the running one keeps what it booted with)"
+            f"boot settings changed; gateway {self.name} is REPLACED by a new instance after "
+            "the other changes, AZ by AZ: see the replacement below)"
         )
 
 

@@ -1,6 +1,7 @@
 """Apply and destroy, end to end, as one short pipeline each.
 
-    plan -> intent -> lock -> observe -> diff (+ sweep) -> show -> confirm -> execute -> unlock
+    plan -> intent -> lock -> observe -> diff (+ sweep) -> show -> confirm -> execute
+         -> replace what needs a new instance, AZ by AZ (``replace``) -> unlock
          -> wait for the gateways to converge (``convergence.wait``; not with ``wait_s`` None)
 
 Everything before ``execute`` only reads; ``--dry-run`` stops after ``show`` and takes no lock.
@@ -16,7 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from vpnctl.aws import artifacts, convergence, view
+from vpnctl import replacement as rp
+from vpnctl.aws import artifacts, convergence, replace, view
 from vpnctl.aws.applylock import ApplyLock
 from vpnctl.aws.changes import ChangeSet
 from vpnctl.aws.diff import diff
@@ -30,6 +32,7 @@ from vpnctl.aws.registry import Registry
 from vpnctl.aws.scope import Scope
 from vpnctl.aws.session import Sessions
 from vpnctl.aws.sweep import sweep
+from vpnctl.failover.bundle import Bundle
 from vpnctl.pipeline import Plan
 
 Confirm = Callable[[], bool]
@@ -58,9 +61,11 @@ class Deployer:
     say: Callable[[str], None] = print  # the wait's progress and notes (stderr, from the CLI)
     executed: bool = False  # the last run made its changes
     pending: tuple[convergence.State, ...] = ()  # gateways not converged when the wait ended
+    replacer: replace.Replacer | None = None  # apply's, for what needs a new instance
 
     def apply(self, planned: Plan, options: Options) -> ChangeSet:
         intent = artifacts.intent(planned)
+        self.replacer = self.make_replacer(planned, intent, options)
         changes = self.run(intent, options, lambda live: diff(intent, live))
         if self.executed and options.wait_s is not None:
             self.pending = self.converge(planned, intent, options.wait_s, options.wait_every_s)
@@ -82,8 +87,22 @@ class Deployer:
         return convergence.wait(poll, wait_s, every_s, self.factory.sleep, self.factory.clock,
                                 self.say)  # fmt: skip
 
+    def make_replacer(self, planned: Plan, intent: Intent, options: Options) -> replace.Replacer:
+        return replace.Replacer(
+            self.sessions, Bundle.from_plan(planned), artifacts.designed(planned, intent),
+            self.factory.retry(), self.say, self.factory.clock, self.factory.sleep,
+            wait_s=options.wait_s or 0.0, poll_s=options.wait_every_s,
+        )  # fmt: skip
+
+    def replacing(self, intent: Intent, live: Live, changes: ChangeSet) -> rp.Replacement:
+        """What this apply replaces after its changes (nothing for destroy)."""
+        if self.replacer is None:
+            return rp.NOTHING
+        return replace.planned(intent.design, changes, replace.pending(live))
+
     def destroy(self, planned: Plan, options: Options) -> ChangeSet:
         intent = artifacts.intent(planned)
+        self.replacer = None
 
         def removals(live: Live) -> ChangeSet:
             found = sweep(intent, live, everything=True)
@@ -95,8 +114,9 @@ class Deployer:
         self, intent: Intent, options: Options, decide: Callable[[Live], ChangeSet]
     ) -> ChangeSet:
         if options.dry_run:
-            changes = decide(self.observe(intent))
-            self.show(changes, options)
+            live = self.observe(intent)
+            changes = decide(live)
+            self.show(changes, options, self.replacing(intent, live, changes), intent)
             return changes
         lock = ApplyLock(
             self.sessions,
@@ -112,20 +132,32 @@ class Deployer:
             changes = decide(live)
             if options.saved is not None:
                 view.check_saved(options.saved, changes)
-            self.show(changes, options)
-            if changes and (options.yes or self.confirm()):
-                self.executor(intent, live).run(changes)
+            plan = self.replacing(intent, live, changes)
+            self.show(changes, options, plan, intent)
+            if (changes or plan) and (options.yes or self.confirm()):
+                if changes:
+                    self.executor(intent, live).run(changes)
                 self.executed = True
+                if plan and self.replacer is not None:
+                    # no wait, or the sandbox's single look (no agent there ever reports ready)
+                    self.replacer.run(plan, no_wait=not options.wait_s)
         return changes
 
     def observe(self, intent: Intent) -> Live:
         return observe(self.sessions, Scope.of(intent), self.factory.retry())
 
-    def show(self, changes: ChangeSet, options: Options) -> None:
+    def show(
+        self,
+        changes: ChangeSet,
+        options: Options,
+        plan: rp.Replacement = rp.NOTHING,
+        intent: Intent | None = None,
+    ) -> None:
+        warnings = list(plan.warnings(intent.design)) if plan and intent else []
         if options.fmt == "json":
-            self.out.write(view.to_json(changes))
+            self.out.write(view.to_json(changes, (plan, warnings)))
         else:
-            self.out.write(view.to_text(changes, options.purpose))
+            self.out.write(view.to_text(changes, options.purpose, (plan, warnings)))
 
     def executor(self, intent: Intent, live: Live) -> Executor:
         return Executor(

@@ -132,6 +132,7 @@ class Instance:
     source_dest_check: bool
     subnet_id: str | None
     ready: str | None = None  # READY_TAG: the configuration digest its agent reports it runs
+    replacing: str | None = None  # REPLACE_TAG: an apply began replacing it (why)
 
 
 @dataclass(frozen=True)

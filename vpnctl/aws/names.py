@@ -23,6 +23,7 @@ TOPOLOGY_TAG = "vpnctl:topology"  # on everything vpnctl makes: what it may chan
 NAME_TAG = "vpnctl:name"  # the design's name of the object ("gw-east-a", "rt-east-a")
 VPC_TAG = "vpnctl:vpc"  # on route tables: which VPC's routes a gateway may replace
 DIGEST_TAG = "vpnctl:digest"  # on launch templates: what the template was made from
+REPLACE_TAG = "vpnctl:replace"  # on an instance apply is replacing (``replace``): why
 BOOT_TAG = "vpnctl:boot"  # on launch templates: the same, its configuration pin aside
 DRAIN_TAG = "vpnctl:drain-hook"  # on a group once the hook's lifecycle hook is on it
 PURPOSE_TAG = "vpnctl:purpose"  # on the lock table

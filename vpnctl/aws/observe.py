@@ -212,6 +212,7 @@ class _Reader:
                 bool(i.get("SourceDestCheck", True)),
                 i.get("SubnetId"),
                 tags(i).get(READY_TAG),
+                tags(i).get(nm.REPLACE_TAG),
             )
 
     def parameters(self, at: tuple[str, str]) -> dict[str, str | None]:

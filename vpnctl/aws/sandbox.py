@@ -174,18 +174,30 @@ def emulate_aws(set_attribute: Setter = setattr) -> None:
       "One or more lifecycle hooks to add to the Auto Scaling group before instances are
       launched" (Amazon EC2 Auto Scaling API Reference, CreateAutoScalingGroup). Its groups
       get them, as PutLifecycleHook would give them.
+    * moto keeps a CreateLaunchTemplateVersion's UserData as a plain string where its group's
+      launch asserts an encoded one, so a group launching from a new version answers 500; on
+      AWS the group launches from the template's default version. Its versions hand it over
+      encoded.
     """
     from moto.autoscaling.responses import AutoScalingResponse
-    from moto.ec2.models.launch_templates import LaunchTemplate
+    from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateVersion
     from moto.iam.access_control import PermissionResult
     from moto.s3.models import FakeBucket
 
     live = property(lambda self: self.get_tags(), lambda self, value: None)
     set_attribute(LaunchTemplate, "tags", live)
     set_attribute(FakeBucket, "get_permission", lambda *_a: PermissionResult.NEUTRAL)
+    set_attribute(LaunchTemplateVersion, "user_data", property(_encoded_user_data))
     create = AutoScalingResponse.create_auto_scaling_group
     if not getattr(create, "takes_lifecycle_hooks", False):  # once, whoever calls this
         set_attribute(AutoScalingResponse, "create_auto_scaling_group", _with_hooks(create))
+
+
+def _encoded_user_data(version: Any) -> Any:
+    from moto.core.types import Base64EncodedString
+
+    found = version.data.get("UserData")
+    return Base64EncodedString(found) if isinstance(found, str) else found
 
 
 def _with_hooks(create: Any) -> Any:

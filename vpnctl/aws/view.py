@@ -11,6 +11,7 @@ from typing import Any
 
 from vpnctl.aws.changes import Change, ChangeSet, Ref
 from vpnctl.errors import StaleChangeSet
+from vpnctl.replacement import NOTHING, Replacement
 
 SIGN_ORDER = {"+": 0, "~": 1, "-": 2}
 
@@ -23,13 +24,19 @@ def _group(change: Change) -> tuple[str, str, str]:
 WIDTH = 100  # a change's line wraps here, its continuation indented under its description
 
 
-def to_text(changes: ChangeSet, purpose: str = "apply") -> str:
+def to_text(
+    changes: ChangeSet,
+    purpose: str = "apply",
+    replacing: tuple[Replacement, list[str]] = (NOTHING, []),
+) -> str:
     """The change set, grouped by account, region and VPC; ``purpose`` (apply or destroy)
-    only words the empty case."""
+    only words the empty case; ``replacing``: the gateways replaced after it, with warnings."""
     if not changes:
         if purpose == "destroy":
             return f"{changes.topology}: nothing to destroy; vpnctl made nothing here for it.\n"
-        return f"{changes.topology}: no changes; AWS matches the design.\n"
+        if not replacing[0]:
+            return f"{changes.topology}: no changes; AWS matches the design.\n"
+        return f"{changes.topology}: no changes to make first.\n" + _replacing(*replacing)
     lines: list[str] = []
     ordered = sorted(changes.changes, key=_group)
     for (account, region, vpc), items in groupby(ordered, key=_group):
@@ -39,6 +46,22 @@ def to_text(changes: ChangeSet, purpose: str = "apply") -> str:
     n = changes.counts()
     lines.append("")
     lines.append(f"Plan: {n['add']} to add, {n['change']} to change, {n['destroy']} to destroy.")
+    return "\n".join(lines) + "\n" + _replacing(*replacing)
+
+
+def _replacing(plan: Replacement, warnings: list[str]) -> str:
+    """The gateways replaced, AZ by AZ, after the changes: one line per step."""
+    if not plan:
+        return ""
+    header = (
+        f"Replaced, AZ by AZ ({len(plan.gateways)} gateway(s), after the changes above; each "
+        "step drains its routes, replaces the instances, waits until the new ones report "
+        "ready with the designed configuration and their tunnels up, then puts the routes back):"
+    )
+    lines = ["", _wrapped(header)]
+    lines += [_wrapped(f"  {i}. {s.describe()}") for i, s in enumerate(plan.steps, 1)]
+    lines += [_wrapped(f"  why: {w.describe()}") for w in plan.why]
+    lines += [_wrapped(f"WARNING: {w}") for w in warnings]
     return "\n".join(lines) + "\n"
 
 
@@ -77,14 +100,16 @@ def check_saved(saved: Mapping[str, Any], fresh: ChangeSet) -> None:
         )
 
 
-def to_json(changes: ChangeSet) -> str:
-    document = {
+def to_json(changes: ChangeSet, replacing: tuple[Replacement, list[str]] = (NOTHING, [])) -> str:
+    document: dict[str, Any] = {
         "format_version": changes.format_version,
         "topology": changes.topology,
         "fingerprint": changes.fingerprint,
         "summary": changes.counts(),
         "changes": [_change(c) for c in changes.changes],
     }
+    if replacing[0]:  # "replaced, AZ by AZ", after the changes
+        document["replacement"] = {**replacing[0].as_json(), "warnings": list(replacing[1])}
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 

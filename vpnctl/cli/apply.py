@@ -53,13 +53,15 @@ SANDBOX_WAIT_S = 0.0  # the sandbox's never do: one look, then the list of why
     "or the topology moved since it was made.",
 )
 @click.option("--no-wait", is_flag=True, help="Return once the changes are made, without "
-              "waiting for the gateways to converge.")  # fmt: skip
+              "waiting for the gateways to converge (a replacement starts its first step "
+              "only; the next apply goes on).")  # fmt: skip
 @click.option(
     "--wait",
     "wait_s",
     type=click.FloatRange(0, 86400),
     metavar="SECONDS",
-    help=f"Wait at most this long for every gateway to run the designed configuration "
+    help=f"Wait at most this long for every gateway to run the designed configuration (and "
+    "for each replacement step's new instances) "
     f"[{WAIT_S:.0f}; {EMULATED_WAIT_S:.0f} with --endpoint-url or --sandbox, where no agent runs].",
 )
 @aws_options

@@ -27,11 +27,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from vpnctl import keys, render
+from vpnctl import images, keys, render
 from vpnctl.agent.config import Config
 from vpnctl.agent.state import read as read_state
 from vpnctl.design import Design
-from vpnctl.lab import shell
+from vpnctl.lab import openvpns, shell
 from vpnctl.topology import Topology
 
 READY = "Initialization Sequence Completed"
@@ -152,10 +152,25 @@ def publish(state: Path, gateway: str, files: Mapping[str, bytes]) -> str:
 # --------------------------------------------------------------------------- agents
 
 
-def start(state: Path, gateway: str, ns: str) -> None:
-    """Start the gateway's agent in its namespace (again, after a drill's kill)."""
+def image(state: Path, gateway: str) -> str | None:
+    """The image the gateway was started as (``openvpns``: which OpenVPN it runs)."""
+    try:
+        return folder(state, gateway, "image").read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def start(state: Path, gateway: str, ns: str, image_key: str | None = None) -> None:
+    """Start the gateway's agent in its namespace (again, after a drill's kill), running the
+    OpenVPN of ``image_key`` (recorded; by default the one it was started as)."""
     base = folder(state, gateway)
-    argv = [sys.executable, "-m", "vpnctl", "agent", "run", "--netns", ns,
+    base.mkdir(parents=True, exist_ok=True)
+    if image_key is not None:
+        (base / "image").write_text(image_key + "\n")
+    binary, _ = openvpns.binary_for(image(state, gateway) or images.DEFAULT_IMAGE)
+    bin_dir = openvpns.path_dir(base, binary)
+    path = [] if bin_dir is None else ["env", f"PATH={bin_dir}:{os.environ.get('PATH', '')}"]
+    argv = [*path, sys.executable, "-m", "vpnctl", "agent", "run", "--netns", ns,
             "--root", str(base / "live"), "--desired", str(base / "desired"),
             "--state", str(base / "agent.json"), "--no-publish", "--interval", "0.5"]  # fmt: skip
     shell.spawn(argv, ns, base / "agent.log")

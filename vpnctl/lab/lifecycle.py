@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from vpnctl import pipeline, render
+from vpnctl import images, pipeline, render
 from vpnctl.aws import rules
 from vpnctl.design import Design
 from vpnctl.lab import agents, secgroups, shell
@@ -290,7 +290,7 @@ def start_gateway(lab: Lab, gw: layoutmod.GatewayNode, files: Mapping[str, bytes
             key, value = (p.strip() for p in line.split("=", 1))
             shell.run("sysctl", "-qw", f"{key}={value}", ns=gw.ns, check=False)
     agents.publish(lab.state, gw.name, files)
-    agents.start(lab.state, gw.name, gw.ns)
+    agents.start(lab.state, gw.name, gw.ns, images.image_of(lab.plan.topology, gw.vpc)[0])
 
 
 # --------------------------------------------------------------------------- down

@@ -12,7 +12,10 @@ running gateway's uplink, port and route table id (``layout.Slots``). Then, make
    config changed, their routes first drained to a gateway of their table that stays up and
    put back once the group's tunnels are up. Kept keys make an unchanged tunnel's config
    byte-identical, so its agent leaves it alone. Each wave waits for its agents' digests;
-5. the controller starts on the edit; only then are removed gateways' and VPCs' namespaces
+5. gateways whose image the edit changes are replaced, AZ by AZ (``replace``): they keep
+   their files through the waves, then each step drains, kills, boots them fresh on the new
+   image's OpenVPN and waits for them;
+6. the controller starts on the edit; only then are removed gateways' and VPCs' namespaces
    deleted.
 """
 
@@ -29,8 +32,10 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 
+from vpnctl import replacement as rp
 from vpnctl.lab import agents, lifecycle, secgroups, shell
 from vpnctl.lab import layout as layoutmod
+from vpnctl.lab import replace as labreplace
 from vpnctl.lab.lifecycle import Lab
 
 
@@ -62,6 +67,10 @@ def apply(lab: Lab, say: Callable[[str], None] = print, wait: float = 90) -> lis
     secgroups.install(lifecycle.security_groups(lab))
     wanted, old = _desired(lab, set(new_ns))
     changes = [_change(lab, g, wanted[g], old[g]) for g in lab.layout.gateways]
+    replacing = labreplace.plan(lab, set(new_ns))  # a new image: replaced after the waves
+    for why in replacing.why:
+        changes = [_replaced(c, why) for c in changes]
+    wanted = {**wanted, **{g: old[g] for g in replacing.gateways}}
     _stop_controller(lab)
     lifecycle.save_slots(lab)
     _record_topology(lab)
@@ -74,6 +83,7 @@ def apply(lab: Lab, say: Callable[[str], None] = print, wait: float = 90) -> lis
         published |= wave
         _wait(lab, _ready_to_wait(lab, waits, published), wait)
         _restore(lab, drained)
+    labreplace.run(lab, replacing, _desired(lab, set(new_ns))[0], say, wait)
     _start_controller(lab)
     for ns in gone:
         shell.delete_namespace(ns)
@@ -83,6 +93,12 @@ def apply(lab: Lab, say: Callable[[str], None] = print, wait: float = 90) -> lis
     for change in changes:
         say(f"{change.gateway}: " + "; ".join(change.lines))
     return changes
+
+
+def _replaced(change: Change, why: rp.Why) -> Change:
+    if change.gateway != why.gateway:
+        return change
+    return Change(change.gateway, (f"~ replaced ({'; '.join(why.reasons)})",))
 
 
 def _refuse(lab: Lab) -> None:
