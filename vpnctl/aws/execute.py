@@ -21,6 +21,7 @@ from typing import TextIO
 from vpnctl.aws import actions
 from vpnctl.aws import hookactions as _hookactions  # noqa: F401 (registers its handlers)
 from vpnctl.aws.changes import Change, ChangeSet, batched
+from vpnctl.aws.door import BotoWire, Door, Wire
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.progress import Progress, Quiet
 from vpnctl.aws.registry import Registry
@@ -43,6 +44,11 @@ class Executor:
     clock: Callable[[], float] = time.monotonic
     wait_s: float = 900.0  # for a gateway instance to appear
     zone_id: str | None = None  # the hosted zone, when it exists already
+    wire: Wire | None = None  # AWS in memory (``fakedoor``), else boto3 through ``sessions``
+
+    @property
+    def door(self) -> Door:
+        return Door(self.wire or BotoWire(self.sessions, self.retry))
 
     def run(self, changes: ChangeSet) -> None:
         self.progress.begin(len(changes.changes))
