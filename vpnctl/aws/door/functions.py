@@ -93,11 +93,24 @@ class CloudWatch(Service):
     def delete_alarms(self, names: Sequence[str]) -> None:
         self.reply("delete_alarms", AlarmNames=list(names))
 
-    def alarms(self, prefix: str) -> list[dict[str, Any]]:
-        return self.items("describe_alarms", "MetricAlarms", AlarmNamePrefix=prefix)
+    def alarms(self, prefix: str, *types: str) -> list[dict[str, Any]]:
+        kinds: dict[str, Any] = {"AlarmTypes": list(types)} if types else {}
+        return self.items("describe_alarms", "MetricAlarms", AlarmNamePrefix=prefix, **kinds)
 
     def put_metric_data(self, namespace: str, data: Sequence[Mapping[str, Any]]) -> None:
         self.reply("put_metric_data", Namespace=namespace, MetricData=[dict(d) for d in data])
 
-    def metric_data(self, **query: Any) -> dict[str, Any]:
-        return self.reply("get_metric_data", **query)
+    def metric_data(
+        self, queries: Sequence[Mapping[str, Any]], **window: Any
+    ) -> list[dict[str, Any]]:
+        """Every ``MetricDataResults`` of every page (one series may span pages)."""
+        results: list[dict[str, Any]] = []
+        token: dict[str, Any] = {}
+        while True:
+            page = self.reply(
+                "get_metric_data", MetricDataQueries=[dict(q) for q in queries], **window, **token
+            )
+            results += page.get("MetricDataResults", [])
+            if not page.get("NextToken"):
+                return results
+            token = {"NextToken": page["NextToken"]}

@@ -10,7 +10,7 @@ requests from dicts in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -19,7 +19,8 @@ import botocore.parsers
 
 from vpnctl.aws import pages
 from vpnctl.aws.retry import NO_WAIT, Retry
-from vpnctl.aws.session import Sessions
+from vpnctl.aws.session import Client
+from vpnctl.partitions import PARTITIONS, Partition, partition_of_region
 
 T = TypeVar("T")
 Reply = dict[str, Any]
@@ -61,17 +62,56 @@ class Wire(Protocol):
         ...
 
 
+class Clients(Protocol):
+    """Where boto3 clients come from: ``Sessions`` (per topology account), or ``Given``."""
+
+    def client(self, account: str, region: str, service: str) -> Client: ...
+
+    def partition(self, account: str) -> Partition: ...
+
+
+@dataclass(frozen=True)
+class Given:
+    """Clients made elsewhere, by service: a gateway's, with its instance role, in its region."""
+
+    clients: Mapping[str, Client]
+    region: str = ""
+
+    def client(self, account: str, region: str, service: str) -> Client:
+        return self.clients[service]
+
+    def partition(self, account: str) -> Partition:
+        return PARTITIONS[partition_of_region(self.region) or "aws"]
+
+
+def chain_client(
+    service: str, region: str | None, endpoint_url: str | None, **config: Any
+) -> Client:
+    """A client with the machine's credential chain (a gateway's instance role, the
+    environment), outside any topology: what the gateway's agent and probe use. ``config`` is
+    botocore's (timeouts, retries)."""
+    import boto3
+    from botocore.config import Config
+
+    settings = Config(**config) if config else None
+    session = boto3.session.Session(region_name=region)
+    return refused(lambda: session.client(service, endpoint_url=endpoint_url, config=settings))
+
+
+ONCE = Retry(attempts=1, base_s=0.0, cap_s=0.0, sleep=lambda _s: None)
+
+
 @dataclass(frozen=True)
 class BotoWire:
-    sessions: Sessions
+    sessions: Clients
     retry: Retry = NO_WAIT
 
     def send(self, request: Request) -> Reply:
         def once() -> Reply:
             client = self.sessions.client(request.account, request.region, request.service)
-            return dict(getattr(client, request.operation)(**request.params))
+            return dict(getattr(client, request.operation)(**request.params) or {})
 
-        return self._refused(lambda: self.retry.call(once, idempotent=request.idempotent))
+        return refused(lambda: self.retry.call(once, idempotent=request.idempotent))
 
     def items(self, request: Request, key: str) -> list[dict[str, Any]]:
         def every() -> list[dict[str, Any]]:
@@ -80,28 +120,28 @@ class BotoWire:
                 return list(getattr(client, request.operation)(**request.params).get(key, []))
             return pages.items(client, request.operation, key, **request.params)
 
-        return self._refused(lambda: self.retry.call(every))
+        return refused(lambda: self.retry.call(every))
 
     def global_region(self, account: str) -> str:
         return self.sessions.partition(account).global_region
 
-    @staticmethod
-    def _refused(fn: Callable[[], T]) -> T:
-        """The one ``except`` for botocore in vpnctl: what went wrong, as a ``Refusal``."""
-        try:
-            return fn()
-        except botocore.exceptions.ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise Refusal(str(error.get("Code", "Unknown")), str(error.get("Message", ""))) from exc
-        except botocore.exceptions.ProfileNotFound as exc:
-            raise _local(exc, f"{exc} (add the profile, or drop it from the topology)") from exc
-        except botocore.exceptions.NoCredentialsError as exc:
-            raise _local(exc, "no credentials found (set a profile or AWS_* variables)") from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise _local(exc, str(exc)) from exc
-        except botocore.parsers.ResponseParserError as exc:  # not a BotoCoreError: garbled reply
-            first = " ".join(str(exc).split())[:200]
-            raise _local(exc, f"unreadable reply from AWS: {first}") from exc
+
+def refused(fn: Callable[[], T]) -> T:
+    """The one ``except`` for botocore in vpnctl: what went wrong, as a ``Refusal``."""
+    try:
+        return fn()
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise Refusal(str(error.get("Code", "Unknown")), str(error.get("Message", ""))) from exc
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise _local(exc, f"{exc} (add the profile, or drop it from the topology)") from exc
+    except botocore.exceptions.NoCredentialsError as exc:
+        raise _local(exc, "no credentials found (set a profile or AWS_* variables)") from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise _local(exc, str(exc)) from exc
+    except botocore.parsers.ResponseParserError as exc:  # not a BotoCoreError: garbled reply
+        first = " ".join(str(exc).split())[:200]
+        raise _local(exc, f"unreadable reply from AWS: {first}") from exc
 
 
 def _local(exc: Exception, message: str) -> Refusal:
