@@ -9,7 +9,7 @@ statistic set, so the ``Maximum`` of ``LossPercent`` is the worst of them. Ad-ho
 the topology name ``adhoc``, the target as the link and the host name as the gateway.
 
 ``publish`` takes the boto3 client and calls it through the door (``vpnctl.aws.door``), and is
-tested against moto; ``client`` makes one for the command line. botocore is imported only when
+tested against moto; ``connect`` makes one for the command line. botocore is imported only when
 a report is sent, so a probe that only prints never loads it.
 """
 
@@ -74,7 +74,7 @@ def batches(items: Sequence[Datum], size: int = MAX_DATUMS) -> Iterator[Sequence
         yield items[start : start + size]
 
 
-def client(endpoint_url: str | None, region: str | None) -> Any:
+def connect(endpoint_url: str | None, region: str | None) -> Any:
     """A CloudWatch client for the AWS chain's credentials, or a usage error saying what is
     missing (no region is the usual one on a machine outside EC2)."""
     from vpnctl.aws.door.wire import Refusal, chain_client
