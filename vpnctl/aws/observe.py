@@ -21,7 +21,7 @@ from typing import Any
 from vpnctl.aws import hookactions, journal, keyversions, store
 from vpnctl.aws import live as lv
 from vpnctl.aws import names as nm
-from vpnctl.aws.door import At, Door
+from vpnctl.aws.door import At, BotoWire, Door, Wire
 from vpnctl.aws.door.ec2 import Ec2
 from vpnctl.aws.door.route53 import Route53
 from vpnctl.aws.intent import Intent
@@ -66,8 +66,9 @@ class Scope:
         )
 
 
-def observe(sessions: Sessions, scope: Scope, retry: Retry) -> lv.Live:
-    door = Door.of(sessions, retry)
+def observe(sessions: Sessions, scope: Scope, retry: Retry, wire: Wire | None = None) -> lv.Live:
+    """``wire``: AWS in memory (``fakedoor``), else boto3 through ``sessions``."""
+    door = Door(wire or BotoWire(sessions, retry))
     reader = _Reader(door, sessions, scope, retry)
     with ThreadPoolExecutor(max_workers=max(4, len(scope.regions) + 2)) as pool:
         regions = {k: pool.submit(reader.region, *k) for k in scope.regions}
@@ -233,8 +234,9 @@ class _Reader:
 
     def rotation(self) -> lv.Rotation | None:
         found = journal.Journal(
-            self.sessions, self.scope.dns_account, self.scope.topology, self.retry
-        ).read()
+            self.sessions, self.scope.dns_account, self.scope.topology, self.retry,
+            wire=self.door.wire,
+        ).read()  # fmt: skip
         return found.summary() if found else None
 
     def image(self, ec2: Ec2, at: tuple[str, str]) -> str | None:

@@ -117,7 +117,7 @@ class Ec2(Service):
         if vpc_id:
             self.call(
                 "detach_internet_gateway",
-                ok=("Gateway.NotAttached",),
+                ok=("Gateway.NotAttached", "InvalidInternetGatewayID.NotFound"),
                 InternetGatewayId=gateway_id,
                 VpcId=vpc_id,
             )
