@@ -276,7 +276,11 @@ class FakeWire:
         table = self.get(r, "table", RouteTableId, "InvalidRouteTableID.NotFound")
         route = self._route(table, DestinationCidrBlock)
         if route is None:
-            raise Refusal("InvalidRoute.NotFound", f"no route to {DestinationCidrBlock}")
+            raise Refusal(
+                "InvalidParameterValue",
+                f"There is no route defined for '{DestinationCidrBlock}' in the route table. "
+                "Use CreateRoute instead.",
+            )
         route.clear()
         route.update({"DestinationCidrBlock": DestinationCidrBlock, **target})
         return {}

@@ -216,3 +216,17 @@ def test_a_lease_is_taken_again_once_it_expired() -> None:
         make().acquire()
     now[0] += 91.0
     assert make().acquire()
+
+
+def test_a_route_table_token_seen_before_gives_the_same_table() -> None:
+    """CreateRouteTable's ClientToken makes the request idempotent ("Unique, case-sensitive
+    identifier that you provide to ensure the idempotency of the request", Amazon EC2 API
+    Reference, CreateRouteTable). moto ignores it, so the contract test cannot hold the fake
+    to it; the fake keeps AWS's rule."""
+    from vpnctl.aws.door import Door
+
+    wire = world()
+    ec2 = Door(wire).at("main", "us-east-1", "route table").ec2
+    vpc = ec2.create_vpc("10.0.0.0/16", {})
+    assert ec2.create_route_table(vpc, "token", {}) == ec2.create_route_table(vpc, "token", {})
+    assert ec2.create_route_table(vpc, "other", {}) != ec2.create_route_table(vpc, "token", {})

@@ -15,6 +15,11 @@ from typing import Any
 from vpnctl.aws.door.base import Service, Tags, tag_list
 
 Filters = Sequence[dict[str, Any]]
+# ReplaceRoute of a route that is not there: EC2 answers InvalidParameterValue, "There is no
+# route defined for '10.99.0.0/16' in the route table. Use CreateRoute instead." (moto answers
+# so too); the error reference's InvalidRoute.NotFound ("the specified route does not exist")
+# is taken as the same, so either way the route is created.
+NO_ROUTE = ("InvalidRoute.NotFound", "InvalidParameterValue")
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,12 @@ class Ec2(Service):
         args |= target
         if not exists and self.call("create_route", ok=("RouteAlreadyExists",), **args) is not None:
             return
-        if self.call("replace_route", ok=("InvalidRoute.NotFound",), **args) is None:
-            self.reply("create_route", **args)
+        replaced = self.attempt("replace_route", ok=NO_ROUTE, **args)
+        if isinstance(replaced, dict):
+            return
+        if replaced.code != "InvalidRoute.NotFound" and "no route" not in replaced.message:
+            self.fail(replaced)
+        self.reply("create_route", **args)
 
     def delete_route(self, table_id: str, destination: str) -> None:
         self.call(
