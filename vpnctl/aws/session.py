@@ -108,10 +108,6 @@ class Sessions:
                 self._clients[key] = self._make(account, region, service)
             return self._clients[key]
 
-    def global_client(self, account: str, service: str) -> Client:
-        """IAM, Route53 and the like answer in their partition's home region."""
-        return self.client(account, self.partition(account).global_region, service)
-
     def _make(self, account: str, region: str, service: str) -> Client:
         config = Config(
             retries={"max_attempts": 1, "mode": "standard"},  # tenacity retries, not botocore
