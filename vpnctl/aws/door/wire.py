@@ -34,7 +34,7 @@ class Request:
     region: str
     service: str
     operation: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold a key's value
     idempotent: bool = True  # safe to repeat after a lost connection (see ``retry``)
 
 
