@@ -17,7 +17,9 @@ that propagate), so a gateway's instance is there when apply looks for it.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
+import hashlib
 import itertools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -870,7 +872,9 @@ class FakeWire:
             raise Refusal("ResourceConflictException", f"Function already exist: {FunctionName}")
         arn = f"arn:{self.partition(r)}:lambda:{r.region}:{self.account_id(r.account)}:function:{FunctionName}"  # fmt: skip
         settings = {k: v for k, v in kw.items() if k not in ("Code", "Tags", "Description")}
-        config = {"FunctionName": FunctionName, "FunctionArn": arn, **settings}
+        digest = base64.b64encode(hashlib.sha256(kw["Code"]["ZipFile"]).digest()).decode()
+        config = {"FunctionName": FunctionName, "FunctionArn": arn, "CodeSha256": digest}
+        config |= {"Timeout": 3, "MemorySize": 128} | settings
         self.put(r, "function", FunctionName, config | {"_statements": set()})
         return config
 
@@ -887,8 +891,10 @@ class FakeWire:
         statements.add(StatementId)
         return {}
 
-    def lambda_update_function_code(self, r: Request, FunctionName: str, **_: Any) -> Reply:
-        return dict(self.function(r, FunctionName))
+    def lambda_update_function_code(self, r: Request, FunctionName: str, ZipFile: bytes) -> Reply:
+        found = self.function(r, FunctionName)
+        found["CodeSha256"] = base64.b64encode(hashlib.sha256(ZipFile).digest()).decode()
+        return {k: v for k, v in found.items() if not k.startswith("_")}
 
     def lambda_update_function_configuration(
         self, r: Request, FunctionName: str, **kw: Any

@@ -3,6 +3,8 @@ door, handlers and diff, no emulator; each test runs in milliseconds."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from vpnctl.aws.artifacts import KeyMaker
 from vpnctl.aws.diff import diff
 from vpnctl.aws.execute import Executor
 from vpnctl.aws.fakedoor import FakeWire, tags_of
-from vpnctl.aws.intent import Intent
+from vpnctl.aws.intent import HookPackage, Intent
 from vpnctl.aws.live import Live
 from vpnctl.aws.observe import Scope, observe
 from vpnctl.aws.registry import Registry
@@ -30,9 +32,13 @@ TOPOLOGY = doc()
 ACCOUNTS = parse(TOPOLOGY).accounts
 
 
-def intent() -> Intent:
+def intent(hook: bool = False) -> Intent:
     topo, design = parse(TOPOLOGY), designed(TOPOLOGY)
+    code = b"PK not a zip: Lambda in memory never runs it"
+    digest = base64.b64encode(hashlib.sha256(code).digest()).decode()
+    package = HookPackage(code, digest, "vpnctl.failover.handler", "python3.12")
     return Intent(
+        hook=package if hook else None,
         design=design,
         instance_type="t3.small",
         images=dict.fromkeys(topo.vpcs, "ami-0123"),
@@ -90,6 +96,19 @@ def test_an_apply_makes_everything_and_the_next_finds_nothing_to_do() -> None:
     wire.log.calls.clear()
     assert diff(it, look(wire, it)).changes == ()
     assert wire.log.mutating() == []  # reading found everything: not one write
+
+
+def test_the_failover_hook_is_deployed_once_and_then_left_alone() -> None:
+    wire, it = world(), intent(hook=True)
+    apply(wire, it)
+    assert len(wire.kind("function")) == 2  # one per region of the topology
+    assert wire.kind("rule")
+    assert len(wire.kind("alarm")) == len(it.design.gateways)
+    groups = wire.kind("asg").values()
+    assert all("vpnctl-drain" in g["_hooks"] for g in groups)  # made with the group
+    wire.log.calls.clear()
+    assert diff(it, look(wire, it)).changes == ()
+    assert wire.log.mutating() == []
 
 
 def test_an_apply_that_failed_halfway_converges_when_run_again() -> None:
