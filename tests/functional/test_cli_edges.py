@@ -91,10 +91,16 @@ def test_lab_up_with_a_bad_impairment_exits_2_before_building(demo: Path) -> Non
 def test_a_garbled_aws_reply_becomes_an_aws_error() -> None:
     from botocore.parsers import ResponseParserError
 
-    from vpnctl.aws.session import aws_errors
+    from vpnctl.aws.door import Door
+    from vpnctl.aws.door.wire import ONCE, BotoWire, Given
 
-    with pytest.raises(AwsError) as caught, aws_errors("main", "us-west-2", "route rt-a"):
-        raise ResponseParserError("Unable to parse response (not well-formed), invalid XML")
+    class Garbled:
+        def delete_route(self, **_kw: object) -> None:
+            raise ResponseParserError("Unable to parse response (not well-formed), invalid XML")
+
+    door = Door(BotoWire(Given({"ec2": Garbled()}, "us-west-2"), ONCE))
+    with pytest.raises(AwsError) as caught:
+        door.at("main", "us-west-2", "route rt-a").ec2.delete_route("rtb-1", "10.0.0.0/16")
     assert str(caught.value).startswith("account main, region us-west-2, route rt-a: unreadable")
 
 

@@ -37,6 +37,11 @@ def test_the_zipapp_runs_the_probe_with_only_the_systems_boto3_beside_it(tmp_pat
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "--spec" in done.stdout
+    agent = subprocess.run(  # the agent reaches AWS through the door: all of it is packed
+        [sys.executable, "-S", str(pyz), "agent", "--help"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert agent.returncode == 0, agent.stderr
     version = subprocess.run(
         [sys.executable, "-S", str(pyz), "--version"], capture_output=True, text=True, env=env
     )

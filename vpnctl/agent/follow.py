@@ -25,7 +25,6 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from vpnctl.agent.config import ENVIRONMENT, TUNNEL_DIR, Config, ConfigError
 
@@ -186,22 +185,25 @@ def lay_out(desired: Path, files: Mapping[str, bytes]) -> Path:
     return folder
 
 
-def s3_getter(session: Any, region: str, endpoint_url: str | None) -> Get:
+def s3_getter(region: str, endpoint_url: str | None) -> Get:
     """Objects of this gateway's artifact bucket (``vpnctl-<account>-<region>``), read with
     the instance role; the account comes from STS (it answers any caller about itself), asked
     at the first read, so a failure there is one more failed poll, not a dead agent."""
     from vpnctl.aws import store
+    from vpnctl.aws.door import Door
+    from vpnctl.aws.door.wire import ONCE, BotoWire, Given, chain_client
 
-    s3 = session.client("s3", region_name=region, endpoint_url=endpoint_url)
+    clients = {service: chain_client(service, region, endpoint_url) for service in ("s3", "sts")}
+    door = Door(BotoWire(Given(clients, region), ONCE))
     found: list[str] = []
 
     def get(key: str) -> bytes:
         if not found:
-            sts = session.client("sts", region_name=region, endpoint_url=endpoint_url)
-            found.append(str(sts.get_caller_identity()["Account"]))
+            found.append(door.at("this gateway's", region, "caller identity").sts.account_id())
         account = found[0]
         bucket = store.bucket_name(account, region)
-        answer = s3.get_object(Bucket=bucket, Key=key, ExpectedBucketOwner=account)
-        return bytes(answer["Body"].read())
+        return door.at(account, region, f"s3 object {bucket}/{key}").s3.get_object(
+            bucket, account, key
+        )
 
     return get

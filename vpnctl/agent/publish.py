@@ -34,12 +34,11 @@ from datetime import UTC, datetime
 from ipaddress import IPv4Address
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from vpnctl import health_contract as contract
 from vpnctl.agent.health import Board, Seen, Transition
+from vpnctl.aws import door as aws_door
+from vpnctl.aws.door.wire import ONCE, BotoWire, Given
 from vpnctl.aws.names import NAME_TAG, TOPOLOGY_TAG
-from vpnctl.errors import AwsError
 from vpnctl.probe import cloudwatch
 from vpnctl.probe.report import Report, Result
 
@@ -73,7 +72,8 @@ class Door(Protocol):
 
 @dataclass
 class AwsDoor:
-    """``Door`` over boto3 clients (cloudwatch, events, ec2) of one account and region."""
+    """``Door`` over boto3 clients (cloudwatch, events, ec2) of one account and region: each
+    call goes through ``vpnctl.aws.door`` once (the agent's own botocore retries, no more)."""
 
     cloudwatch: Any
     events: Any
@@ -82,19 +82,17 @@ class AwsDoor:
     region: str
 
     def put_metric_data(self, datums: Sequence[Datum]) -> None:
+        door = self._at("CloudWatch PutMetricData", "cloudwatch:PutMetricData").cloudwatch
         for batch in cloudwatch.batches(datums):
-            with self._said("CloudWatch PutMetricData", "cloudwatch:PutMetricData"):
-                self.cloudwatch.put_metric_data(Namespace=contract.NAMESPACE, MetricData=batch)
+            door.put_metric_data(contract.NAMESPACE, batch)
 
     def put_events(self, entries: Sequence[Entry]) -> Sequence[int]:
-        with self._said("EventBridge PutEvents (default bus)", "events:PutEvents"):
-            answer = self.events.put_events(Entries=list(entries))
-        said = answer.get("Entries", [])
-        return [i for i, e in enumerate(said) if e.get("ErrorCode")] if said else []
+        door = self._at("EventBridge PutEvents (default bus)", "events:PutEvents").events
+        return door.put_events(entries)
 
     def tag_instance(self, instance_id: str, key: str, value: str) -> None:
-        with self._said(f"EC2 CreateTags on {instance_id}", "ec2:CreateTags on itself"):
-            self.ec2.create_tags(Resources=[instance_id], Tags=[{"Key": key, "Value": value}])
+        door = self._at(f"EC2 CreateTags on {instance_id}", "ec2:CreateTags on itself").ec2
+        door.create_tags([instance_id], {key: value})
 
     def find_gateways(self, topology: str, names: Sequence[str]) -> dict[str, IPv4Address]:
         filters = [
@@ -102,29 +100,14 @@ class AwsDoor:
             {"Name": f"tag:{NAME_TAG}", "Values": list(names)},
             {"Name": "instance-state-name", "Values": ["running"]},
         ]
-        with self._said("EC2 DescribeInstances (sibling gateways)", "ec2:DescribeInstances"):
-            pages = self.ec2.get_paginator("describe_instances").paginate(Filters=filters)
-            found = [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
-        return newest_addresses(found)
+        door = self._at("EC2 DescribeInstances (sibling gateways)", "ec2:DescribeInstances").ec2
+        return newest_addresses(door.instances(filters))
 
-    def _said(self, what: str, allow: str) -> _Said:
-        return _Said(self.account, self.region, what, allow)
-
-
-class _Said:
-    """Turns botocore's errors into an AwsError naming account, region and resource."""
-
-    def __init__(self, account: str, region: str, what: str, allow: str) -> None:
-        self.where = (account, region, what)
-        self.allow = allow
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, ClientError | BotoCoreError):
-            hint = f"{exc}; check the instance role allows {self.allow}"
-            raise AwsError(*self.where, hint) from exc
+    def _at(self, what: str, allow: str) -> aws_door.At:
+        clients = {"cloudwatch": self.cloudwatch, "events": self.events, "ec2": self.ec2}
+        wire = BotoWire(Given(clients, self.region), ONCE)
+        resource = f"{what} (check the instance role allows {allow})"
+        return aws_door.Door(wire).at(self.account, self.region, resource)
 
 
 def newest_addresses(instances: Sequence[Mapping[str, Any]]) -> dict[str, IPv4Address]:

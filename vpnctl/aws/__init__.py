@@ -22,8 +22,13 @@ apply and destroy run ``deployer``'s pipeline:
     progress    what apply says while it works
     applylock   the topology's DynamoDB apply lock (the hook's lease shares its table)
 
+Every AWS call goes through ``door`` (a typed method per operation, owning retries, pages,
+"done already" answers, tags and the ``AwsError`` naming account, region and resource; its
+``wire`` holds the one ``except`` for botocore); ``fakedoor`` is AWS in memory under it, for
+the executors' unit tests. A new AWS operation is a door method and its answer in the fake.
+
 Beside the pipeline: ``session`` and ``factory`` (clients per account and partition, and
-error translation), ``policy`` and ``permissions`` (the gateway role's policy and the calls it
+the call log), ``policy`` and ``permissions`` (the gateway role's policy and the calls it
 must allow, proven by ``iameval``), ``rules`` (security groups), ``store`` (the artifact
 bucket), ``hooks`` and ``hookactions`` (what apply deploys for the failover hook), ``dns``
 and ``status`` (what is live, for ``vpnctl status``), ``rotation``, ``keyversions`` and
@@ -35,6 +40,8 @@ A new resource kind (a tagged object per name in a region) touches:
     actions.py    its handlers (the AWS calls), and their rows in ``handlers.py``
     intent.py     what it must be, if the design alone does not say (names go to ``names.py``)
     observe.py    its reader, into its field of ``live.Region`` (``live.py``)
+    door/         the calls its handlers and reader make (one method each), and their
+                  answers in ``fakedoor.py``
     kinds.py      its ``Kind``: what the design wants, where live shows it, its removal; diff
                   finds it by ``Kind.find`` and sweep removes what ``Kind.wanted`` does not list,
                   so it cannot be made by one apply and swept by the next

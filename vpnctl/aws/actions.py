@@ -1,39 +1,38 @@
 """One handler per change class, dispatched by type: the AWS calls that make each change.
 
-Every create tags its object in the same call (``TagSpecifications``), so nothing vpnctl made
-is ever untagged, even if the process dies right after. Creates that take an idempotency
-token get one; the others are never retried after a lost connection (see ``retry``). Answers
-that mean "already done" (a duplicate rule, an existing parameter) count as success, so an
-interrupted apply re-run converges.
+Every call goes through the door (``vpnctl.aws.door``): it tags each create in the same call,
+never repeats a create without an idempotency token after a lost connection, and takes the
+answers that mean "already done" (a duplicate rule, an existing parameter) as success, so an
+interrupted apply re-run converges. Creates that take an idempotency token get one here.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
-
-import botocore.exceptions
 
 from vpnctl import keys
 from vpnctl.aws import changes as c
-from vpnctl.aws import journal, keyversions, names, pages, store
+from vpnctl.aws import journal, keyversions, names, store
 from vpnctl.aws.applylock import TABLE
 from vpnctl.aws.context import Executor
+from vpnctl.aws.door import At, autoscaling
+from vpnctl.aws.door.ec2 import Ec2
+from vpnctl.aws.door.iam import Iam
+from vpnctl.aws.door.route53 import RecordChange
+from vpnctl.aws.door.s3 import S3
 from vpnctl.aws.names import BOOT_TAG, DIGEST_TAG, NAME_TAG, TOPOLOGY_TAG, VPC_TAG
-from vpnctl.aws.session import Client, aws_errors, error_code
 from vpnctl.errors import AwsError
 
 POLICY_NAME = names.GATEWAY_POLICY
 
 
 def perform(ex: Executor, change: c.Change) -> None:
-    """One change, by its class's handler in the executor's table (``handlers.HANDLERS``)."""
-    w = change.where
-    with aws_errors(w.account, w.region, change.describe()):
-        ex.handlers[type(change)](ex, change)
+    """One change, by its class's handler in the executor's table (``handlers.HANDLERS``);
+    AWS's refusals name the change (``aws``)."""
+    ex.handlers[type(change)](ex, change)
 
 
 def perform_batch(ex: Executor, batch: tuple[c.Change, ...]) -> None:
@@ -42,19 +41,16 @@ def perform_batch(ex: Executor, batch: tuple[c.Change, ...]) -> None:
     if len(batch) == 1:
         perform(ex, batch[0])
         return
-    w = batch[0].where
     records = [ch for ch in batch if isinstance(ch, c.UpsertRecord | c.DeleteRecord)]
     rules = [ch for ch in batch if isinstance(ch, c.AuthorizeIngress)]
     assert len(records) == len(batch) or len(rules) == len(batch), "one kind per batch"
     if records:
-        with aws_errors(w.account, w.region, f"dns records {_some(r.fqdn for r in records)}"):
-            change_records(ex, records)
+        change_records(ex, records, f"dns records {_some(r.fqdn for r in records)}")
         return
     shown = (
         f"security group {rules[0].group.name}: allow {_some(r.permit.describe() for r in rules)}"
     )
-    with aws_errors(w.account, w.region, shown):
-        authorize_all(ex, rules)
+    authorize_all(ex, rules, shown)
 
 
 def _some(items: Iterable[str], most: int = 3) -> str:
@@ -66,34 +62,18 @@ def _some(items: Iterable[str], most: int = 3) -> str:
 # ------------------------------------------------------------------ helpers
 
 
-def ec2(ex: Executor, change: c.Change) -> Client:
-    return ex.sessions.client(change.where.account, change.where.region, "ec2")
+def aws(ex: Executor, change: c.Change, resource: str | None = None) -> At:
+    """The door where ``change`` works; its errors name ``resource`` (the change, else)."""
+    w = change.where
+    return ex.door.at(w.account, w.region, change.describe() if resource is None else resource)
 
 
-def call(
-    ex: Executor,
-    fn: Callable[..., Any],
-    *,
-    idempotent: bool = True,
-    ok: tuple[str, ...] = (),
-    **kw: Any,
-) -> Any:
-    """One AWS call with retries; error codes in ``ok`` mean it was done already (None)."""
-    try:
-        return ex.retry.call(lambda: fn(**kw), idempotent=idempotent)
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) in ok:
-            return None
-        raise
+def ec2(ex: Executor, change: c.Change) -> Ec2:
+    return aws(ex, change).ec2
 
 
-def tag_list(ex: Executor, name: str, **extra: str) -> list[dict[str, str]]:
-    found = names.tags(ex.intent.topology, name, **extra)
-    return [{"Key": k, "Value": v} for k, v in found.items()]
-
-
-def tagged(ex: Executor, resource: str, name: str, **extra: str) -> list[dict[str, Any]]:
-    return [{"ResourceType": resource, "Tags": tag_list(ex, name, **extra)}]
+def tags(ex: Executor, name: str, **extra: str) -> dict[str, str]:
+    return names.tags(ex.intent.topology, name, **extra)
 
 
 def token(*parts: str) -> str:
@@ -127,17 +107,14 @@ def remember_instance(ex: Executor, ref: c.Ref, instance: dict[str, Any]) -> Non
 def wait_for_instance(ex: Executor, ref: c.Ref) -> str:
     """The gateway's Auto Scaling group launches its instance; wait for it (bounded). One read
     finds every gateway instance of the region, so the next gateways need no call of their own."""
-    ec2c = ex.sessions.client(ref.account, ref.region, "ec2")
+    door = ex.door.at(ref.account, ref.region, f"instances of topology {ex.intent.topology}")
     filters = [
         {"Name": f"tag:{TOPOLOGY_TAG}", "Values": [ex.intent.topology]},
         {"Name": "instance-state-name", "Values": list(names.LIVE_STATES)},
     ]
     deadline = ex.clock() + ex.wait_s
     while True:
-        found = ex.retry.call(
-            lambda: pages.items(ec2c, "describe_instances", "Reservations", Filters=filters)
-        )
-        for instance in (i for r in found for i in r["Instances"]):
+        for instance in door.ec2.instances(filters):
             remember_instance(ex, ref, instance)
         made = ex.registry.get(ref)
         if made is not None:
@@ -158,50 +135,24 @@ def wait_for_instance(ex: Executor, ref: c.Ref) -> str:
 
 
 def create_vpc(ex: Executor, ch: c.CreateVpc) -> None:
-    made = call(
-        ex,
-        ec2(ex, ch).create_vpc,
-        idempotent=False,
-        CidrBlock=ch.cidr,
-        TagSpecifications=tagged(ex, "vpc", ch.name),
-    )
-    put(ex, "vpc", ch, ch.name, made["Vpc"]["VpcId"])
+    put(ex, "vpc", ch, ch.name, ec2(ex, ch).create_vpc(ch.cidr, tags(ex, ch.name)))
 
 
 def create_zone(ex: Executor, ch: c.CreateHostedZone) -> None:
-    r53 = ex.sessions.client(ch.where.account, ch.where.region, "route53")
     reference = f"vpnctl-{ex.intent.topology}-{int(ex.clock() * 1000)}"
-    made = call(ex, r53.create_hosted_zone, Name=ch.zone, CallerReference=reference)
-    zone_id = made["HostedZone"]["Id"].split("/")[-1]
-    call(
-        ex,
-        r53.change_tags_for_resource,
-        ResourceType="hostedzone",
-        ResourceId=zone_id,
-        AddTags=tag_list(ex, ch.zone),
-    )
-    put(ex, "zone", ch, ch.zone, zone_id)
+    made = aws(ex, ch).route53.create_hosted_zone(ch.zone, reference, tags(ex, ch.zone))
+    put(ex, "zone", ch, ch.zone, made)
 
 
 def create_role(ex: Executor, ch: c.CreateRole) -> None:
-    iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
-    make_role(ex, iam, ch.role_name, ch.path, ch.trust, f"vpnctl gateway {ch.name}", ch.name)
+    make_role(ex, aws(ex, ch).iam, ch.role_name, ch.path, ch.trust, f"vpnctl gateway {ch.name}", ch.name)  # fmt: skip
 
 
 def make_role(
-    ex: Executor, iam: Any, role: str, path: str, trust: str, description: str, name: str
+    ex: Executor, iam: Iam, role: str, path: str, trust: str, description: str, name: str
 ) -> None:
     """An IAM role tagged as ``name``'s; one that exists already is taken as made."""
-    call(
-        ex,
-        iam.create_role,
-        ok=("EntityAlreadyExists",),
-        RoleName=role,
-        Path=path,
-        AssumeRolePolicyDocument=trust,
-        Description=description,
-        Tags=tag_list(ex, name),
-    )
+    iam.create_role(role, path, trust, description, tags(ex, name))
 
 
 def unfinished_rotation(ex: Executor, ch: c.UnfinishedRotation) -> None:
@@ -210,86 +161,35 @@ def unfinished_rotation(ex: Executor, ch: c.UnfinishedRotation) -> None:
 
 def put_keys(ex: Executor, ch: c.PutKeys) -> None:
     values = copied_keys(ex, ch) if ch.copy_from else ex.keys(ch.tunnel)
-    ssm = ex.sessions.client(ch.where.account, ch.where.region, "ssm")
+    ssm = aws(ex, ch).ssm
     described = keyversions.description({n: values[n] for n in ch.names})
     for name in ch.names:
-        call(
-            ex,
-            ssm.put_parameter,
-            ok=("ParameterAlreadyExists",),
-            Name=name,
-            Value=values[name],
-            Type="SecureString",
-            Description=described,
-            Overwrite=False,
-            Tags=tag_list(ex, name, **{"vpnctl:tunnel": ch.tunnel}),
-        )
+        ssm.put_new_secret(name, values[name], described, tags(ex, name, **{"vpnctl:tunnel": ch.tunnel}))  # fmt: skip
 
 
 def copied_keys(ex: Executor, ch: c.PutKeys) -> dict[str, str]:
     assert ch.copy_from is not None
-    source = ex.sessions.client(ch.copy_from.account, ch.copy_from.region, "ssm")
-    found = call(ex, source.get_parameters, Names=list(ch.names), WithDecryption=True)
-    return dict(keys.hold({p["Name"]: p["Value"] for p in found["Parameters"]}))
+    source = ex.door.at(ch.copy_from.account, ch.copy_from.region, ch.describe()).ssm
+    return dict(keys.hold(source.secrets(ch.names)))
 
 
 def allocate_address(ex: Executor, ch: c.AllocateAddress) -> None:
-    made = call(
-        ex,
-        ec2(ex, ch).allocate_address,
-        idempotent=False,
-        Domain="vpc",
-        TagSpecifications=tagged(ex, "elastic-ip", ch.name),
-    )
-    put(ex, "eip", ch, ch.name, made["AllocationId"])
-    put(ex, "eip-ip", ch, ch.name, made["PublicIp"])
+    made = ec2(ex, ch).allocate_address(tags(ex, ch.name))
+    put(ex, "eip", ch, ch.name, made.allocation_id)
+    put(ex, "eip-ip", ch, ch.name, made.public_ip)
 
 
 def put_store(ex: Executor, ch: c.PutArtifactStore) -> None:
-    s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
+    s3 = aws(ex, ch).s3
     if ch.create:
         create_bucket(ex, s3, ch)
-    owner = expected_owner(ch)
-    call(
-        ex,
-        s3.put_public_access_block,
-        PublicAccessBlockConfiguration=store.PUBLIC_ACCESS_BLOCK,
-        **owner,
-    )
-    call(ex, s3.put_bucket_policy, Policy=ch.policy, **owner)
+    s3.lock_down(ch.bucket, store.bucket_owner(ch.bucket), store.PUBLIC_ACCESS_BLOCK, ch.policy)
 
 
-def expected_owner(
-    ch: c.PutArtifactStore
-    | c.PutArtifact
-    | c.PutPointer
-    | c.DeleteArtifacts
-    | c.DeleteArtifactStore,
-) -> dict[str, Any]:
-    """The bucket and its owner's account id (``store.bucket_owner``)."""
-    return {"Bucket": ch.bucket, "ExpectedBucketOwner": store.bucket_owner(ch.bucket)}
-
-
-def create_bucket(ex: Executor, s3: Client, ch: c.PutArtifactStore) -> None:
+def create_bucket(ex: Executor, s3: S3, ch: c.PutArtifactStore) -> None:
     """Made with its owner enforced (no ACLs) and tagged; one this account has already is
     taken as made, one another account has is an error naming the bucket."""
-    where: dict[str, Any] = {}
-    if ch.where.region != "us-east-1":  # S3 refuses a LocationConstraint of us-east-1
-        where = {"CreateBucketConfiguration": {"LocationConstraint": ch.where.region}}
-    call(
-        ex,
-        s3.create_bucket,
-        ok=("BucketAlreadyOwnedByYou",),
-        Bucket=ch.bucket,
-        ObjectOwnership="BucketOwnerEnforced",
-        **where,
-    )
-    call(
-        ex,
-        s3.put_bucket_tagging,
-        Tagging={"TagSet": [{"Key": store.STORE_TAG, "Value": "artifacts"}]},
-        **expected_owner(ch),
-    )
+    s3.create_bucket(ch.bucket, store.bucket_owner(ch.bucket), {store.STORE_TAG: "artifacts"})
 
 
 # ------------------------------------------------------------------ stage 1
@@ -298,127 +198,67 @@ def create_bucket(ex: Executor, s3: Client, ch: c.PutArtifactStore) -> None:
 def put_artifact(ex: Executor, ch: c.PutArtifact) -> None:
     """S3 checks the object against its SHA-256 as it arrives (``ChecksumSHA256``)."""
     blob = next(b for b in ex.intent.blobs(ch.where.account, ch.where.region) if b.key == ch.key)
-    s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
-    tags = {TOPOLOGY_TAG: ex.intent.topology, NAME_TAG: ch.what}
-    call(
-        ex,
-        s3.put_object,
-        Key=ch.key,
-        Body=blob.data,
-        ChecksumSHA256=base64.b64encode(bytes.fromhex(blob.sha256)).decode(),
-        Tagging=urllib.parse.urlencode(tags),
-        **expected_owner(ch),
-    )
+    sha256 = base64.b64encode(bytes.fromhex(blob.sha256)).decode()
+    object_tags = {TOPOLOGY_TAG: ex.intent.topology, NAME_TAG: ch.what}
+    owner = store.bucket_owner(ch.bucket)
+    aws(ex, ch).s3.put_object(ch.bucket, owner, ch.key, blob.data, sha256, object_tags)
 
 
 def put_pointer(ex: Executor, ch: c.PutPointer) -> None:
     """Rewritten in place (the one object that is): S3 replaces an object whole, so a gateway
     reading it sees the old pointer or the new one, never a mix."""
     data = ch.data.encode()
-    s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
-    tags = {TOPOLOGY_TAG: ex.intent.topology, NAME_TAG: ch.gateway}
-    call(
-        ex,
-        s3.put_object,
-        Key=ch.key,
-        Body=data,
+    sha256 = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    object_tags = {TOPOLOGY_TAG: ex.intent.topology, NAME_TAG: ch.gateway}
+    aws(ex, ch).s3.put_object(
+        ch.bucket,
+        store.bucket_owner(ch.bucket),
+        ch.key,
+        data,
+        sha256,
+        object_tags,
         ContentType="application/json",
         CacheControl="no-cache",
-        ChecksumSHA256=base64.b64encode(hashlib.sha256(data).digest()).decode(),
-        Tagging=urllib.parse.urlencode(tags),
-        **expected_owner(ch),
     )
 
 
 def create_igw(ex: Executor, ch: c.CreateInternetGateway) -> None:
     client = ec2(ex, ch)
-    made = call(
-        ex,
-        client.create_internet_gateway,
-        idempotent=False,
-        TagSpecifications=tagged(ex, "internet-gateway", ch.vpc.name),
-    )
-    igw = made["InternetGateway"]["InternetGatewayId"]
-    call(ex, client.attach_internet_gateway, InternetGatewayId=igw, VpcId=resolve(ex, ch.vpc))
+    igw = client.create_internet_gateway(tags(ex, ch.vpc.name))
+    client.attach_internet_gateway(igw, resolve(ex, ch.vpc))
     put(ex, "igw", ch, ch.vpc.name, igw)
 
 
 def attach_igw(ex: Executor, ch: c.AttachInternetGateway) -> None:
-    call(
-        ex,
-        ec2(ex, ch).attach_internet_gateway,
-        InternetGatewayId=ch.gateway_id,
-        VpcId=resolve(ex, ch.vpc),
-    )
+    ec2(ex, ch).attach_internet_gateway(ch.gateway_id, resolve(ex, ch.vpc))
     put(ex, "igw", ch, ch.vpc.name, ch.gateway_id)
 
 
 def create_subnet(ex: Executor, ch: c.CreateSubnet) -> None:
-    made = call(
-        ex,
-        ec2(ex, ch).create_subnet,
-        idempotent=False,
-        VpcId=resolve(ex, ch.vpc),
-        CidrBlock=ch.cidr,
-        AvailabilityZone=ch.az,
-        TagSpecifications=tagged(ex, "subnet", ch.name),
-    )
-    put(ex, "subnet", ch, ch.name, made["Subnet"]["SubnetId"])
+    made = ec2(ex, ch).create_subnet(resolve(ex, ch.vpc), ch.cidr, ch.az, tags(ex, ch.name))
+    put(ex, "subnet", ch, ch.name, made)
 
 
 def create_group(ex: Executor, ch: c.CreateSecurityGroup) -> None:
-    made = call(
-        ex,
-        ec2(ex, ch).create_security_group,
-        idempotent=False,
-        GroupName=ch.group_name,
-        Description=ch.description,
-        VpcId=resolve(ex, ch.vpc),
-        TagSpecifications=tagged(ex, "security-group", ch.name),
-    )
-    put(ex, "sg", ch, ch.name, made["GroupId"])
+    vpc = resolve(ex, ch.vpc)
+    made = ec2(ex, ch).create_security_group(ch.group_name, ch.description, vpc, tags(ex, ch.name))
+    put(ex, "sg", ch, ch.name, made)
 
 
 def create_table(ex: Executor, ch: c.CreateRouteTable) -> None:
     vpc = resolve(ex, ch.vpc)
-    made = call(
-        ex,
-        ec2(ex, ch).create_route_table,
-        VpcId=vpc,
-        ClientToken=token(ex.intent.topology, ch.name, vpc),
-        TagSpecifications=tagged(ex, "route-table", ch.name, **{VPC_TAG: ch.where.vpc}),
+    made = ec2(ex, ch).create_route_table(
+        vpc, token(ex.intent.topology, ch.name, vpc), tags(ex, ch.name, **{VPC_TAG: ch.where.vpc})
     )
-    put(ex, "route-table", ch, ch.name, made["RouteTable"]["RouteTableId"])
+    put(ex, "route-table", ch, ch.name, made)
 
 
 def create_profile(ex: Executor, ch: c.CreateInstanceProfile) -> None:
-    iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
-    call(
-        ex,
-        iam.create_instance_profile,
-        ok=("EntityAlreadyExists",),
-        InstanceProfileName=ch.profile_name,
-        Path=ch.path,
-        Tags=tag_list(ex, ch.name),
-    )
-    call(
-        ex,
-        iam.add_role_to_instance_profile,
-        ok=("LimitExceeded", "EntityAlreadyExists"),
-        InstanceProfileName=ch.profile_name,
-        RoleName=ch.role_name,
-    )
+    aws(ex, ch).iam.create_instance_profile(ch.profile_name, ch.path, ch.role_name, tags(ex, ch.name))  # fmt: skip
 
 
 def put_policy(ex: Executor, ch: c.PutRolePolicy) -> None:
-    iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
-    call(
-        ex,
-        iam.put_role_policy,
-        RoleName=ch.role_name,
-        PolicyName=POLICY_NAME,
-        PolicyDocument=ch.policy,
-    )
+    aws(ex, ch).iam.put_role_policy(ch.role_name, POLICY_NAME, ch.policy)
 
 
 # ------------------------------------------------------------------ stage 2
@@ -427,28 +267,13 @@ def put_policy(ex: Executor, ch: c.PutRolePolicy) -> None:
 def associate_table(ex: Executor, ch: c.AssociateRouteTable) -> None:
     table = resolve(ex, ch.table)
     if ch.replaces:
-        call(
-            ex,
-            ec2(ex, ch).replace_route_table_association,
-            AssociationId=ch.replaces,
-            RouteTableId=table,
-        )
+        ec2(ex, ch).replace_route_table_association(ch.replaces, table)
         return
-    call(
-        ex,
-        ec2(ex, ch).associate_route_table,
-        ok=("Resource.AlreadyAssociated",),
-        RouteTableId=table,
-        SubnetId=resolve(ex, ch.subnet),
-    )
+    ec2(ex, ch).associate_route_table(table, resolve(ex, ch.subnet))
 
 
 def set_route(ex: Executor, ch: c.Change, table: str, destination: str, **target: str) -> None:
-    client = ec2(ex, ch)
-    args: dict[str, Any] = {"RouteTableId": table, "DestinationCidrBlock": destination, **target}
-    made = call(ex, client.create_route, ok=("RouteAlreadyExists",), **args)
-    if made is None:
-        call(ex, client.replace_route, **args)
+    ec2(ex, ch).put_route(table, destination, exists=False, **target)
 
 
 def route_to_internet(ex: Executor, ch: c.RouteToInternet) -> None:
@@ -472,23 +297,14 @@ def ingress_rule(ex: Executor, permit: c.Permit) -> dict[str, Any]:
     return rule
 
 
-def authorize_all(ex: Executor, batch: Sequence[c.AuthorizeIngress]) -> None:
-    """The rules of one security group in one call. A call with a rule that is there already
-    adds none of them (InvalidPermission.Duplicate): then each is added on its own."""
+def authorize_all(
+    ex: Executor, batch: Sequence[c.AuthorizeIngress], resource: str | None = None
+) -> None:
+    """The rules of one security group in one call (the door adds them one by one when one
+    of them is there already)."""
     first = batch[0]
-    try:
-        call(
-            ex,
-            ec2(ex, first).authorize_security_group_ingress,
-            ok=("InvalidPermission.Duplicate",) if len(batch) == 1 else (),
-            GroupId=resolve(ex, first.group),
-            IpPermissions=[ingress_rule(ex, ch.permit) for ch in batch],
-        )
-    except botocore.exceptions.ClientError as exc:
-        if len(batch) == 1 or error_code(exc) != "InvalidPermission.Duplicate":
-            raise
-        for ch in batch:
-            perform(ex, ch)
+    rules = [ingress_rule(ex, ch.permit) for ch in batch]
+    aws(ex, first, resource).ec2.authorize_ingress(resolve(ex, first.group), rules)
 
 
 def revoke(ex: Executor, ch: c.RevokeIngress) -> None:
@@ -496,13 +312,7 @@ def revoke(ex: Executor, ch: c.RevokeIngress) -> None:
     rule: dict[str, Any] = {"IpProtocol": r.protocol, "IpRanges": [{"CidrIp": r.cidr}]}
     if r.protocol != "-1":
         rule |= {"FromPort": r.from_port, "ToPort": r.to_port}
-    call(
-        ex,
-        ec2(ex, ch).revoke_security_group_ingress,
-        ok=("InvalidPermission.NotFound",),
-        GroupId=resolve(ex, ch.group),
-        IpPermissions=[rule],
-    )
+    ec2(ex, ch).revoke_ingress(resolve(ex, ch.group), rule)
 
 
 def template_data(ex: Executor, name: str, data: c.LaunchTemplateData) -> dict[str, Any]:
@@ -518,38 +328,20 @@ def template_data(ex: Executor, name: str, data: c.LaunchTemplateData) -> dict[s
 
 
 def create_template(ex: Executor, ch: c.CreateLaunchTemplate) -> None:
-    call(
-        ex,
-        ec2(ex, ch).create_launch_template,
-        ok=("InvalidLaunchTemplateName.AlreadyExistsException",),
-        LaunchTemplateName=ch.template_name,
-        ClientToken=token(ex.intent.topology, ch.template_name, ch.data.digest),
-        LaunchTemplateData=template_data(ex, ch.name, ch.data),
-        TagSpecifications=tagged(
-            ex, "launch-template", ch.name, **{DIGEST_TAG: ch.data.digest, BOOT_TAG: ch.data.boot}
-        ),
+    ec2(ex, ch).create_launch_template(
+        ch.template_name,
+        token(ex.intent.topology, ch.template_name, ch.data.digest),
+        template_data(ex, ch.name, ch.data),
+        tags(ex, ch.name, **{DIGEST_TAG: ch.data.digest, BOOT_TAG: ch.data.boot}),
     )
 
 
 def update_template(ex: Executor, ch: c.UpdateLaunchTemplate) -> None:
-    client = ec2(ex, ch)
-    made = call(
-        ex,
-        client.create_launch_template_version,
-        LaunchTemplateId=ch.template_id,
-        ClientToken=token(ex.intent.topology, ch.template_name, ch.data.digest),
-        LaunchTemplateData=template_data(ex, ch.name, ch.data),
-    )
-    version = str(made["LaunchTemplateVersion"]["VersionNumber"])
-    call(ex, client.modify_launch_template, LaunchTemplateId=ch.template_id, DefaultVersion=version)
-    call(
-        ex,
-        client.create_tags,
-        Resources=[ch.template_id],
-        Tags=[
-            {"Key": DIGEST_TAG, "Value": ch.data.digest},
-            {"Key": BOOT_TAG, "Value": ch.data.boot},
-        ],
+    ec2(ex, ch).update_launch_template(
+        ch.template_id,
+        token(ex.intent.topology, ch.template_name, ch.data.digest),
+        template_data(ex, ch.name, ch.data),
+        {DIGEST_TAG: ch.data.digest, BOOT_TAG: ch.data.boot},
     )
 
 
@@ -567,35 +359,28 @@ DRAIN_HOOK: dict[str, Any] = {
 
 
 def group_tags(ex: Executor, group: str, tags: dict[str, str], propagate: bool) -> list[Any]:
-    where = {"ResourceId": group, "ResourceType": "auto-scaling-group"}
-    return [
-        {"Key": k, "Value": v, "PropagateAtLaunch": propagate, **where} for k, v in tags.items()
-    ]
+    return autoscaling.group_tags(group, tags, propagate)
 
 
 def create_scaling_group(ex: Executor, ch: c.CreateAutoScalingGroup) -> None:
     """With the failover hook deployed, the group is made with its lifecycle hook and the tag
     that records it (CreateAutoScalingGroup takes both: LifecycleHookSpecificationList, Tags),
     so the hook's PutLifecycleHook for this group has nothing left to do."""
-    client = ex.sessions.client(ch.where.account, ch.where.region, "autoscaling")
-    tags = group_tags(ex, ch.group_name, names.tags(ex.intent.topology, ch.name), True)
+    found = group_tags(ex, ch.group_name, tags(ex, ch.name), True)
     hook: dict[str, Any] = {}
     if ex.intent.hook is not None:
         drain = {names.DRAIN_TAG: names.LIFECYCLE_HOOK}
-        tags += group_tags(ex, ch.group_name, drain, False)
+        found += group_tags(ex, ch.group_name, drain, False)
         hook = {"LifecycleHookSpecificationList": [DRAIN_HOOK]}
-    call(
-        ex,
-        client.create_auto_scaling_group,
-        ok=("AlreadyExists",),
-        AutoScalingGroupName=ch.group_name,
+    aws(ex, ch).autoscaling.create_group(
+        ch.group_name,
+        found,
         LaunchTemplate={"LaunchTemplateName": ch.template_name, "Version": "$Default"},
         MinSize=1,
         MaxSize=1,
         DesiredCapacity=1,
         VPCZoneIdentifier=resolve(ex, ch.subnet),
         HealthCheckType="EC2",
-        Tags=tags,
         **hook,
     )
     if hook:
@@ -611,22 +396,11 @@ def route_to_gateway(ex: Executor, ch: c.RouteToGateway) -> None:
 
 
 def associate_address(ex: Executor, ch: c.AssociateAddress) -> None:
-    call(
-        ex,
-        ec2(ex, ch).associate_address,
-        AllocationId=resolve(ex, ch.address),
-        InstanceId=resolve(ex, ch.instance),
-        AllowReassociation=True,
-    )
+    ec2(ex, ch).associate_address(resolve(ex, ch.address), resolve(ex, ch.instance))
 
 
 def disable_check(ex: Executor, ch: c.DisableSourceDestCheck) -> None:
-    call(
-        ex,
-        ec2(ex, ch).modify_instance_attribute,
-        InstanceId=resolve(ex, ch.instance),
-        SourceDestCheck={"Value": False},
-    )
+    ec2(ex, ch).disable_source_dest_check(resolve(ex, ch.instance))
 
 
 def zone_id(ex: Executor, ch: c.Change) -> str:
@@ -635,41 +409,21 @@ def zone_id(ex: Executor, ch: c.Change) -> str:
     return resolve(ex, ref)
 
 
-def record_change(ex: Executor, ch: c.UpsertRecord | c.DeleteRecord) -> dict[str, Any]:
+def record_change(ex: Executor, ch: c.UpsertRecord | c.DeleteRecord) -> RecordChange:
     """One entry of a ChangeResourceRecordSets batch."""
-    values: tuple[str, ...]
     if isinstance(ch, c.UpsertRecord):
-        action, values = "UPSERT", (resolve(ex, ch.address),)
-    else:
-        action, values = "DELETE", ch.values
-    record = {
-        "Name": ch.fqdn,
-        "Type": "A",
-        "TTL": ch.ttl,
-        "ResourceRecords": [{"Value": v} for v in values],
-    }
-    return {"Action": action, "ResourceRecordSet": record}
+        return RecordChange("UPSERT", ch.fqdn, ch.ttl, (resolve(ex, ch.address),))
+    return RecordChange("DELETE", ch.fqdn, ch.ttl, ch.values)
 
 
-def change_records(ex: Executor, batch: Sequence[c.UpsertRecord | c.DeleteRecord]) -> None:
-    """One ChangeResourceRecordSets for the whole batch (all of one zone). A batch is applied
-    all or nothing; a DELETE of a record already gone fails it (InvalidChangeBatch), so a
-    batch with deletes that fails so is retried record by record, where that one is done."""
+def change_records(
+    ex: Executor, batch: Sequence[c.UpsertRecord | c.DeleteRecord], resource: str | None = None
+) -> None:
+    """One ChangeResourceRecordSets for the whole batch (all of one zone); the door makes
+    them one by one when a DELETE of a record already gone fails the batch."""
     first = batch[0]
-    r53 = ex.sessions.client(first.where.account, first.where.region, "route53")
-    deletes = any(isinstance(ch, c.DeleteRecord) for ch in batch)
-    try:
-        call(
-            ex,
-            r53.change_resource_record_sets,
-            HostedZoneId=zone_id(ex, first),
-            ChangeBatch={"Changes": [record_change(ex, ch) for ch in batch]},
-        )
-    except botocore.exceptions.ClientError as exc:
-        if not deletes or len(batch) == 1 or error_code(exc) != "InvalidChangeBatch":
-            raise
-        for ch in batch:
-            perform(ex, ch)
+    route53 = aws(ex, first, resource).route53
+    route53.change_records(zone_id(ex, first), [record_change(ex, ch) for ch in batch])
 
 
 def upsert_record(ex: Executor, ch: c.UpsertRecord) -> None:
@@ -680,28 +434,16 @@ def upsert_record(ex: Executor, ch: c.UpsertRecord) -> None:
 
 
 def delete_record(ex: Executor, ch: c.DeleteRecord) -> None:
-    try:
-        change_records(ex, [ch])
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) != "InvalidChangeBatch":  # gone already
-            raise
+    change_records(ex, [ch])  # a record gone already is done (``door.route53``)
 
 
 def delete_rotation_journal(ex: Executor, ch: c.DeleteRotationJournal) -> None:
-    client = ex.sessions.client(ch.where.account, ch.where.region, "dynamodb")
     key = {"topology": {"S": journal.key(ch.topology)}}
-    call(ex, client.delete_item, ok=("ResourceNotFoundException",), TableName=TABLE, Key=key)
+    aws(ex, ch).dynamodb.delete_item(TABLE, key, gone_ok=True)
 
 
 def delete_scaling_group(ex: Executor, ch: c.DeleteAutoScalingGroup) -> None:
-    client = ex.sessions.client(ch.where.account, ch.where.region, "autoscaling")
-    call(
-        ex,
-        client.delete_auto_scaling_group,
-        ok=("ValidationError",),
-        AutoScalingGroupName=ch.group_name,
-        ForceDelete=True,
-    )
+    aws(ex, ch).autoscaling.delete_group(ch.group_name)
     wait_terminated(ex, ch)
 
 
@@ -714,7 +456,7 @@ def wait_terminated(ex: Executor, ch: c.DeleteAutoScalingGroup) -> None:
     ]
     client = ec2(ex, ch)
     deadline = ex.clock() + ex.wait_s
-    while call(ex, client.describe_instances, Filters=filters)["Reservations"]:
+    while client.instances(filters):
         if ex.clock() > deadline:
             raise AwsError(
                 ch.where.account,
@@ -727,125 +469,53 @@ def wait_terminated(ex: Executor, ch: c.DeleteAutoScalingGroup) -> None:
 
 
 def delete_route(ex: Executor, ch: c.DeleteRoute) -> None:
-    call(
-        ex,
-        ec2(ex, ch).delete_route,
-        ok=("InvalidRoute.NotFound",),
-        RouteTableId=ch.table_id,
-        DestinationCidrBlock=ch.destination,
-    )
+    ec2(ex, ch).delete_route(ch.table_id, ch.destination)
 
 
 def delete_template(ex: Executor, ch: c.DeleteLaunchTemplate) -> None:
-    call(
-        ex,
-        ec2(ex, ch).delete_launch_template,
-        ok=("InvalidLaunchTemplateId.NotFound",),
-        LaunchTemplateId=ch.template_id,
-    )
+    ec2(ex, ch).delete_launch_template(ch.template_id)
 
 
 def delete_role(ex: Executor, ch: c.DeleteRole) -> None:
-    iam = ex.sessions.client(ch.where.account, ch.where.region, "iam")
-    gone = ("NoSuchEntity",)
-    for profile in ch.profiles:
-        call(
-            ex,
-            iam.remove_role_from_instance_profile,
-            ok=gone,
-            InstanceProfileName=profile,
-            RoleName=ch.role_name,
-        )
-        call(ex, iam.delete_instance_profile, ok=gone, InstanceProfileName=profile)
-    call(ex, iam.delete_role_policy, ok=gone, RoleName=ch.role_name, PolicyName=POLICY_NAME)
-    call(ex, iam.delete_role, ok=gone, RoleName=ch.role_name)
+    aws(ex, ch).iam.delete_role(ch.role_name, ch.profiles, POLICY_NAME)
 
 
 def delete_parameters(ex: Executor, ch: c.DeleteParameters) -> None:
-    ssm = ex.sessions.client(ch.where.account, ch.where.region, "ssm")
-    for i in range(0, len(ch.names), 10):
-        call(ex, ssm.delete_parameters, Names=list(ch.names[i : i + 10]))
+    aws(ex, ch).ssm.delete_parameters(ch.names)
 
 
 def delete_artifacts(ex: Executor, ch: c.DeleteArtifacts) -> None:
-    s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
-    for i in range(0, len(ch.keys), 1000):  # DeleteObjects takes up to 1,000 keys
-        objects = [{"Key": k} for k in ch.keys[i : i + 1000]]
-        call(
-            ex, s3.delete_objects, Delete={"Objects": objects, "Quiet": True}, **expected_owner(ch)
-        )
+    aws(ex, ch).s3.delete_objects(ch.bucket, store.bucket_owner(ch.bucket), ch.keys)
 
 
 def delete_store(ex: Executor, ch: c.DeleteArtifactStore) -> None:
     """Another topology's objects keep the bucket (S3 refuses to delete a non-empty one)."""
-    s3 = ex.sessions.client(ch.where.account, ch.where.region, "s3")
-    call(ex, s3.delete_bucket, ok=("BucketNotEmpty", "NoSuchBucket"), **expected_owner(ch))
+    aws(ex, ch).s3.delete_bucket(ch.bucket, store.bucket_owner(ch.bucket))
 
 
 def release_address(ex: Executor, ch: c.ReleaseAddress) -> None:
-    client = ec2(ex, ch)
-    if ch.association_id:
-        call(
-            ex,
-            client.disassociate_address,
-            ok=("InvalidAssociationID.NotFound",),
-            AssociationId=ch.association_id,
-        )
-    call(
-        ex,
-        client.release_address,
-        ok=("InvalidAllocationID.NotFound",),
-        AllocationId=ch.allocation_id,
-    )
+    ec2(ex, ch).release_address(ch.allocation_id, ch.association_id)
 
 
 def delete_group(ex: Executor, ch: c.DeleteSecurityGroup) -> None:
-    call(ex, ec2(ex, ch).delete_security_group, ok=("InvalidGroup.NotFound",), GroupId=ch.group_id)
+    ec2(ex, ch).delete_security_group(ch.group_id)
 
 
 def delete_table(ex: Executor, ch: c.DeleteRouteTable) -> None:
-    client = ec2(ex, ch)
-    for association in ch.associations:
-        call(
-            ex,
-            client.disassociate_route_table,
-            ok=("InvalidAssociationID.NotFound",),
-            AssociationId=association,
-        )
-    call(
-        ex,
-        client.delete_route_table,
-        ok=("InvalidRouteTableID.NotFound",),
-        RouteTableId=ch.table_id,
-    )
+    ec2(ex, ch).delete_route_table(ch.table_id, ch.associations)
 
 
 def delete_subnet(ex: Executor, ch: c.DeleteSubnet) -> None:
-    call(ex, ec2(ex, ch).delete_subnet, ok=("InvalidSubnetID.NotFound",), SubnetId=ch.subnet_id)
+    ec2(ex, ch).delete_subnet(ch.subnet_id)
 
 
 def delete_igw(ex: Executor, ch: c.DeleteInternetGateway) -> None:
-    client = ec2(ex, ch)
-    if ch.vpc_id:
-        call(
-            ex,
-            client.detach_internet_gateway,
-            ok=("Gateway.NotAttached",),
-            InternetGatewayId=ch.gateway_id,
-            VpcId=ch.vpc_id,
-        )
-    call(
-        ex,
-        client.delete_internet_gateway,
-        ok=("InvalidInternetGatewayID.NotFound",),
-        InternetGatewayId=ch.gateway_id,
-    )
+    ec2(ex, ch).delete_internet_gateway(ch.gateway_id, ch.vpc_id)
 
 
 def delete_vpc(ex: Executor, ch: c.DeleteVpc) -> None:
-    call(ex, ec2(ex, ch).delete_vpc, ok=("InvalidVpcID.NotFound",), VpcId=ch.vpc_id)
+    ec2(ex, ch).delete_vpc(ch.vpc_id)
 
 
 def delete_zone(ex: Executor, ch: c.DeleteHostedZone) -> None:
-    r53 = ex.sessions.client(ch.where.account, ch.where.region, "route53")
-    call(ex, r53.delete_hosted_zone, ok=("NoSuchHostedZone",), Id=ch.zone_id)
+    aws(ex, ch).route53.delete_hosted_zone(ch.zone_id)

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import botocore.exceptions
-
 from vpnctl.aws import names
+from vpnctl.aws.door import BotoWire, Door, Wire
+from vpnctl.aws.door.dynamodb import DynamoDb
 from vpnctl.aws.retry import Retry
-from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
+from vpnctl.aws.session import Sessions
 from vpnctl.errors import LockConflict
 
 TABLE = names.LOCK_TABLE
@@ -52,13 +52,15 @@ class ApplyLock:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
     wait_s: float = 0.0  # how long to wait for another apply to finish; 0 fails at once
+    wire: Wire | None = None  # AWS in memory (``fakedoor``), else boto3 through ``sessions``
 
     @property
     def region(self) -> str:
         return self.sessions.partition(self.account).global_region
 
-    def client(self) -> Client:
-        return self.sessions.client(self.account, self.region, "dynamodb")
+    def table(self, what: str = "") -> DynamoDb:
+        door = Door(self.wire or BotoWire(self.sessions, self.retry))
+        return door.at(self.account, self.region, what or f"apply lock of {self.topology}").dynamodb
 
     @contextmanager
     def held(self, who: str | None = None) -> Iterator[Holder]:
@@ -96,90 +98,37 @@ class ApplyLock:
             "since": {"S": holder.since},
             "run": {"S": holder.run},
         }
-        try:
-            self.retry.call(
-                lambda: self.client().put_item(
-                    TableName=TABLE, Item=item, ConditionExpression=f"attribute_not_exists({KEY})"
-                )
-            )
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            with aws_errors(self.account, self.region, f"apply lock of {self.topology}"):
-                raise
-        return True
+        return self.table().put_item(TABLE, item, f"attribute_not_exists({KEY})") is None
 
     def holder(self) -> Holder | None:
-        with aws_errors(self.account, self.region, f"apply lock of {self.topology}"):
-            found = self.retry.call(
-                lambda: self.client().get_item(
-                    TableName=TABLE, Key={KEY: {"S": self.topology}}, ConsistentRead=True
-                )
-            )
-        item = found.get("Item")
+        item = self.table().get_item(TABLE, {KEY: {"S": self.topology}})
         if not item:
             return None
         return Holder(item["owner"]["S"], item["since"]["S"], item["run"]["S"])
 
     def release(self, holder: Holder) -> None:
-        with aws_errors(self.account, self.region, f"apply lock of {self.topology}"):
-            try:
-                self.retry.call(
-                    lambda: self.client().delete_item(
-                        TableName=TABLE,
-                        Key={KEY: {"S": self.topology}},
-                        ConditionExpression="run = :run",
-                        ExpressionAttributeValues={":run": {"S": holder.run}},
-                    )
-                )
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise
+        """Only if it is still ours (a broken lock taken by another apply stays theirs)."""
+        key = {KEY: {"S": self.topology}}
+        self.table().delete_item(TABLE, key, "run = :run", {":run": {"S": holder.run}})
 
     def break_lock(self) -> Holder | None:
         """``vpnctl unlock``: remove whoever holds it; returns who that was."""
         current = self.holder() if self.table_exists() else None
         if current is not None:
-            with aws_errors(self.account, self.region, f"apply lock of {self.topology}"):
-                self.retry.call(
-                    lambda: self.client().delete_item(
-                        TableName=TABLE, Key={KEY: {"S": self.topology}}
-                    )
-                )
+            self.table().delete_item(TABLE, {KEY: {"S": self.topology}})
         return current
 
     def table_exists(self) -> bool:
-        try:
-            self.retry.call(lambda: self.client().describe_table(TableName=TABLE))
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                return False
-            with aws_errors(self.account, self.region, f"table {TABLE}"):
-                raise
-        return True
+        return self.table(f"table {TABLE}").table_status(TABLE) is not None
 
     def ensure_table(self) -> None:
         if self.table_exists():
             return
-        with aws_errors(self.account, self.region, f"table {TABLE}"):
-            try:
-                self.retry.call(
-                    lambda: self.client().create_table(
-                        TableName=TABLE,
-                        KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
-                        AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
-                        BillingMode="PAY_PER_REQUEST",
-                        Tags=[{"Key": names.PURPOSE_TAG, "Value": "apply lock"}],
-                    )
-                )
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) != "ResourceInUseException":
-                    raise
-            self.wait_active()
+        self.table(f"table {TABLE}").create_table(TABLE, KEY, {names.PURPOSE_TAG: "apply lock"})
+        self.wait_active()
 
     def wait_active(self) -> None:
         for _ in range(60):
-            table = self.retry.call(lambda: self.client().describe_table(TableName=TABLE))
-            if table["Table"]["TableStatus"] == "ACTIVE":
+            if self.table(f"table {TABLE}").table_status(TABLE) == "ACTIVE":
                 return
             self.sleep(2.0)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from vpnctl.aws.changes import Change
+from vpnctl.aws.door import Door
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.progress import Progress
 from vpnctl.aws.registry import Registry
@@ -31,6 +32,9 @@ class Executor(Protocol):
     wait_s: float  # for a gateway instance to appear, or to go
     zone_id: str | None  # the hosted zone, when it exists already
     handlers: Mapping[type[Change], Handler]  # ``handlers.HANDLERS``, unless a test says
+
+    @property
+    def door(self) -> Door: ...  # every AWS call goes through it (``vpnctl.aws.door``)
 
     def keys(self, tunnel: str) -> dict[str, str]: ...  # {ssm name: secret value}
     def sleep(self, seconds: float) -> None: ...

@@ -11,16 +11,16 @@ ends with the list of gateways that have not converged and why.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from vpnctl.aws import live as lv
 from vpnctl.aws import names
+from vpnctl.aws.door import Door
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.retry import Retry
-from vpnctl.aws.session import Sessions, aws_errors
+from vpnctl.aws.session import Sessions
 from vpnctl.design import Gateway
 from vpnctl.health_contract import READY_TAG
 
@@ -100,22 +100,15 @@ def read(
 ) -> dict[tuple[str, str], tuple[lv.Instance, ...]]:
     """The topology's live instances with their tags, per account and region of a gateway."""
     found: dict[tuple[str, str], tuple[lv.Instance, ...]] = {}
+    door = Door.of(sessions, retry)
     for account, region in sorted({(g.account, g.region) for g in intent.design.gateways}):
-        ec2 = sessions.client(account, region, "ec2")
         filters = [
             {"Name": f"tag:{names.TOPOLOGY_TAG}", "Values": [intent.topology]},
             {"Name": "instance-state-name", "Values": list(names.LIVE_STATES)},
         ]
-        with aws_errors(account, region, f"instances of topology {intent.topology}"):
-            pages = retry.call(functools.partial(_pages, ec2, filters))
-        found[(account, region)] = tuple(
-            _instance(i) for p in pages for r in p["Reservations"] for i in r["Instances"]
-        )
+        ec2 = door.at(account, region, f"instances of topology {intent.topology}").ec2
+        found[(account, region)] = tuple(_instance(i) for i in ec2.instances(filters))
     return found
-
-
-def _pages(ec2: Any, filters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return list(ec2.get_paginator("describe_instances").paginate(Filters=filters))
 
 
 def _instance(item: Mapping[str, Any]) -> lv.Instance:

@@ -23,6 +23,7 @@ from typing import TextIO
 from vpnctl.aws import actions
 from vpnctl.aws.changes import Change, ChangeSet, Stage, batched
 from vpnctl.aws.context import Handler, KeySource
+from vpnctl.aws.door import BotoWire, Door, Wire
 from vpnctl.aws.handlers import HANDLERS
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.progress import Progress, Quiet
@@ -47,6 +48,11 @@ class Executor:
     wait_s: float = 900.0  # for a gateway instance to appear
     zone_id: str | None = None  # the hosted zone, when it exists already
     handlers: Mapping[type[Change], Handler] = field(default_factory=lambda: HANDLERS)
+    wire: Wire | None = None  # AWS in memory (``fakedoor``), else boto3 through ``sessions``
+
+    @property
+    def door(self) -> Door:
+        return Door(self.wire or BotoWire(self.sessions, self.retry))
 
     def run(self, changes: ChangeSet) -> None:
         self.progress.begin(len(changes.changes))

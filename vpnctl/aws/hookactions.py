@@ -12,22 +12,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import botocore.exceptions
-
-from vpnctl.aws import hooks, names, pages
+from vpnctl.aws import hooks, names
 from vpnctl.aws import live as lv
-from vpnctl.aws.actions import (
-    DRAIN_HOOK,
-    POLICY_NAME,
-    call,
-    group_tags,
-    make_role,
-    tag_list,
-)
+from vpnctl.aws.actions import DRAIN_HOOK, POLICY_NAME, aws, make_role, tags
 from vpnctl.aws.changes import Change, Ref
 from vpnctl.aws.context import Executor
-from vpnctl.aws.retry import Retry
-from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
+from vpnctl.aws.door import At, Door
+from vpnctl.errors import AwsError
 
 if TYPE_CHECKING:
     from vpnctl.aws.scope import Scope
@@ -38,24 +29,17 @@ TARGET_ID = "failover-hook"
 # ------------------------------------------------------------------ reading
 
 
-def read(sessions: Sessions, at: lv.RegionKey, scope: Scope, retry: Retry) -> lv.HookLive:
+def read(door: Door, at: lv.RegionKey, scope: Scope) -> lv.HookLive:
     topology = scope.topology
-    with aws_errors(*at, "the failover hook's objects (reading what exists)"):
-        return lv.HookLive(
-            _function(sessions.client(*at, "lambda"), topology, retry),
-            _rules(sessions.client(*at, "events"), topology, retry),
-            _alarms(sessions.client(*at, "cloudwatch"), topology, retry),
-        )
+    here = door.at(*at, "the failover hook's objects (reading what exists)")
+    return lv.HookLive(_function(here, topology), _rules(here, topology), _alarms(here, topology))
 
 
-def _function(client: Client, topology: str, retry: Retry) -> lv.FunctionLive | None:
+def _function(here: At, topology: str) -> lv.FunctionLive | None:
     name = hooks.function_name(topology)
-    try:
-        found = retry.call(lambda: client.get_function(FunctionName=name))["Configuration"]
-    except botocore.exceptions.ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return None
-        raise
+    found = here.functions.function(name)
+    if found is None:
+        return None
     env = found.get("Environment", {}).get("Variables", {})
     settings = {
         "Role": found["Role"],
@@ -68,11 +52,9 @@ def _function(client: Client, topology: str, retry: Retry) -> lv.FunctionLive | 
     return lv.FunctionLive(name, found["CodeSha256"], hooks.digest(settings))
 
 
-def _rules(client: Client, topology: str, retry: Retry) -> dict[str, str]:
-    prefix = hooks.rule_prefix(topology)
-    found = retry.call(lambda: pages.items(client, "list_rules", "Rules", NamePrefix=prefix))
+def _rules(here: At, topology: str) -> dict[str, str]:
     rules = {}
-    for rule in found:
+    for rule in here.events.rules(hooks.rule_prefix(topology)):
         args = (
             {"EventPattern": lv.canonical_json(json.loads(rule["EventPattern"]))}
             if rule.get("EventPattern")
@@ -82,83 +64,59 @@ def _rules(client: Client, topology: str, retry: Retry) -> dict[str, str]:
     return rules
 
 
-def _alarms(client: Client, topology: str, retry: Retry) -> dict[str, str]:
-    prefix = hooks.alarm_prefix(topology)
-    found = retry.call(
-        lambda: pages.items(client, "describe_alarms", "MetricAlarms", AlarmNamePrefix=prefix)
-    )
+def _alarms(here: At, topology: str) -> dict[str, str]:
+    found = here.cloudwatch.alarms(hooks.alarm_prefix(topology))
     return {a["AlarmName"]: hooks.alarm_digest(a) for a in found if "Metrics" in a}
 
 
 # ------------------------------------------------------------------ the changes
 
 
-def _client(ex: Executor, change: Change, service: str) -> Client:
-    return ex.sessions.client(change.where.account, change.where.region, service)
-
-
 def put_role(ex: Executor, ch: hooks.PutHookRole) -> None:
-    iam = _client(ex, ch, "iam")
+    iam = aws(ex, ch).iam
     if ch.create:
         description = f"vpnctl {ex.intent.topology}: failover hook"
         make_role(ex, iam, ch.role_name, ch.path, ch.trust, description, "failover-hook")
-    call(
-        ex,
-        iam.put_role_policy,
-        RoleName=ch.role_name,
-        PolicyName=POLICY_NAME,
-        PolicyDocument=ch.policy,
-    )
+    iam.put_role_policy(ch.role_name, POLICY_NAME, ch.policy)
 
 
 def _role_arn(ex: Executor, ch: hooks.PutHookFunction) -> str:
-    iam = ex.sessions.global_client(ch.where.account, "iam")
-    return str(call(ex, iam.get_role, RoleName=ch.role_name)["Role"]["Arn"])
+    return ex.door.home(ch.where.account, ch.describe()).iam.role_arn(ch.role_name)
 
 
 def put_function(ex: Executor, ch: hooks.PutHookFunction) -> None:
     assert ex.intent.hook is not None
-    client = _client(ex, ch, "lambda")
     wanted = hooks.settings(_role_arn(ex, ch), ch.where.account, ex.intent.hook)
     if ch.create:
-        _create_function(ex, ch, client, wanted)
+        _create_function(ex, ch, wanted)
     else:
-        call(ex, client.update_function_code, FunctionName=ch.function, ZipFile=ex.intent.hook.data)
-        call(ex, client.update_function_configuration, FunctionName=ch.function, **wanted)
+        aws(ex, ch).functions.update_function(ch.function, ex.intent.hook.data, **wanted)
 
 
-def _create_function(
-    ex: Executor, ch: hooks.PutHookFunction, client: Client, wanted: dict[str, Any]
-) -> None:
+def _create_function(ex: Executor, ch: hooks.PutHookFunction, wanted: dict[str, Any]) -> None:
     assert ex.intent.hook is not None
-    tags = {t["Key"]: t["Value"] for t in tag_list(ex, "failover-hook")}
+    functions = aws(ex, ch).functions
+    description = f"vpnctl {ex.intent.topology}: failover hook"
     deadline = ex.clock() + 60.0
     while True:  # a role made a moment ago cannot be assumed by Lambda yet
-        try:
-            made = call(ex, client.create_function, FunctionName=ch.function, Code={"ZipFile": ex.intent.hook.data},
-                        Tags=tags, Description=f"vpnctl {ex.intent.topology}: failover hook", **wanted)  # fmt: skip
+        made = functions.create_function(
+            ch.function, ex.intent.hook.data, description, tags(ex, "failover-hook"), **wanted
+        )
+        if made is not None:
             _remember_arn(ex, ch, made)
             break
-        except botocore.exceptions.ClientError as exc:
-            if "cannot be assumed" not in str(exc) or ex.clock() > deadline:
-                raise
-            ex.sleep(3.0)
-    source = ex.sessions.partition(ch.where.account).arn(
+        if ex.clock() > deadline:
+            w = ch.where
+            raise AwsError(w.account, w.region, ch.describe(), "Lambda cannot assume its role")
+        ex.sleep(3.0)
+    partition = ex.sessions.partition(ch.where.account)
+    source = partition.arn(
         "events",
         ch.where.region,
         _account_id(_role_arn(ex, ch)),
         f"rule/{hooks.rule_prefix(ex.intent.topology)}*",
     )
-    call(
-        ex,
-        client.add_permission,
-        ok=("ResourceConflictException",),
-        FunctionName=ch.function,
-        StatementId="eventbridge",
-        Action="lambda:InvokeFunction",
-        Principal=ex.sessions.partition(ch.where.account).service_principal("events"),
-        SourceArn=source,
-    )
+    functions.allow(ch.function, "eventbridge", partition.service_principal("events"), source)
 
 
 def _account_id(arn: str) -> str:
@@ -166,71 +124,49 @@ def _account_id(arn: str) -> str:
 
 
 def put_rule(ex: Executor, ch: hooks.PutHookRule) -> None:
-    client = _client(ex, ch, "events")
     args = hooks.rules(ex.intent.topology)[ch.rule]
-    tags = tag_list(ex, ch.rule)
-    call(ex, client.put_rule, Name=ch.rule, State="ENABLED", Tags=tags, **args)
-    call(
-        ex,
-        client.put_targets,
-        Rule=ch.rule,
-        Targets=[{"Id": TARGET_ID, "Arn": _function_arn(ex, ch)}],
-    )
+    arn = _function_arn(ex, ch)
+    aws(ex, ch).events.put_rule(ch.rule, tags(ex, ch.rule), TARGET_ID, arn, **args)
 
 
-def _remember_arn(ex: Executor, ch: Change, made: Any) -> None:
+def _remember_arn(ex: Executor, ch: Change, arn: str) -> None:
     """The function's ARN as CreateFunction returned it: the rules' targets need no read."""
-    if made and made.get("FunctionArn"):
+    if arn:
         w = ch.where
-        ex.registry.put(
-            "function-arn",
-            w.account,
-            w.region,
-            hooks.function_name(ex.intent.topology),
-            str(made["FunctionArn"]),
-        )
+        name = hooks.function_name(ex.intent.topology)
+        ex.registry.put("function-arn", w.account, w.region, name, arn)
 
 
 def _function_arn(ex: Executor, ch: hooks.PutHookRule) -> str:
     known = ex.registry.get(Ref("function-arn", ch.where.account, ch.where.region, ch.function))
     if known is not None:
         return known
-    client = _client(ex, ch, "lambda")
-    return str(
-        call(ex, client.get_function, FunctionName=ch.function)["Configuration"]["FunctionArn"]
-    )
+    found = aws(ex, ch).functions.function(ch.function)
+    if found is None:
+        raise AwsError(ch.where.account, ch.where.region, ch.describe(), "no function to target")
+    return str(found["FunctionArn"])
 
 
 def put_alarm(ex: Executor, ch: hooks.PutProbeAlarm) -> None:
     args = hooks.alarm(ex.intent, ch.gateway, ex.intent.alarm_threshold, ex.intent.alarm_periods)
-    call(ex, _client(ex, ch, "cloudwatch").put_metric_alarm, Tags=tag_list(ex, ch.gateway), **args)
+    aws(ex, ch).cloudwatch.put_alarm(tags(ex, ch.gateway), **args)
 
 
 def put_lifecycle_hook(ex: Executor, ch: hooks.PutLifecycleHook) -> None:
     made = Ref("drain-hook", ch.where.account, ch.where.region, ch.group_name)
     if ex.registry.get(made) is not None:
         return  # the group was made with it in this apply (actions.create_scaling_group)
-    client = _client(ex, ch, "autoscaling")
-    call(ex, client.put_lifecycle_hook, AutoScalingGroupName=ch.group_name, **DRAIN_HOOK)
     drain = {names.DRAIN_TAG: hooks.LIFECYCLE_HOOK}
-    call(ex, client.create_or_update_tags, Tags=group_tags(ex, ch.group_name, drain, False))
+    aws(ex, ch).autoscaling.put_lifecycle_hook(ch.group_name, DRAIN_HOOK, drain)
 
 
 def delete_function(ex: Executor, ch: hooks.DeleteHookFunction) -> None:
-    call(
-        ex,
-        _client(ex, ch, "lambda").delete_function,
-        ok=("ResourceNotFoundException",),
-        FunctionName=ch.function,
-    )
+    aws(ex, ch).functions.delete_function(ch.function)
 
 
 def delete_rule(ex: Executor, ch: hooks.DeleteHookRule) -> None:
-    client = _client(ex, ch, "events")
-    gone = ("ResourceNotFoundException",)
-    call(ex, client.remove_targets, ok=gone, Rule=ch.rule, Ids=[TARGET_ID])
-    call(ex, client.delete_rule, ok=gone, Name=ch.rule)
+    aws(ex, ch).events.delete_rule(ch.rule, [TARGET_ID])
 
 
 def delete_alarm(ex: Executor, ch: hooks.DeleteProbeAlarm) -> None:
-    call(ex, _client(ex, ch, "cloudwatch").delete_alarms, AlarmNames=[ch.alarm])
+    aws(ex, ch).cloudwatch.delete_alarms([ch.alarm])

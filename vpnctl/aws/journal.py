@@ -21,12 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import botocore.exceptions
-
 from vpnctl.aws import live as lv
 from vpnctl.aws.applylock import KEY, TABLE
+from vpnctl.aws.door import BotoWire, Door, Wire
+from vpnctl.aws.door.dynamodb import DynamoDb
 from vpnctl.aws.retry import Retry
-from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
+from vpnctl.aws.session import Sessions
 
 Tables = Mapping[str, str]  # route table -> the gateway it was on before the rotation
 
@@ -53,30 +53,20 @@ class Journal:
     topology: str
     retry: Retry = field(default_factory=Retry)
     clock: Callable[[], float] = time.time
+    wire: Wire | None = None  # AWS in memory (``fakedoor``), else boto3 through ``sessions``
 
     @property
     def region(self) -> str:
         return self.sessions.partition(self.account).global_region
 
-    def client(self) -> Client:
-        return self.sessions.client(self.account, self.region, "dynamodb")
-
-    def where(self) -> tuple[str, str, str]:
-        return self.account, self.region, f"key rotation journal of {self.topology} ({TABLE})"
+    def table(self) -> DynamoDb:
+        door = Door(self.wire or BotoWire(self.sessions, self.retry))
+        what = f"key rotation journal of {self.topology} ({TABLE})"
+        return door.at(self.account, self.region, what).dynamodb
 
     def read(self) -> Entry | None:
-        with aws_errors(*self.where()):
-            try:
-                found = self.retry.call(
-                    lambda: self.client().get_item(
-                        TableName=TABLE, Key={KEY: {"S": key(self.topology)}}, ConsistentRead=True
-                    )
-                )
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) == "ResourceNotFoundException":
-                    return None  # no table: nothing ever locked, nothing rotated
-                raise
-        item = found.get("Item")
+        """None when there is none (or no table: nothing ever locked, nothing rotated)."""
+        item = self.table().get_item(TABLE, {KEY: {"S": key(self.topology)}}, no_table_ok=True)
         return None if not item else _entry(item)
 
     def write(self, entry: Entry) -> None:
@@ -86,8 +76,7 @@ class Journal:
             "since": {"S": entry.since},
             "tunnels": {"S": json.dumps(entry.tunnels, sort_keys=True)},
         }
-        with aws_errors(*self.where()):
-            self.retry.call(lambda: self.client().put_item(TableName=TABLE, Item=item))
+        self.table().put_item(TABLE, item, refused=())
 
     def begin(self, link: str) -> Entry:
         """The entry of ``link``'s rotation: the one left unfinished, or a new one."""
@@ -114,12 +103,7 @@ class Journal:
         return updated
 
     def finish(self) -> None:
-        with aws_errors(*self.where()):
-            self.retry.call(
-                lambda: self.client().delete_item(
-                    TableName=TABLE, Key={KEY: {"S": key(self.topology)}}
-                )
-            )
+        self.table().delete_item(TABLE, {KEY: {"S": key(self.topology)}})
 
 
 def _entry(item: Mapping[str, Any]) -> Entry:

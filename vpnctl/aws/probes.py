@@ -11,15 +11,16 @@ A series with no point in the window is None: nothing published, which is not he
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from vpnctl.aws import names
+from vpnctl.aws.door import Door
+from vpnctl.aws.door.functions import CloudWatch
 from vpnctl.aws.intent import Intent
 from vpnctl.aws.retry import Retry
-from vpnctl.aws.session import Sessions, aws_errors
+from vpnctl.aws.session import Sessions
 from vpnctl.design import Tunnel
 from vpnctl.health_contract import TUNNEL_UP
 
@@ -76,36 +77,27 @@ def read(
             if (g.account, g.region) == (account, region)
             for t, figure, q in _queries(intent, g.name)
         ]
-        client = sessions.client(account, region, "cloudwatch")
-        with aws_errors(account, region, f"probe metrics of topology {intent.topology}"):
-            for start in range(0, len(wanted), MAX_QUERIES):
-                batch = wanted[start : start + MAX_QUERIES]
-                found |= _batch(client, batch, retry, now())
+        what = f"probe metrics of topology {intent.topology}"
+        cloudwatch = Door.of(sessions, retry).at(account, region, what).cloudwatch
+        for start in range(0, len(wanted), MAX_QUERIES):
+            found |= _batch(cloudwatch, wanted[start : start + MAX_QUERIES], now())
     return {g.name: _probes(intent, g.name, found) for g in intent.design.gateways}
 
 
 def _batch(
-    client: Any, batch: list[tuple[str, str, str, dict[str, Any]]], retry: Retry, end: dt.datetime
+    cloudwatch: CloudWatch, batch: list[tuple[str, str, str, dict[str, Any]]], end: dt.datetime
 ) -> dict[tuple[str, str], Latest | None]:
     queries = [{"Id": f"q{i}", "ReturnData": True, "MetricStat": q}
                for i, (_g, _t, _f, q) in enumerate(batch)]  # fmt: skip
     start = end - dt.timedelta(seconds=WINDOW_S)
     results: dict[str, Latest] = {}
-    token: str | None = None
-    while True:
-        more = {"NextToken": token} if token else {}
-        ask = functools.partial(
-            client.get_metric_data, MetricDataQueries=queries, StartTime=start, EndTime=end,
-            ScanBy="TimestampDescending", **more,
-        )  # fmt: skip
-        answer = retry.call(ask)
-        for item in answer.get("MetricDataResults", []):
-            if item.get("Values") and item["Id"] not in results:
-                at = item["Timestamps"][0].astimezone(dt.UTC).isoformat(timespec="seconds")
-                results[item["Id"]] = Latest(float(item["Values"][0]), at)
-        token = answer.get("NextToken")
-        if not token:
-            break
+    answer = cloudwatch.metric_data(
+        queries, StartTime=start, EndTime=end, ScanBy="TimestampDescending"
+    )
+    for item in answer:  # newest first, page after page: the first value of a series is latest
+        if item.get("Values") and item["Id"] not in results:
+            at = item["Timestamps"][0].astimezone(dt.UTC).isoformat(timespec="seconds")
+            results[item["Id"]] = Latest(float(item["Values"][0]), at)
     return {(g, f"{t}\0{f}"): results.get(f"q{i}") for i, (g, t, f, _q) in enumerate(batch)}
 
 

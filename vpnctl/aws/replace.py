@@ -37,8 +37,9 @@ from vpnctl import replacement as rp
 from vpnctl.aws import changes as c
 from vpnctl.aws import live as lv
 from vpnctl.aws import names
+from vpnctl.aws.door import BotoWire, Door, Wire
 from vpnctl.aws.retry import Retry
-from vpnctl.aws.session import Sessions, aws_errors
+from vpnctl.aws.session import Sessions
 from vpnctl.design import Design, Gateway
 from vpnctl.errors import AwsError
 from vpnctl.failover import act
@@ -100,10 +101,15 @@ class Replacer:
     sleep: Callable[[float], None] = time.sleep
     wait_s: float = 900.0  # per step, for its new instances to report ready
     poll_s: float = 5.0
+    wire: Wire | None = None  # AWS in memory (``fakedoor``), else boto3 through ``sessions``
 
     @property
     def design(self) -> Design:
         return self.bundle.design
+
+    @property
+    def door(self) -> Door:
+        return Door(self.wire or BotoWire(self.sessions, self.retry))
 
     def run(self, plan: rp.Replacement, no_wait: bool = False) -> None:
         self.mark(plan)
@@ -150,13 +156,8 @@ class Replacer:
                 self.tag(self.gateway(name), found.id, reasons.get(name, "replace"))
 
     def tag(self, gateway: Gateway, instance_id: str, value: str) -> None:
-        ec2 = self.sessions.client(gateway.account, gateway.region, "ec2")
-        with aws_errors(gateway.account, gateway.region, f"instance {instance_id}"):
-            self.retry.call(
-                lambda: ec2.create_tags(
-                    Resources=[instance_id], Tags=[{"Key": REPLACE_TAG, "Value": value}]
-                )
-            )
+        at = self.door.at(gateway.account, gateway.region, f"instance {instance_id}")
+        at.ec2.create_tags([instance_id], {REPLACE_TAG: value})
 
     def drain(self, step: rp.Step) -> tuple[Tables, dict[str, ob.Instance]]:
         """Routes off the step's gateways and off the tunnels to them; read back."""
@@ -195,15 +196,10 @@ class Replacer:
             self.say(f"  {name}: instance {instance.id} terminated; its group launches a new one")
 
     def terminate(self, gateway: Gateway, instance_id: str) -> None:
-        asg = self.sessions.client(gateway.account, gateway.region, "autoscaling")
-        with aws_errors(
-            gateway.account, gateway.region, f"instance {instance_id} of {gateway.name}"
-        ):
-            self.retry.call(
-                lambda: asg.terminate_instance_in_auto_scaling_group(
-                    InstanceId=instance_id, ShouldDecrementDesiredCapacity=False
-                )
-            )
+        where = f"instance {instance_id} of {gateway.name}"
+        self.door.at(gateway.account, gateway.region, where).autoscaling.terminate_instance(
+            instance_id
+        )
 
     def wait(self, step: rp.Step, old: Mapping[str, ob.Instance]) -> None:
         """Until each gateway of the step has a new instance that passes the gates."""
@@ -245,7 +241,7 @@ class Replacer:
         self.act(Assessment(moves=back, fixes=found.fixes, records=found.records))
 
     def act(self, work: Assessment) -> None:
-        for done in act.Actor(self.sessions, self.retry).run(work):
+        for done in act.Actor(self.sessions, self.retry, self.wire).run(work):
             self.say(f"  {done['what']}")
 
 

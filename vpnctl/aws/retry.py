@@ -17,8 +17,6 @@ from typing import TypeVar
 import botocore.exceptions
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from vpnctl.aws.session import error_code
-
 T = TypeVar("T")
 
 THROTTLING = frozenset(
@@ -60,6 +58,13 @@ CONNECTION = (
     botocore.exceptions.ReadTimeoutError,
     botocore.exceptions.ConnectTimeoutError,
 )
+
+
+def error_code(exc: BaseException) -> str:
+    """AWS's error code of a ``ClientError`` (else the exception's type)."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return type(exc).__name__
 
 
 def transient(exc: BaseException) -> bool:

@@ -39,14 +39,14 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from vpnctl import keys
 from vpnctl.aws import keyversions, names
 from vpnctl.aws.applylock import ApplyLock, owner
+from vpnctl.aws.door import At, Door
 from vpnctl.aws.journal import Entry, Journal, Tables
 from vpnctl.aws.retry import Retry
-from vpnctl.aws.session import Sessions, aws_errors
+from vpnctl.aws.session import Sessions
 from vpnctl.design import Gateway, Tunnel
 from vpnctl.errors import AwsError, Diagnostic, InputError
 from vpnctl.failover import act
@@ -177,17 +177,11 @@ class Rotation:
                 self.put(gateway, name, value, described)
 
     def put(self, gateway: Gateway, name: str, value: str, described: str) -> None:
-        ssm = self.sessions.client(gateway.account, gateway.region, "ssm")
-        with aws_errors(gateway.account, gateway.region, f"ssm parameter {name}"):
-            self.retry.call(
-                lambda: ssm.put_parameter(
-                    Name=name,
-                    Value=value,
-                    Type="SecureString",
-                    Description=described,
-                    Overwrite=True,
-                )
-            )
+        ssm = self.door(gateway, f"ssm parameter {name}").ssm
+        ssm.overwrite_secret(name, value, described)
+
+    def door(self, gateway: Gateway, what: str) -> At:
+        return Door.of(self.sessions, self.retry).at(gateway.account, gateway.region, what)
 
     def gateways(self, tunnel: Tunnel) -> list[Gateway]:
         """One gateway per region the tunnel's keys live in (SSM is regional)."""
@@ -214,26 +208,21 @@ class Rotation:
             self.wait(gateway, instance_id, command_id)
 
     def send(self, gateway: Gateway, instance_id: str, tunnel: str) -> str:
-        ssm = self.sessions.client(gateway.account, gateway.region, "ssm")
-        with aws_errors(gateway.account, gateway.region, f"run command on {instance_id}"):
-            sent: dict[str, Any] = self.retry.call(
-                lambda: ssm.send_command(
-                    InstanceIds=[instance_id],
-                    DocumentName=RUN_DOCUMENT,
-                    Comment=f"vpnctl keys rotate: {tunnel}",
-                    Parameters={"commands": restart_commands(tunnel)},
-                )
-            )
-        return str(sent["Command"]["CommandId"])
+        sent = self.door(gateway, f"run command on {instance_id}").ssm.send_command(
+            InstanceIds=[instance_id],
+            DocumentName=RUN_DOCUMENT,
+            Comment=f"vpnctl keys rotate: {tunnel}",
+            Parameters={"commands": restart_commands(tunnel)},
+        )
+        return str(sent["CommandId"])
 
     def wait(self, gateway: Gateway, instance_id: str, command_id: str) -> None:
-        ssm = self.sessions.client(gateway.account, gateway.region, "ssm")
+        ssm = self.door(gateway, f"run command on {instance_id}").ssm
         deadline = self.clock() + self.wait_s
         status = "Pending"
         while self.clock() < deadline:
-            with aws_errors(gateway.account, gateway.region, f"run command on {instance_id}"):
-                found = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
-            status = str(found.get("Status"))
+            found = ssm.invocation(command_id, instance_id)  # None: not known to SSM yet
+            status = str(found.get("Status")) if found is not None else "Pending"
             if status in FINISHED:
                 break
             self.sleep(self.poll_s)

@@ -6,25 +6,23 @@ sends every client to one AWS-compatible endpoint (a moto server, say); a sandbo
 own. Every client reports each call to the ``CallLog`` (operation and whether it mutates), which
 is what tests and the benchmark count, and what a test's failure injector hooks into.
 
-``aws_errors`` is where botocore failures become ``AwsError`` naming account, region and
-resource; nothing else in vpnctl sees a ``ClientError``.
+Clients are made here and called only by the door (``vpnctl.aws.door``): its wire is where
+botocore failures are caught, and its services turn them into ``AwsError`` naming account,
+region and resource (with ``ADVICE``); nothing else in vpnctl sees a ``ClientError``. A
+profile that does not exist, or no credentials at all, fail there too, at the first call.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-import botocore.exceptions
-import botocore.parsers
 from botocore.config import Config
 
-from vpnctl.errors import AwsError
 from vpnctl.partitions import PARTITIONS, Partition
 from vpnctl.topology import Account
 
@@ -110,20 +108,15 @@ class Sessions:
                 self._clients[key] = self._make(account, region, service)
             return self._clients[key]
 
-    def global_client(self, account: str, service: str) -> Client:
-        """IAM, Route53 and the like answer in their partition's home region."""
-        return self.client(account, self.partition(account).global_region, service)
-
     def _make(self, account: str, region: str, service: str) -> Client:
         config = Config(
             retries={"max_attempts": 1, "mode": "standard"},  # tenacity retries, not botocore
             connect_timeout=10,
             read_timeout=60,
         )
-        with aws_errors(account, region, f"{service} client"):
-            client = self._session(account).client(
-                service, region_name=region, endpoint_url=self.endpoint_url, config=config
-            )
+        client = self._session(account).client(
+            service, region_name=region, endpoint_url=self.endpoint_url, config=config
+        )
         client.meta.events.register(
             "before-call", lambda model, **_: self.log.record(_call(account, region, model))
         )
@@ -135,45 +128,10 @@ class Sessions:
                 self._sessions[account] = boto3.session.Session(**self.credentials)
             else:
                 profile = self.accounts[account].profile
-                with aws_errors(account, "-", f"profile {profile}"):
-                    self._sessions[account] = boto3.session.Session(profile_name=profile)
+                self._sessions[account] = boto3.session.Session(profile_name=profile)
         return self._sessions[account]
 
 
 def _call(account: str, region: str, model: Any) -> Call:
     service = str(model.service_model.endpoint_prefix)
     return Call(account, region, service, str(model.name))
-
-
-def error_code(exc: BaseException) -> str:
-    if isinstance(exc, botocore.exceptions.ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return type(exc).__name__
-
-
-@contextmanager
-def aws_errors(account: str, region: str, resource: str) -> Iterator[None]:
-    """Turn whatever botocore raises into an ``AwsError`` naming where it happened."""
-    try:
-        yield
-    except botocore.exceptions.ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        advice = ADVICE.get(code)
-        message = f"{code}: {error.get('Message', '')}".rstrip(": ")
-        raise AwsError(
-            account, region, resource, f"{message} ({advice})" if advice else message
-        ) from exc
-    except botocore.exceptions.ProfileNotFound as exc:
-        raise AwsError(
-            account, region, resource, f"{exc} (add the profile, or drop it from the topology)"
-        ) from exc
-    except botocore.exceptions.NoCredentialsError as exc:
-        raise AwsError(
-            account, region, resource, "no credentials found (set a profile or AWS_* variables)"
-        ) from exc
-    except botocore.exceptions.BotoCoreError as exc:
-        raise AwsError(account, region, resource, str(exc)) from exc
-    except botocore.parsers.ResponseParserError as exc:  # not a BotoCoreError: a garbled reply
-        first = " ".join(str(exc).split())[:200]
-        raise AwsError(account, region, resource, f"unreadable reply from AWS: {first}") from exc

@@ -156,8 +156,6 @@ class _Options:
 
 def _follower(options: _Options, layout: Layout, every_s: float) -> follow.Follower:
     """Who this gateway is and where its store is, from the installed gateway.env."""
-    import boto3
-
     environment = layout.etc_dir / ENVIRONMENT
     try:
         env = follow.read_env(environment.read_text())
@@ -169,7 +167,7 @@ def _follower(options: _Options, layout: Layout, every_s: float) -> follow.Follo
     region = options.region or env.get("VPNCTL_REGION")
     if not region:
         raise converge.AgentError(f"{environment}: no VPNCTL_REGION: give --region")
-    get = follow.s3_getter(boto3.session.Session(), region, options.endpoint_url)
+    get = follow.s3_getter(region, options.endpoint_url)
     return follow.Follower(get, topology, gateway, options.desired, environment, time.monotonic,
                            every_s)  # fmt: skip
 
@@ -267,21 +265,19 @@ def _wait_for_plan(options: _Options) -> _Named:
 
 
 def _aws(options: _Options) -> tuple[publish.AwsDoor, str]:
-    """The one door to AWS, and this instance's ID (boto3 is imported only here)."""
-    import boto3
-    from botocore.config import Config as BotoConfig
+    """The one door to AWS, and this instance's ID (boto3 is imported only in the door)."""
+    from vpnctl.aws.door.wire import chain_client
 
     identity = {} if options.instance_id else _instance_identity()
     instance_id = options.instance_id or identity["instanceId"]
     region = options.region or _region_of(options) or identity.get("region")
     if not region:
         raise converge.AgentError("no region: give --region (or gateway.env VPNCTL_REGION)")
-    settings = BotoConfig(connect_timeout=2, read_timeout=5,
-                          retries={"max_attempts": 2, "mode": "standard"})  # fmt: skip
-    session = boto3.session.Session(region_name=region)
+    settings: dict[str, Any] = {"connect_timeout": 2, "read_timeout": 5,
+                                "retries": {"max_attempts": 2, "mode": "standard"}}  # fmt: skip
 
     def client(service: str) -> Any:
-        return session.client(service, endpoint_url=options.endpoint_url, config=settings)
+        return chain_client(service, region, options.endpoint_url, **settings)
 
     account = identity.get("accountId", "of this gateway")
     door = publish.AwsDoor(client("cloudwatch"), client("events"), client("ec2"), account, region)

@@ -288,7 +288,7 @@ def _deliver(report: Report, options: _Options) -> None:
         except OSError as exc:
             raise VpnctlError(f"{options.textfile}: cannot write it: {exc.strerror}") from None
     if options.cloudwatch:
-        client = cloudwatch.client(options.endpoint_url, options.region)
+        client = cloudwatch.connect(options.endpoint_url, options.region)
         prober_name = options.source or socket.gethostname()
         cloudwatch.publish(client, report, options.topology or "adhoc", prober_name)
 

@@ -13,15 +13,14 @@ Each call is idempotent in effect; answers meaning "done already" count as succe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.exceptions
-
+from vpnctl.aws.door import BotoWire, Door, Wire
+from vpnctl.aws.door.route53 import RecordChange
 from vpnctl.aws.retry import Retry
-from vpnctl.aws.session import Sessions, aws_errors, error_code
+from vpnctl.aws.session import Sessions
 from vpnctl.errors import AwsError
 from vpnctl.failover import observe as ob
 from vpnctl.failover.assess import Assessment, Complete, FixInstance, FixRecord, Move
@@ -33,6 +32,11 @@ Done = dict[str, Any]
 class Actor:
     sessions: Sessions
     retry: Retry
+    wire: Wire | None = None  # AWS in memory (``fakedoor``), else boto3 through ``sessions``
+
+    @property
+    def door(self) -> Door:
+        return Door(self.wire or BotoWire(self.sessions, self.retry))
 
     def run(self, work: Assessment) -> list[Done]:
         done = [self.fix(f) for f in work.fixes]
@@ -42,32 +46,14 @@ class Actor:
             done.append(self.complete(work.complete))
         return done
 
-    def call(self, fn: Callable[..., Any], ok: tuple[str, ...] = (), **kw: Any) -> Any:
-        try:
-            return self.retry.call(lambda: fn(**kw))
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) in ok:
-                return None
-            raise
-
     # ------------------------------------------------------------------ instances
 
     def fix(self, f: FixInstance) -> Done:
-        ec2 = self.sessions.client(f.account, f.region, "ec2")
-        with aws_errors(f.account, f.region, f.describe()):
-            if f.disable_check:
-                self.call(
-                    ec2.modify_instance_attribute,
-                    InstanceId=f.instance_id,
-                    SourceDestCheck={"Value": False},
-                )
-            if f.allocation_id:
-                self.call(
-                    ec2.associate_address,
-                    AllocationId=f.allocation_id,
-                    InstanceId=f.instance_id,
-                    AllowReassociation=True,
-                )
+        ec2 = self.door.at(f.account, f.region, f.describe()).ec2
+        if f.disable_check:
+            ec2.disable_source_dest_check(f.instance_id)
+        if f.allocation_id:
+            ec2.associate_address(f.allocation_id, f.instance_id)
         return {"kind": "instance", "what": f.describe()}
 
     # ------------------------------------------------------------------ routes
@@ -83,35 +69,19 @@ class Actor:
         return [d for f in futures for d in f.result()]
 
     def region(self, at: tuple[str, str], moves: list[Move]) -> list[Done]:
-        ec2 = self.sessions.client(*at, "ec2")
         for m in moves:
-            with aws_errors(*at, m.describe()):
-                self.route(ec2, m)
+            ec2 = self.door.at(*at, m.describe()).ec2
+            exists = m.was is not None
+            ec2.put_route(m.table_id, m.destination, exists=exists, NetworkInterfaceId=m.eni)
         self.read_back(at, moves)
         return [
             {"kind": "route", "what": m.describe(), "table": m.table, "was": m.was} for m in moves
         ]
 
-    def route(self, ec2: Any, m: Move) -> None:
-        args: dict[str, Any] = {
-            "RouteTableId": m.table_id,
-            "DestinationCidrBlock": m.destination,
-            "NetworkInterfaceId": m.eni,
-        }
-        if m.was is None:
-            made = self.call(ec2.create_route, ok=("RouteAlreadyExists",), **args)
-            if made is not None:
-                return
-        replaced = self.call(ec2.replace_route, ok=("InvalidRoute.NotFound",), **args)
-        if replaced is None:
-            self.call(ec2.create_route, **args)
-
     def read_back(self, at: tuple[str, str], moves: list[Move]) -> None:
-        ec2 = self.sessions.client(*at, "ec2")
         ids = sorted({m.table_id for m in moves})
-        with aws_errors(*at, f"route tables {', '.join(ids)} (reading back)"):
-            found = self.retry.call(lambda: ec2.describe_route_tables(RouteTableIds=ids))
-        tables = {t["RouteTableId"]: ob.table(t, at) for t in found["RouteTables"]}
+        ec2 = self.door.at(*at, f"route tables {', '.join(ids)} (reading back)").ec2
+        tables = {t["RouteTableId"]: ob.table(t, at) for t in ec2.route_tables_by_id(ids)}
         for m in moves:
             now = tables[m.table_id].routes.get(m.destination) if m.table_id in tables else None
             if now != m.eni:
@@ -125,32 +95,11 @@ class Actor:
     # ------------------------------------------------------------------ names and lifecycle
 
     def record(self, r: FixRecord) -> Done:
-        r53 = self.sessions.client(r.account, r.region, "route53")
-        record = {
-            "Name": r.fqdn,
-            "Type": "A",
-            "TTL": r.ttl,
-            "ResourceRecords": [{"Value": r.ip}],
-        }
-        with aws_errors(r.account, r.region, r.describe()):
-            self.call(
-                r53.change_resource_record_sets,
-                HostedZoneId=r.zone_id,
-                ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]},
-            )
+        route53 = self.door.at(r.account, r.region, r.describe()).route53
+        route53.change_records(r.zone_id, [RecordChange("UPSERT", r.fqdn, r.ttl, (r.ip,))])
         return {"kind": "record", "what": r.describe(), "was": list(r.was) if r.was else None}
 
     def complete(self, c: Complete) -> Done:
-        asg = self.sessions.client(c.account, c.region, "autoscaling")
-        with aws_errors(c.account, c.region, c.describe()):
-            # A second run finds no action waiting: AWS answers ValidationError, done already.
-            self.call(
-                asg.complete_lifecycle_action,
-                ok=("ValidationError",),
-                LifecycleHookName=c.hook,
-                AutoScalingGroupName=c.group,
-                LifecycleActionToken=c.token,
-                LifecycleActionResult="CONTINUE",
-                InstanceId=c.instance_id,
-            )
+        asg = self.door.at(c.account, c.region, c.describe()).autoscaling
+        asg.complete_lifecycle_action(c.group, c.hook, c.token, c.instance_id)
         return {"kind": "lifecycle", "what": c.describe()}

@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
-import botocore.exceptions
-
 from vpnctl.aws.applylock import KEY, TABLE, ApplyLock, owner
+from vpnctl.aws.door import BotoWire, Door, Wire
+from vpnctl.aws.door.dynamodb import CONDITION_FAILED, NO_TABLE, DynamoDb
 from vpnctl.aws.retry import Retry
-from vpnctl.aws.session import Client, Sessions, aws_errors, error_code
+from vpnctl.aws.session import Sessions
 from vpnctl.errors import LockConflict
 
 
@@ -34,6 +34,7 @@ class Lease:
     clock: Callable[[], float] = time.time
     ttl_s: float = 90.0  # longer than the function's timeout
     wait_s: float = 30.0
+    wire: Wire | None = None  # AWS in memory (``fakedoor``), else boto3 through ``sessions``
 
     @property
     def key(self) -> str:
@@ -43,8 +44,9 @@ class Lease:
     def region(self) -> str:
         return self.sessions.partition(self.account).global_region
 
-    def client(self) -> Client:
-        return self.sessions.client(self.account, self.region, "dynamodb")
+    def table(self) -> DynamoDb:
+        door = Door(self.wire or BotoWire(self.sessions, self.retry))
+        return door.at(self.account, self.region, f"failover lease of {self.topology}").dynamodb
 
     @contextmanager
     def held(self) -> Iterator[str]:
@@ -75,43 +77,25 @@ class Lease:
             "run": {"S": run},
             "expires": {"N": f"{now + self.ttl_s:.3f}"},
         }
-        try:
-            self.retry.call(
-                lambda: self.client().put_item(
-                    TableName=TABLE,
-                    Item=item,
-                    ConditionExpression=f"attribute_not_exists({KEY}) OR expires < :now",
-                    ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}},
-                )
-            )
-        except botocore.exceptions.ClientError as exc:
-            code = error_code(exc)
-            if code == "ConditionalCheckFailedException":
-                return False
-            if code == "ResourceNotFoundException":
-                self.make_table()
-                return self.try_put(run)
-            with aws_errors(self.account, self.region, f"failover lease of {self.topology}"):
-                raise
-        return True
+        condition = f"attribute_not_exists({KEY}) OR expires < :now"
+        values = {":now": {"N": f"{now:.3f}"}}
+        refused = self.table().put_item(
+            TABLE, item, condition, values, (CONDITION_FAILED, NO_TABLE)
+        )
+        if refused == NO_TABLE:
+            self.make_table()
+            return self.try_put(run)
+        return refused is None
 
     def make_table(self) -> None:
-        ApplyLock(self.sessions, self.account, self.topology, self.retry, self.sleep).ensure_table()
+        ApplyLock(
+            self.sessions, self.account, self.topology, self.retry, self.sleep, wire=self.wire
+        ).ensure_table()
 
     def release(self, run: str) -> None:
-        with aws_errors(self.account, self.region, f"failover lease of {self.topology}"):
-            try:
-                self.retry.call(
-                    lambda: self.client().delete_item(
-                        TableName=TABLE,
-                        Key={KEY: {"S": self.key}},
-                        ConditionExpression="run = :run",
-                        ExpressionAttributeValues={":run": {"S": run}},
-                    )
-                )
-            except botocore.exceptions.ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise
+        """Only if it is still ours (one that expired may be another run's now)."""
+        key = {KEY: {"S": self.key}}
+        self.table().delete_item(TABLE, key, "run = :run", {":run": {"S": run}})
 
 
 @contextmanager

@@ -18,12 +18,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
-from vpnctl.aws import pages
+from vpnctl.aws.door import At, BotoWire, Door, Wire
 from vpnctl.aws.retry import Retry
-from vpnctl.aws.session import Client, Sessions, aws_errors
+from vpnctl.aws.session import Sessions
 from vpnctl.failover import evidence as ev
 from vpnctl.failover.bundle import Bundle
 from vpnctl.failover.seen import (
@@ -127,6 +126,7 @@ class _Reader:
     bundle: Bundle
     retry: Retry
     now: float
+    wire: Wire | None = None  # AWS in memory (``fakedoor``), else boto3 through ``sessions``
 
     @property
     def topology(self) -> str:
@@ -135,33 +135,21 @@ class _Reader:
     def mine(self) -> list[dict[str, Any]]:
         return [{"Name": f"tag:{TOPOLOGY_TAG}", "Values": [self.topology]}]
 
-    def pages(
-        self, client: Client, operation: str, key: str, at: RegionKey, **kw: Any
-    ) -> list[dict[str, Any]]:
-        with aws_errors(*at, f"{operation} (failover hook reading)"):
-            return self.retry.call(lambda: pages.items(client, operation, key, **kw))
+    def at(self, at: RegionKey, what: str) -> At:
+        door = Door(self.wire or BotoWire(self.sessions, self.retry))
+        return door.at(*at, f"{what} (failover hook reading)")
 
     def instances(self, at: RegionKey) -> _Part:
-        ec2 = self.sessions.client(*at, "ec2")
-        found = self.pages(ec2, "describe_instances", "Reservations", at, Filters=self.mine())
-        return _Part(instances=tuple(_instance(i, at) for r in found for i in r["Instances"]))
+        found = self.at(at, "describe_instances").ec2.instances(self.mine())
+        return _Part(instances=tuple(_instance(i, at) for i in found))
 
     def tables(self, at: RegionKey) -> _Part:
-        ec2 = self.sessions.client(*at, "ec2")
-        found = self.pages(ec2, "describe_route_tables", "RouteTables", at, Filters=self.mine())
+        found = self.at(at, "describe_route_tables").ec2.route_tables(self.mine())
         return _Part(tables=tuple(t for t in (table(item, at) for item in found) if t.name))
 
     def alarms(self, at: RegionKey) -> _Part:
-        cw = self.sessions.client(*at, "cloudwatch")
         prefix = alarm_prefix(self.topology)
-        found = self.pages(
-            cw,
-            "describe_alarms",
-            "MetricAlarms",
-            at,
-            AlarmNamePrefix=prefix,
-            AlarmTypes=["MetricAlarm"],
-        )
+        found = self.at(at, "describe_alarms").cloudwatch.alarms(prefix, "MetricAlarm")
         return _Part(
             alarms={
                 a["AlarmName"].removeprefix(prefix): Alarm(
@@ -178,42 +166,25 @@ class _Reader:
         wanted = ev.queries(self.bundle.design, here)
         if not wanted:
             return _Part()
-        cw = self.sessions.client(*at, "cloudwatch")
-        points: list[ev.Point] = []
-        for start in range(0, len(wanted), QUERIES_PER_CALL):
-            batch = wanted[start : start + QUERIES_PER_CALL]
-            with aws_errors(*at, f"GetMetricData {NAMESPACE} (failover hook reading)"):
-                found = self.retry.call(partial(self._metric_data, cw, batch))
-            points += _points(batch, found)
-        return _Part(points=tuple(points))
-
-    def _metric_data(self, cw: Client, batch: tuple[ev.Query, ...]) -> list[dict[str, Any]]:
-        queries = [_metric_query(f"q{i}", q, self.topology) for i, q in enumerate(batch)]
+        cw = self.at(at, f"GetMetricData {NAMESPACE}").cloudwatch
         window = {
             "StartTime": self.now - GRACE_S - MARGIN_S,
             "EndTime": self.now + PUBLISH_S,  # a gateway's clock a little ahead still counts
             "ScanBy": "TimestampDescending",
         }
-        results: list[dict[str, Any]] = []
-        token: dict[str, str] = {}
-        while True:
-            page = cw.get_metric_data(MetricDataQueries=queries, **window, **token)
-            results += page.get("MetricDataResults", [])
-            if not page.get("NextToken"):
-                return results
-            token = {"NextToken": page["NextToken"]}
+        points: list[ev.Point] = []
+        for start in range(0, len(wanted), QUERIES_PER_CALL):
+            batch = wanted[start : start + QUERIES_PER_CALL]
+            queries = [_metric_query(f"q{i}", q, self.topology) for i, q in enumerate(batch)]
+            points += _points(batch, cw.metric_data(queries, **window))
+        return _Part(points=tuple(points))
 
     def addresses(self, at: RegionKey) -> _Part:
-        ec2 = self.sessions.client(*at, "ec2")
-        with aws_errors(*at, "describe_addresses (failover hook reading)"):
-            found = self.retry.call(lambda: ec2.describe_addresses(Filters=self.mine()))
-        return _Part(addresses=dict(_addresses(found["Addresses"])))
+        found = self.at(at, "describe_addresses").ec2.addresses(self.mine())
+        return _Part(addresses=dict(_addresses(found)))
 
     def lifecycle(self, at: RegionKey) -> _Part:
-        asg = self.sessions.client(*at, "autoscaling")
-        groups = self.pages(
-            asg, "describe_auto_scaling_groups", "AutoScalingGroups", at, Filters=self.mine()
-        )
+        groups = self.at(at, "describe_auto_scaling_groups").autoscaling.groups(self.mine())
         states = {
             i["InstanceId"]: str(i.get("LifecycleState", ""))
             for g in groups
@@ -222,14 +193,12 @@ class _Reader:
         return _Part(lifecycle=states)
 
     def zone(self, at: RegionKey, name: str) -> Zone | None:
-        r53 = self.sessions.client(*at, "route53")
         name = name.rstrip(".")
-        with aws_errors(*at, f"hosted zone {name} (failover hook reading)"):
-            found = self.retry.call(lambda: r53.list_hosted_zones_by_name(DNSName=name))
+        route53 = self.at(at, f"hosted zone {name}").route53
         zone = next(
             (
                 z
-                for z in found.get("HostedZones", [])
+                for z in route53.zones_by_name(name)
                 if z["Name"].rstrip(".") == name and not z.get("Config", {}).get("PrivateZone")
             ),
             None,
@@ -237,10 +206,7 @@ class _Reader:
         if zone is None:
             return None
         zone_id = zone["Id"].split("/")[-1]
-        sets = self.pages(
-            r53, "list_resource_record_sets", "ResourceRecordSets", at, HostedZoneId=zone_id
-        )
-        return Zone(zone_id, *at, dict(_records(sets)))
+        return Zone(zone_id, *at, dict(_records(route53.records(zone_id))))
 
 
 def _metric_query(id_: str, query: ev.Query, topology: str) -> dict[str, Any]:

@@ -56,9 +56,9 @@ SKIP_FILES = frozenset({"netaddr/eui/oui.txt", "netaddr/eui/oui.idx", "netaddr/e
                         "netaddr/eui/iab.idx"})  # fmt: skip
 STAMP = (1980, 1, 1, 0, 0, 0)
 HOOK_MODULES = ("vpnctl.failover.hook",)
-# What a gateway runs: the command line and its probe (CloudWatch through the system's boto3,
-# from the distribution's python3-boto3, as on Lambda).
-GATEWAY_MODULES = ("vpnctl.cli", "vpnctl.cli.probe")
+# What a gateway runs: the command line, its probe and its agent (AWS through the system's
+# boto3, from the distribution's python3-boto3, as on Lambda; the door's retries need tenacity).
+GATEWAY_MODULES = ("vpnctl.cli", "vpnctl.cli.probe", "vpnctl.cli.agent")
 SHEBANG = b"#!/usr/bin/env python3\n"
 ZIPAPP_MAIN = """\
 import sys

@@ -8,9 +8,9 @@ targets behind one link share those dimensions; CloudWatch then keeps their valu
 statistic set, so the ``Maximum`` of ``LossPercent`` is the worst of them. Ad-hoc probes use
 the topology name ``adhoc``, the target as the link and the host name as the gateway.
 
-``publish`` takes the boto3 client, and is tested against moto; ``client`` makes one for the
-command line. botocore is imported only when a report is sent, so a probe that only prints
-never loads it.
+``publish`` takes the boto3 client and calls it through the door (``vpnctl.aws.door``), and is
+tested against moto; ``connect`` makes one for the command line. botocore is imported only when
+a report is sent, so a probe that only prints never loads it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vpnctl.aws import names
-from vpnctl.errors import AwsError, UsageError
+from vpnctl.errors import UsageError
 from vpnctl.probe.report import Report, Result
 
 NAMESPACE = names.METRIC_NAMESPACE
@@ -74,15 +74,16 @@ def batches(items: Sequence[Datum], size: int = MAX_DATUMS) -> Iterator[Sequence
         yield items[start : start + size]
 
 
-def client(endpoint_url: str | None, region: str | None) -> Any:
+def connect(endpoint_url: str | None, region: str | None) -> Any:
     """A CloudWatch client for the AWS chain's credentials, or a usage error saying what is
     missing (no region is the usual one on a machine outside EC2)."""
-    import boto3
-    from botocore.exceptions import NoRegionError
+    from vpnctl.aws.door.wire import Refusal, chain_client
 
     try:
-        return boto3.client("cloudwatch", endpoint_url=endpoint_url, region_name=region)
-    except NoRegionError:
+        return chain_client("cloudwatch", region, endpoint_url)
+    except Refusal as refusal:
+        if refusal.code != "NoRegionError":
+            raise UsageError(f"--cloudwatch: {refusal}") from None
         raise UsageError(
             "--cloudwatch needs a region: give --region REGION or set AWS_DEFAULT_REGION"
         ) from None
@@ -91,20 +92,17 @@ def client(endpoint_url: str | None, region: str | None) -> Any:
 
 
 def publish(client: Any, report: Report, topology: str, prober: str) -> int:
-    """PutMetricData for the whole report; returns how many requests it took."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    """PutMetricData for the whole report, through the door; returns how many requests it
+    took. The door is imported here, so a probe that only prints never loads botocore."""
+    from vpnctl.aws.door import Door
+    from vpnctl.aws.door.wire import ONCE, BotoWire, Given
 
+    region = getattr(getattr(client, "meta", None), "region_name", None) or "?"
+    wire = BotoWire(Given({"cloudwatch": client}, region), ONCE)
+    what = f"CloudWatch PutMetricData ({NAMESPACE}; the credentials must allow cloudwatch:PutMetricData)"
+    cloudwatch = Door(wire).at("default", region, what).cloudwatch
     calls = 0
     for batch in batches(datums(report, topology, prober)):
-        try:
-            client.put_metric_data(Namespace=NAMESPACE, MetricData=list(batch))
-        except (ClientError, BotoCoreError) as exc:
-            region = getattr(getattr(client, "meta", None), "region_name", None) or "?"
-            raise AwsError(
-                "default",
-                region,
-                f"CloudWatch PutMetricData ({NAMESPACE})",
-                f"{exc}; check the credentials allow cloudwatch:PutMetricData",
-            ) from exc
+        cloudwatch.put_metric_data(NAMESPACE, batch)
         calls += 1
     return calls

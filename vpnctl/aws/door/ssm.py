@@ -1,0 +1,67 @@
+"""Systems Manager through the door: the tunnels' key parameters, and Run Command.
+
+A key's value is sent to AWS and nowhere else: it is never part of an error (``AwsError``
+shows AWS's code and message, and the parameter's name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vpnctl.aws.door.base import Service, Tags, tag_list
+
+DELETE_BATCH = 10  # DeleteParameters takes up to 10 names
+
+
+@dataclass(frozen=True)
+class Ssm(Service):
+    NAME = "ssm"
+
+    def put_new_secret(self, name: str, value: str, description: str, tags: Tags) -> None:
+        """A SecureString that exists already is left as it is (Overwrite=False)."""
+        self.call(
+            "put_parameter",
+            ok=("ParameterAlreadyExists",),
+            Name=name,
+            Value=value,
+            Type="SecureString",
+            Description=description,
+            Overwrite=False,
+            Tags=tag_list(tags),
+        )
+
+    def overwrite_secret(self, name: str, value: str, description: str) -> None:
+        self.reply(
+            "put_parameter",
+            Name=name,
+            Value=value,
+            Type="SecureString",
+            Description=description,
+            Overwrite=True,
+        )
+
+    def secrets(self, names: Sequence[str]) -> dict[str, str]:
+        """The decrypted values of those of ``names`` that exist."""
+        found = self.reply("get_parameters", Names=list(names), WithDecryption=True)
+        return {str(p["Name"]): str(p["Value"]) for p in found.get("Parameters", [])}
+
+    def delete_parameters(self, names: Sequence[str]) -> None:
+        for i in range(0, len(names), DELETE_BATCH):
+            self.reply("delete_parameters", Names=list(names[i : i + DELETE_BATCH]))
+
+    def parameters(self, filters: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return self.items("describe_parameters", "Parameters", ParameterFilters=list(filters))
+
+    def send_command(self, **params: Any) -> dict[str, Any]:
+        return dict(self.reply("send_command", **params)["Command"])
+
+    def invocation(self, command_id: str, instance_id: str) -> dict[str, Any] | None:
+        """The command's invocation on the instance; None while SSM does not know it yet."""
+        return self.call(
+            "get_command_invocation",
+            ok=("InvocationDoesNotExist",),
+            CommandId=command_id,
+            InstanceId=instance_id,
+        )
