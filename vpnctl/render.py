@@ -330,19 +330,22 @@ def gateway_userdata(
     gateway_name: str,
     software: Pin,
     partitions: Mapping[str, Partition] = PARTITIONS,
+    config: bytes | None = None,
 ) -> str:
     """The cloud-init user-data of one gateway, exactly what its launch template carries: a
-    bootstrap that fetches ``software`` and the gateway's configuration, both pinned."""
+    bootstrap that fetches ``software`` and the gateway's configuration, both pinned.
+    ``config`` is that configuration (``gateway_config``) when the caller has it already:
+    rendering it is most of a gateway's work, so it is not rendered twice."""
     gateway = design.gateway_by_name[gateway_name]
-    config = config_pin(
-        topology, gateway_name, gateway_config(topology, design, gateway_name, partitions)
-    )
+    if config is None:
+        config = gateway_config(topology, design, gateway_name, partitions)
+    pin = config_pin(topology, gateway_name, config)
     return _render(
         "cloud-config.yaml.j2",
         topology=topology.name,
         gateway=gateway,
         mirror=topology.gateways.mirrors.get(gateway.partition),
-        files=gateway_files(topology, design, gateway_name, software, config),
+        files=gateway_files(topology, design, gateway_name, software, pin),
     )
 
 
@@ -352,10 +355,12 @@ def launch_userdata(
     gateway_name: str,
     software: Pin,
     partitions: Mapping[str, Partition] = PARTITIONS,
+    config: bytes | None = None,
 ) -> bytes:
     """The bytes the launch template carries: ``gateway_userdata``, gzipped when it would not
     fit EC2's 16 KB (cloud-init recognises and inflates gzip user-data by itself)."""
-    return fit_userdata(gateway_userdata(topology, design, gateway_name, software, partitions))
+    text = gateway_userdata(topology, design, gateway_name, software, partitions, config)
+    return fit_userdata(text)
 
 
 def fit_userdata(text: str) -> bytes:
@@ -392,9 +397,9 @@ def artifacts(
     with ``keys``)."""
     found = []
     for gateway in design.gateways:
-        user_data = launch_userdata(topology, design, gateway.name, software, partitions)
-        found.append(Artifact(PurePosixPath(gateway.name, "user-data"), user_data))
         config = gateway_config(topology, design, gateway.name, partitions)
+        user_data = launch_userdata(topology, design, gateway.name, software, partitions, config)
+        found.append(Artifact(PurePosixPath(gateway.name, "user-data"), user_data))
         found.append(Artifact(PurePosixPath(gateway.name, "config.json"), config))
         for tunnel in design.tunnels_by_gateway[gateway.name]:
             held = keys[tunnel.name] if keys is not None else None
