@@ -326,7 +326,7 @@ def gateway_files(
 ) -> tuple[GatewayFile, ...]:
     """Every file the gateway's user-data writes: the same few for every gateway, whatever
     the size of the topology, none of them holding key material. The one that differs from
-    gateway to gateway, gateway.env, comes last (``fit_userdata`` says why)."""
+    gateway to gateway, gateway.env, comes last (``_gzip`` says why)."""
     return (
         GatewayFile(SYSCTL_PATH, sysctl()),
         *(GatewayFile(dest, static_file(name), mode) for name, dest, mode in STATIC_FILES),
