@@ -17,8 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 AWS = {"boto3", "botocore", "moto", "s3transfer"}
 # plan renders one gateway's user-data to check EC2's size limit before apply: templates and
-# key names are what it needs; --help needs neither
-HEAVY = {"--help": AWS | {"jinja2", "cryptography"}, "plan": AWS}
+# key names are what it needs; --help needs neither, nor logging (a third of its imports' time)
+HEAVY = {"--help": AWS | {"jinja2", "cryptography", "logging"}, "plan": AWS}
 RUN = """
 import json, runpy, sys
 sys.argv = ["vpnctl", *sys.argv[2:]]

@@ -217,6 +217,26 @@ def test_the_config_holds_what_grows_with_the_topology_and_no_keys() -> None:
     assert all(not p.startswith("/etc/openvpn/vpnctl/keys") for p in files)
 
 
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_user_data_is_gzipped_byte_for_byte_as_in_one_go(name: str) -> None:
+    """Only a gateway's own part is compressed per gateway (the rest once per run): the bytes
+    must be gzip's of the whole, for every gateway, whichever was compressed first."""
+    topology, d = example(name)
+    for gateway in (*d.gateways, *reversed(d.gateways)):
+        text = render.gateway_userdata(topology, d, gateway.name, SOFTWARE)
+        shared, mark, own = text.encode().rpartition(render.OWN_PART)
+        assert mark
+        assert b"gateway.env" in own
+        assert gateway.name.encode() not in shared
+        payload = render.launch_userdata(topology, d, gateway.name, SOFTWARE)
+        assert payload == gzip.compress(text.encode(), render.GZIP_LEVEL, mtime=0)
+
+
+def test_user_data_without_a_gateways_own_part_is_gzipped_whole() -> None:
+    text = "#cloud-config\n" + "# no gateway of its own here\n" * 1000
+    assert render.fit_userdata(text) == gzip.compress(text.encode(), render.GZIP_LEVEL, mtime=0)
+
+
 def test_spoke_user_data_is_the_same_size_however_large_the_hub() -> None:
     sizes = []
     for vpcs in (80, 1000):

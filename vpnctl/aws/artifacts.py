@@ -42,7 +42,7 @@ def intent(planned: Plan) -> Intent:
         design=design,
         instance_type=topology.gateways.instance_type,
         images={n: v.image or topology.gateways.image for n, v in topology.vpcs.items()},
-        userdata={g.name: userdata(planned, g, pin) for g in design.gateways},
+        userdata={g.name: userdata(planned, g, pin, configs[g.name].data) for g in design.gateways},
         dns_account=topology.dns.account,
         partitions={n: a.partition for n, a in topology.accounts.items()},
         hook=hook_package(planned),
@@ -87,10 +87,12 @@ def designed(planned: Plan, intent: Intent) -> dict[str, str]:
     return found
 
 
-def userdata(planned: Plan, gateway: Gateway, software: render.Pin) -> bytes:
-    """What the gateway's launch template carries; too large is an input error (exit 2)."""
+def userdata(planned: Plan, gateway: Gateway, software: render.Pin, config: bytes) -> bytes:
+    """What the gateway's launch template carries, pinning ``config`` (its rendered desired
+    configuration); too large is an input error (exit 2)."""
+    topology, design = planned.topology, planned.design
     try:
-        return render.launch_userdata(planned.topology, planned.design, gateway.name, software)
+        return render.launch_userdata(topology, design, gateway.name, software, config=config)
     except render.UserDataTooLarge:
         problem = limits.userdata_problem(planned.topology, planned.design, gateway)
         assert problem is not None

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import gc
 import importlib
-import logging
 from typing import Any, NamedTuple
 
 import click
 
-from vpnctl import __version__, redact
+from vpnctl import __version__
 from vpnctl.errors import VpnctlError
 
 
@@ -105,6 +104,10 @@ def _one_line(exc: Exception) -> str:
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 def cli(debug: bool) -> None:
     """Plan, build and watch VPC interconnects over OpenVPN gateways."""
+    import logging  # here, not at the top: `vpnctl --help` never gets this far
+
+    from vpnctl import redact
+
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

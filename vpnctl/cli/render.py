@@ -45,6 +45,8 @@ def render_command(topology: str, out: str, with_keys: bool, frozen: bool) -> No
     made = render.artifacts(planned.topology, planned.design, pin, held)
     root = Path(out)
     _remove_stale(root, made)
+    for directory in sorted({(root / a.path).parent for a in made}):  # once each, not per file
+        directory.mkdir(parents=True, exist_ok=True)
     for artifact in made:
         _write(root / artifact.path, artifact.content, secret=artifact.secret)
     for gateway in _gateway_dirs(made):
@@ -57,13 +59,14 @@ def render_command(topology: str, out: str, with_keys: bool, frozen: bool) -> No
 
 
 def _write(path: Path, content: str | bytes, secret: bool) -> None:
-    """Write ``content``; a secret file is created 0600 before any byte is in it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``content`` into ``path`` (its directory exists); a secret file is 0600 before
+    any byte is in it, also when it was there before with another mode."""
     data = content.encode() if isinstance(content, str) else content
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+    mode = 0o600 if secret else 0o644
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as handle:
+        os.fchmod(fd, mode)
         handle.write(data)
-    os.chmod(path, 0o600 if secret else 0o644)
 
 
 MARK = ".vpnctl-rendered"

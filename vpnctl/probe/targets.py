@@ -12,7 +12,8 @@ two ends, each with ``gateway`` and ``inside_ip``) and, to find the local gatewa
 to the topology; reading the machine's addresses is ``local_addresses``.
 
 ``siblings`` names the other gateways of a gateway's VPC (one per other AZ), which the gateway
-agent probes across the VPC on their private addresses.
+agent probes across the VPC on their private addresses; it reads ``design.vpcs`` (each with its
+``gateways``' names) and ``design.gateway_by_name``, and its work too is the gateway's own.
 """
 
 from __future__ import annotations
@@ -65,6 +66,20 @@ class DesignLike(Protocol):
     def tunnels(self) -> Sequence[_Tunnel]: ...
     @property
     def tunnels_by_gateway(self) -> Mapping[str, Sequence[_Tunnel]]: ...
+
+
+class _Vpc(Protocol):
+    @property
+    def gateways(self) -> Sequence[str]: ...
+
+
+class VpcsLike(Protocol):
+    """What ``siblings`` needs: the gateways by name, and each VPC's gateway names."""
+
+    @property
+    def gateway_by_name(self) -> Mapping[str, _Gateway]: ...
+    @property
+    def vpcs(self) -> Mapping[str, _Vpc]: ...
 
 
 Resolver = Callable[[str], IPv4Address]
@@ -133,12 +148,15 @@ def from_design(
     return tuple(found)
 
 
-def siblings(design: DesignLike, gateway: str) -> tuple[str, ...]:
-    """The other gateways of ``gateway``'s VPC, in name order."""
-    vpc_of = {name: g.vpc for name, g in design.gateway_by_name.items()}
-    if gateway not in vpc_of:
-        raise TargetError(f"--gateway {gateway}: no such gateway in the design" + _known(vpc_of))
-    return tuple(sorted(n for n, v in vpc_of.items() if v == vpc_of[gateway] and n != gateway))
+def siblings(design: VpcsLike, gateway: str) -> tuple[str, ...]:
+    """The other gateways of ``gateway``'s VPC, in name order: from its VPC's own gateway list,
+    not a scan of every gateway (render asks it once per gateway: that scan was quadratic)."""
+    found = design.gateway_by_name.get(gateway)
+    if found is None:
+        raise TargetError(
+            f"--gateway {gateway}: no such gateway in the design" + _known(design.gateway_by_name)
+        )
+    return tuple(sorted(n for n in design.vpcs[found.vpc].gateways if n != gateway))
 
 
 def _far_end(tunnel: _Tunnel, gateway: str) -> _End | None:

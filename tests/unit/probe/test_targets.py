@@ -1,4 +1,4 @@
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
@@ -11,6 +11,7 @@ from vpnctl.probe.targets import (
     from_design,
     local_addresses,
     local_gateway,
+    siblings,
 )
 
 
@@ -36,6 +37,11 @@ class Gateway:
 
 
 @dataclass(frozen=True)
+class Vpc:
+    gateways: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Design:
     gateways: tuple[Gateway, ...]
     tunnels: tuple[Tunnel, ...]
@@ -50,6 +56,13 @@ class Design:
             g.name: tuple(t for t in self.tunnels if g.name in (t.a.gateway, t.b.gateway))
             for g in self.gateways
         }
+
+    @property
+    def vpcs(self) -> dict[str, Vpc]:
+        found: dict[str, list[str]] = {}
+        for g in self.gateways:
+            found.setdefault(g.vpc, []).append(g.name)
+        return {vpc: Vpc(tuple(names)) for vpc, names in found.items()}
 
 
 def ip(text: str) -> IPv4Address:
@@ -90,6 +103,50 @@ class IndexedOnly:
 
 def test_targets_come_from_the_gateways_own_tunnels_not_a_scan_of_all() -> None:
     assert from_design(IndexedOnly(), "gw-hub-a") == from_design(HUB, "gw-hub-a")
+
+
+class LookupOnly(Mapping[str, Gateway]):
+    """Gateways found by name; going through all of them fails the test."""
+
+    def __init__(self, gateways: tuple[Gateway, ...]) -> None:
+        self.found = {g.name: g for g in gateways}
+
+    def __getitem__(self, name: str) -> Gateway:
+        return self.found[name]
+
+    def __iter__(self) -> Iterator[str]:
+        raise AssertionError("siblings scanned every gateway of the topology")
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+
+@dataclass(frozen=True)
+class VpcsOnly:
+    gateway_by_name: LookupOnly
+    vpcs: dict[str, Vpc]
+
+
+def test_siblings_are_the_other_gateways_of_the_vpc_found_from_its_own_list() -> None:
+    gateways = (Gateway("gw-hub-c", "hub"), Gateway("gw-hub-a", "hub"), Gateway("gw-x-a", "x"))
+    design = VpcsOnly(
+        LookupOnly(gateways), {"hub": Vpc(("gw-hub-c", "gw-hub-a")), "x": Vpc(("gw-x-a",))}
+    )
+    assert siblings(design, "gw-hub-a") == ("gw-hub-c",)
+    assert siblings(design, "gw-hub-c") == ("gw-hub-a",)
+    assert siblings(design, "gw-x-a") == ()
+
+
+@dataclass(frozen=True)
+class Vpcs:
+    gateway_by_name: dict[str, Gateway]
+    vpcs: dict[str, Vpc]
+
+
+def test_siblings_of_an_unknown_gateway_name_the_known_ones() -> None:
+    design = Vpcs(HUB.gateway_by_name, {})
+    with pytest.raises(TargetError, match=r"--gateway gw-nope: .*\(gateways: gw-hub-a, gw-x-a"):
+        siblings(design, "gw-nope")
 
 
 def test_one_link_only() -> None:
