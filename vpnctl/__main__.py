@@ -1,3 +1,3 @@
-from vpnctl.cli import main
+from vpnctl.commands import main
 
 main()

@@ -208,6 +208,17 @@ def test_release_gives_fresh_addresses(demo: Path) -> None:
 # ------------------------------------------------------------------ the command table
 
 
+@pytest.mark.parametrize("columns", [40, 52, 60, 79, 80, 81, 200])
+def test_the_fast_help_is_what_click_prints(columns: int) -> None:
+    from vpnctl import commands
+
+    res = CliRunner().invoke(
+        cli, ["--help"], prog_name="vpnctl", terminal_width=commands.width(columns)
+    )
+    assert res.exit_code == 0, res.output
+    assert commands.root_help(columns) == res.output
+
+
 def test_help_lists_every_command_with_its_own_first_line() -> None:
     res = run("--help")
     assert res.exit_code == 0
