@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from vpnctl import processes
 from vpnctl.agent.config import DEVICE
 
 
@@ -218,11 +218,4 @@ def _is_openvpn(pid: int) -> bool:
 
 
 def _terminate(pid: int, grace_s: float) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + grace_s
-        while _is_openvpn(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if not _is_openvpn(pid):
-            return
+    processes.end(lambda: [pid] if _is_openvpn(pid) else [], grace_s)

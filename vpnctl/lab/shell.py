@@ -6,14 +6,11 @@ with the command and what it printed. Nothing here decides anything.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from vpnctl import processes
 from vpnctl.errors import VpnctlError
 
 NETNS_DIR = Path("/run/netns")
@@ -65,16 +62,7 @@ def pids(ns: str) -> list[int]:
 
 def kill_all(ns: str, grace: float = 2.0) -> None:
     """TERM every process in ``ns``, then KILL what is left after ``grace`` seconds."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        left = pids(ns)
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + grace
-        while pids(ns) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not pids(ns):
-            return
+    processes.end(lambda: pids(ns), grace, poll_s=0.05)
 
 
 def delete_namespace(name: str) -> None:
