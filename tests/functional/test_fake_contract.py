@@ -180,7 +180,7 @@ SCENARIOS: dict[str, tuple[Scenario, Any]] = {
             "ACTIVE",
         ),
     ),
-    "bucket": (bucket, ((True, None), ["t/a"], b"data")),
+    "bucket": (bucket, ((True, None), {"t/a": "8d777f385d3dfec8815d20f7496026dc"}, b"data")),
     "refused": (
         refused,
         ["account main, region us-west-2, instance i", "InvalidInstanceID.NotFound"],

@@ -808,7 +808,13 @@ class FakeWire:
 
     def s3_list_objects_v2(self, r: Request, Bucket: str, Prefix: str = "", **kw: Any) -> Reply:
         objects = self.bucket(r, Bucket, kw.get("ExpectedBucketOwner"))["_objects"]
-        return {"Contents": [{"Key": k} for k in sorted(objects) if k.startswith(Prefix)]}
+        return {
+            "Contents": [
+                {"Key": k, "ETag": f'"{hashlib.md5(o["Body"]).hexdigest()}"'}
+                for k, o in sorted(objects.items())
+                if k.startswith(Prefix)
+            ]
+        }
 
     def s3_delete_objects(self, r: Request, Bucket: str, Delete: Item, **kw: Any) -> Reply:
         objects = self.bucket(r, Bucket, kw.get("ExpectedBucketOwner"))["_objects"]

@@ -24,6 +24,7 @@ from vpnctl.aws import names as nm
 from vpnctl.aws.door import At, BotoWire, Door, Wire
 from vpnctl.aws.door.ec2 import Ec2
 from vpnctl.aws.door.route53 import Route53
+from vpnctl.aws.door.s3 import S3
 from vpnctl.aws.retry import Retry
 from vpnctl.aws.scope import Scope
 from vpnctl.aws.session import Sessions
@@ -234,13 +235,23 @@ class _Reader:
         policy = None if document is None else lv.canonical_json(json.loads(document))
         settings = s3.public_access_block(bucket, account_id)
         blocked = all(settings.get(k) is True for k in store.PUBLIC_ACCESS_BLOCK)
-        keys = frozenset(s3.keys(bucket, account_id, store.prefix(self.scope.topology)))
+        listed = s3.keys(bucket, account_id, store.prefix(self.scope.topology))
         pointers = {
-            k: _pointer(s3.get_object(bucket, account_id, k))
-            for k in sorted(keys)
+            k: self.pointer(s3, bucket, account_id, k, etag)
+            for k, etag in sorted(listed.items())
             if store.is_pointer(k)
         }
-        return lv.StoreLive(bucket, True, policy, blocked, keys, pointers)
+        return lv.StoreLive(bucket, True, policy, blocked, frozenset(listed), pointers)
+
+    def pointer(self, s3: S3, bucket: str, account_id: str, key: str, etag: str) -> str:
+        """The configuration key a gateway's pointer names. When its listed ETag is the MD5 of
+        the pointer apply would write, it is that pointer, unread: an object put in one part,
+        unencrypted or SSE-S3 (the bucket's default), has its MD5 as ETag (S3 API reference,
+        Object.ETag). Else (another pointer, or an ETag that is no MD5) it is read."""
+        wanted = self.scope.pointers.get(key)
+        if wanted is not None and etag == wanted[0]:
+            return wanted[1]
+        return _pointer(s3.get_object(bucket, account_id, key))
 
     # ------------------------------------------------------------------ one account
 

@@ -6,10 +6,12 @@ without importing ``observe`` back.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vpnctl.aws import live as lv
+from vpnctl.aws import store
 from vpnctl.aws.intent import Intent
 
 
@@ -23,6 +25,8 @@ class Scope:
     accounts: tuple[str, ...]
     zone: str
     dns_account: str
+    # each gateway pointer's key -> (the MD5 of the pointer apply would write, the key it names)
+    pointers: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, intent: Intent) -> Scope:
@@ -45,4 +49,14 @@ class Scope:
             tuple(sorted(intent.partitions)),
             intent.design.zone,
             intent.dns_account,
+            _pointers(intent),
         )
+
+
+def _pointers(intent: Intent) -> dict[str, tuple[str, str]]:
+    found = {}
+    for gateway, config in intent.configs.items():
+        blob = store.pointer(intent.topology, gateway, config)
+        md5 = hashlib.md5(blob.data, usedforsecurity=False).hexdigest()
+        found[blob.key] = (md5, config.key)
+    return found

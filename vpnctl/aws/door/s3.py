@@ -113,11 +113,12 @@ class S3(Service):
         )
         return {} if found is None else dict(found["PublicAccessBlockConfiguration"])
 
-    def keys(self, bucket: str, owner: str, prefix: str) -> list[str]:
+    def keys(self, bucket: str, owner: str, prefix: str) -> dict[str, str]:
+        """Every key under ``prefix`` -> its ETag, unquoted."""
         found = self.items(
             "list_objects_v2", "Contents", Bucket=bucket, ExpectedBucketOwner=owner, Prefix=prefix
         )
-        return [str(o["Key"]) for o in found]
+        return {str(o["Key"]): str(o.get("ETag", "")).strip('"') for o in found}
 
     def get_object(self, bucket: str, owner: str, key: str) -> bytes:
         found = self.reply("get_object", Bucket=bucket, ExpectedBucketOwner=owner, Key=key)
