@@ -50,16 +50,11 @@ def up(
     recoveries: int | None,
 ) -> None:
     """Build TOPOLOGY in namespaces, start its gateways, and wait for every tunnel."""
-    settings = {
-        "--probe-count": probe_count,
-        "--probe-interval-ms": probe_interval_ms,
-        "--failures": failures,
-        "--recoveries": recoveries,
-    }
-    args = [str(x) for flag, value in settings.items() if value is not None for x in (flag, value)]
+    tuning = {"probe_count": probe_count, "probe_interval_ms": probe_interval_ms,
+              "failures": failures, "recoveries": recoveries}  # fmt: skip
     found = lifecycle.open_lab(topology)
     _check_impairments(impair, found)
-    lifecycle.up(found, impair, say=click.echo, controller_args=args)
+    lifecycle.up(found, impair, say=click.echo, tuning=tuning)
 
 
 def _check_impairments(specs: tuple[str, ...], found: lifecycle.Lab) -> None:

@@ -6,23 +6,20 @@ running gateway's uplink, port and route table id (``layout.Slots``). Then, make
 1. namespaces, links and routes for new VPCs, gateways and hosts; new route tables; the running
    route tables gain the new destinations (a route the failover moved stays where it is);
 2. every gateway's hosts file and the security groups, as apply writes them for the edit;
-3. the controller stops (it reads the design when it starts);
+3. the hook runners and the route follower stop (they read the design when they start);
 4. the desired folders are rewritten in waves (``_waves``): first every gateway that restarts
    no tunnel (new gateways among them), then, one group at a time, the ends of the tunnels whose
    config changed, their routes first drained to a gateway of their table that stays up and
    put back once the group's tunnels are up. Kept keys make an unchanged tunnel's config
    byte-identical, so its agent leaves it alone. Each wave waits for its agents' digests;
-5. the controller starts on the edit; only then are removed gateways' and VPCs' namespaces
+5. they start on the edit; only then are removed gateways' and VPCs' namespaces
    deleted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -258,21 +255,17 @@ def _record_topology(lab: Lab) -> None:
 
 
 def _stop_controller(lab: Lab) -> None:
-    """The controller reads the design when it starts: ours ends, and starts on the edit
-    after the agents converged (meanwhile the routes stay where they are, or drained)."""
-    for pid in shell.pids(lab.layout.internet):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"vpnctl.lab.controller" in cmdline and str(lab.state).encode() in cmdline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+    """The hook runners and the route follower read the design when they start: they end,
+    and start on the edit after the agents converged (meanwhile routes stay, or are drained)."""
+    from vpnctl.lab import awspath
+
+    awspath.pause(lab)
 
 
 def _start_controller(lab: Lab) -> None:
-    args = lab.settings().get("controller_args")
-    lifecycle.start_controller(lab, [str(a) for a in args] if isinstance(args, list) else [])
+    from vpnctl.lab import awspath
+
+    awspath.follow(lab)
 
 
 def _ready_to_wait(lab: Lab, waits: Mapping[str, Mapping[str, int]],
