@@ -166,14 +166,16 @@ def test_command(topology: str, drill: str | None, skip_matrix: bool, how: str) 
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("--gateway", help="One gateway, e.g. gw-cn-north-1-a.")
 @click.option("--az", help="Every gateway in this AZ (the destroy-an-AZ drill).")
-def kill(topology: str, gateway: str | None, az: str | None) -> None:
-    """Stop gateways as if their instances died."""
+@click.option("--hang", is_flag=True, help="Leave them running but passing nothing, their agents "
+              "stopped (only their neighbours can tell), instead of terminating them.")  # fmt: skip
+def kill(topology: str, gateway: str | None, az: str | None, hang: bool) -> None:
+    """Stop gateways as if their instances died (or hung)."""
     from vpnctl.lab import drill
 
     found = _running(topology)
     names = drill.gateways_in(found, gateway, az)
-    drill.kill(found, names)
-    click.echo(f"killed {', '.join(names)}")
+    (drill.hang if hang else drill.kill)(found, names)
+    click.echo(f"{'hung' if hang else 'killed'} {', '.join(names)}")
 
 
 @lab.command()
@@ -185,7 +187,11 @@ def revive(topology: str, gateway: str | None, az: str | None) -> None:
     from vpnctl.lab import drill
 
     found = _running(topology)
-    names = [n for n in drill.gateways_in(found, gateway, az) if n in drill.killed(found)]
+    names = [
+        n
+        for n in drill.gateways_in(found, gateway, az)
+        if n in drill.killed(found) | drill.hung(found)
+    ]
     drill.revive(found, names)
     click.echo(f"revived {', '.join(names) or 'nothing (none of them was killed)'}")
 

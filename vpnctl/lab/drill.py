@@ -48,6 +48,13 @@ def killed(lab: Lab) -> set[str]:
         return set()
 
 
+def hung(lab: Lab) -> set[str]:
+    try:
+        return set(json.loads(lab.path("hung.json").read_text()))
+    except FileNotFoundError:
+        return set()
+
+
 def gateways_in(lab: Lab, gateway: str | None = None, az: str | None = None) -> list[str]:
     names = [g.name for g in lab.layout.gateways.values()
              if (gateway and g.name == gateway) or (az and g.az == az)]  # fmt: skip
@@ -67,6 +74,8 @@ HANG = """table inet vlab_hang {
 def hang(lab: Lab, names: Iterable[str]) -> None:
     """The gateway's instance stays "running", but it forwards, answers and sends nothing, and
     its agent publishes nothing (stopped, not killed: its figures go silent)."""
+    names = list(names)
+    lab.path("hung.json").write_text(json.dumps(sorted(hung(lab) | set(names))))
     for name in names:
         awspath.signal_agent(lab, name, signal.SIGSTOP)
         shell.run("nft", "-f", "-", ns=lab.layout.gateways[name].ns, stdin=HANG)
@@ -109,6 +118,7 @@ def revive(lab: Lab, names: Iterable[str], boot_s: float = 0.0) -> dict[str, str
         if name in killed(lab):
             agents.start(lab.state, name, lab.layout.gateways[name].ns)  # it converges
     _save_killed(lab, killed(lab) - set(names))
+    lab.path("hung.json").write_text(json.dumps(sorted(hung(lab) - set(names))))
     return made
 
 
