@@ -14,7 +14,7 @@ aggressive ones (5 echoes every 100 ms, DOWN after 2 failed runs, UP after 3):
 * defaults only: a replacement still booting (its agent starts BOOT_S after its instance
   runs) gets no route before it reports ready.
 
-`--loss` instead runs the lab with 5% random loss on every tunnel for LOSS_S seconds and counts
+`--hub` instead terminates the hub's AZ (ap-southeast-1a) RUNS times, per stream. `--loss` instead runs the lab with 5% random loss on every tunnel for LOSS_S seconds and counts
 route moves (none may happen).
 
 Targets: hung with defaults median under 15 s, hung aggressive under 5 s, terminated under 5 s.
@@ -198,6 +198,25 @@ def run(path: Path, label: str, tuning: Mapping[str, float], extra: bool) -> Non
         lifecycle.down(lab.layout.prefix)
 
 
+def hub(path: Path) -> None:
+    """The hub's AZ terminated: both partitions' streams, shown apart (the global function
+    reads the hub's instances; China's learns only from its agents)."""
+    lab = lifecycle.open_lab(path)
+    lifecycle.up(lab, say=lambda _: None)
+    try:
+        back_to_preferred(lab)
+        found: dict[str, list[drill.Outage]] = {}
+        for _ in range(RUNS):
+            for o in drill.az(lab, "ap-southeast-1a", settle=1.5, say=lambda _: None):
+                found.setdefault(f"{o.source} -> {o.target.split()[0]}", []).append(o)
+            lifecycle.wait_ready(lab, 60)
+            back_to_preferred(lab)
+        for label, outages in sorted(found.items()):
+            print(line(f"hub terminate {label}", outages), flush=True)
+    finally:
+        lifecycle.down(lab.layout.prefix)
+
+
 def loss(path: Path) -> None:
     lab = lifecycle.open_lab(path)
     lifecycle.up(lab, ["*:loss=5%"], say=lambda _: None)
@@ -225,6 +244,9 @@ def main() -> None:
         path = fresh_topology(Path(tmp))
         if "--loss" in sys.argv:
             loss(path)
+            return
+        if "--hub" in sys.argv:
+            hub(path)
             return
         run(path, "defaults", {}, extra=True)
         run(path, "aggressive", AGGRESSIVE, extra=False)

@@ -130,8 +130,8 @@ def watch_command(topology: str, seconds: float, fmt: str) -> None:
     type=click.Choice(["terminate", "hang"]),
     default="terminate",
     show_default=True,
-    help="terminate: the instances die (EC2 says so at once); "
-    "hang: they stay up but pass nothing (only the probes can tell).",
+    help="terminate: the instances terminate (EC2 tells the hook at once); "
+    "hang: they stay up but pass and publish nothing (only their neighbours can tell).",
 )
 def test_command(topology: str, drill: str | None, skip_matrix: bool, how: str) -> None:
     """Check every allowed flow passes and others drop, probe every link, run a drill."""
