@@ -79,6 +79,18 @@ def _hook_lines(lab: lifecycle.Lab) -> list[dict[str, Any]]:
     return found
 
 
+def _downs(lab: lifecycle.Lab) -> list[dict[str, Any]]:
+    """The hook's runs on an agent's DOWN event."""
+    return [h for h in _hook_lines(lab) if (h.get("detail") or {}).get("state") == "DOWN"]
+
+
+def _runs(lab: lifecycle.Lab) -> list[str]:
+    """The hook's runs, shortly: what the event said, and what changed."""
+    return [f"{(h.get('detail') or {}).get('gateway')} {(h.get('detail') or {}).get('name')} "
+            f"{(h.get('detail') or {}).get('state')}: {h.get('changes') or h.get('error')}"
+            for h in _hook_lines(lab)]  # fmt: skip
+
+
 def test_apply_fills_the_emulator_and_every_agent_reports_ready_there(lab_of: LabMaker) -> None:
     lab = lab_of("demo")
     mapped = emulator.mapping(lab.state)
@@ -153,7 +165,10 @@ def test_a_hung_gateway_goes_silent_and_its_neighbours_move_the_routes(
         assert 0.5 < outage.seconds < 15  # found by its neighbours' probes, through the hook
         for pid in awspath.agent_pids(lab, "gw-us-west-2-a"):  # stopped: it publishes nothing
             assert Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("T")
-        downs = [h for h in _hook_lines(lab) if (h.get("detail") or {}).get("state") == "DOWN"]
-        assert any(h.get("changes") for h in downs), downs
+        # the hook heard DOWN from a neighbour, and (on that event or the next it ran on, with
+        # the DOWN figures read) moved the hung gateway's table off it
+        assert _until(lambda: bool(_downs(lab)), 10), _runs(lab)
+        moved = [c["table"] for h in _hook_lines(lab) for c in h.get("changes") or []]
+        assert "rt-us-west-2-a" in moved, _runs(lab)
     finally:
         drill.revive(lab, ["gw-us-west-2-a"])
