@@ -228,11 +228,10 @@ def loss(path: Path) -> None:
         moves = [m for m in routesync.moves(lab) if m["at"] >= since]
         downs = sum(text.count('"state": "DOWN"') for text in (
             p.read_text() for p in lab.path("logs").glob("hook-*.log")))  # fmt: skip
-        print(
-            f"5% loss on every tunnel for {LOSS_S:.0f}s: {len(moves)} route moves, "
-            f"{downs} DOWN events heard by the hook",
-            flush=True,
-        )
+        kept = Path(tempfile.gettempdir()) / f"{lab.layout.prefix}-logs"
+        shutil.copytree(lab.path("logs"), kept, dirs_exist_ok=True)
+        print(f"5% loss on every tunnel for {LOSS_S:.0f}s: {len(moves)} route moves, "
+              f"{downs} DOWN events heard by the hook (logs kept in {kept})", flush=True)  # fmt: skip
     finally:
         lifecycle.down(lab.layout.prefix)
 
