@@ -219,8 +219,11 @@ class Stream:
 
         The outage runs from the first echo lost (the moment the path died, a little after
         the kill is ordered) to the first answer to an echo sent after the last one lost:
-        the first packet through again. None while the path has not come back."""
-        after = sorted(s for s, at in self.sent.items() if at >= since)
+        the first packet through again. None while the path has not come back. Echoes of
+        the stream's last second are not counted: their answers may still be on the way
+        when it stops."""
+        end = max(self.sent.values(), default=since) - 1.0
+        after = sorted(s for s, at in self.sent.items() if since <= at <= end)
         lost = [s for s in after if s not in self.answered]
         if not lost:
             return 0.0, 0
