@@ -248,7 +248,8 @@ def main() -> None:
         if "--hub" in sys.argv:
             hub(path)
             return
-        run(path, "defaults", {}, extra=True)
+        if "--aggressive" not in sys.argv:  # --aggressive: that lab only
+            run(path, "defaults", {}, extra=True)
         run(path, "aggressive", AGGRESSIVE, extra=False)
     print(f"machine: {os.cpu_count()} cores; {RUNS} drills per line")
 
