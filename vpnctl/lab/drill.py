@@ -307,6 +307,7 @@ def _drill(lab: Lab, zone: str, streams: list[Stream], settle: float, limit: flo
                for s in streams]  # fmt: skip
     time.sleep(settle)
     victims = gateways_in(lab, az=zone)
+    emulator.warm(lab, victims)  # the lab's boto3 start-up is no part of the outage
     say(f"{'killing' if how == 'terminate' else 'hanging'} {', '.join(victims)}")
     since = time.monotonic()
     (kill if how == "terminate" else hang)(lab, victims)

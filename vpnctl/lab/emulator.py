@@ -66,8 +66,24 @@ def environment() -> dict[str, str]:
     return {**CREDENTIALS, "AWS_EC2_METADATA_DISABLED": "true"}
 
 
+_CLIENTS: dict[tuple[str, str], Any] = {}
+
+
 def client(service: str, region: str) -> Any:
-    """A boto3 client of the emulator; call it from a thread in the internet namespace."""
+    """A boto3 client of the emulator, made once per process; use it only from a thread in the
+    internet namespace (``inside``): its connections are opened by the thread that uses it."""
+    if (service, region) not in _CLIENTS:
+        _CLIENTS[(service, region)] = _client(service, region)
+    return _CLIENTS[(service, region)]
+
+
+def warm(lab: Lab, gateways: list[str]) -> None:
+    """Make the clients a kill of ``gateways`` uses, so the kill itself is only its calls."""
+    wanted = {found["region"] for g in gateways if (found := instance_of(lab.state, g))}
+    inside(lab, lambda: [client(s, r) for r in wanted for s in ("ec2", "events")])
+
+
+def _client(service: str, region: str) -> Any:
     import boto3
     from botocore.config import Config
 
