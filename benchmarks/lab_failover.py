@@ -225,7 +225,7 @@ def loss(path: Path) -> None:
         back_to_preferred(lab)
         since = time.time()
         time.sleep(LOSS_S)
-        moves = [m for m in routesync.moves(lab) if m["at"] >= since]
+        moves = [m for m in routesync.moves(lab) if m["at"] >= since and m.get("from")]
         downs = sum(text.count('"state": "DOWN"') for text in (
             p.read_text() for p in lab.path("logs").glob("hook-*.log")))  # fmt: skip
         kept = Path(tempfile.gettempdir()) / f"{lab.layout.prefix}-logs"

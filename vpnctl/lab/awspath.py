@@ -19,9 +19,11 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from vpnctl.failover.bundle import Bundle
+from vpnctl.health_contract import READY_TAG
 from vpnctl.lab import agents, emulator, hookrunner, shell
 from vpnctl.lab.lifecycle import Lab
 
@@ -51,6 +53,31 @@ def follow(lab: Lab) -> None:
                      function.account, function.region], lab.layout.internet, log)  # fmt: skip
     shell.spawn([sys.executable, "-m", "vpnctl.lab.routesync", str(lab.state)],
                 lab.layout.internet, lab.path("logs", "routesync.log"))  # fmt: skip
+
+
+def wait_reported(lab: Lab, timeout_s: float = 90) -> None:
+    """Until every gateway's emulated instance carries the agent's ready tag: before that, the
+    hook may move routes off a gateway still booting (and back, with failback)."""
+    deadline = time.monotonic() + timeout_s
+    while pending := [g for g in lab.layout.gateways if not _reported(lab, g)]:
+        if time.monotonic() > deadline:
+            raise shell.LabError(f"{len(pending)} gateway(s) not ready in the lab's emulator "
+                                 f"after {timeout_s:.0f}s (e.g. {pending[0]}); see "
+                                 f"{lab.path('agents', pending[0], 'agent.log')}")  # fmt: skip
+        time.sleep(0.5)
+
+
+def _reported(lab: Lab, gateway: str) -> bool:
+    found = emulator.instance_of(lab.state, gateway)
+    if found is None:
+        return True  # no emulated instance: its agent does not publish
+
+    def tags() -> dict[str, str]:
+        ec2 = emulator.client("ec2", found["region"])
+        item = ec2.describe_instances(InstanceIds=[found["instance"]])["Reservations"][0]
+        return {t["Key"]: t["Value"] for t in item["Instances"][0].get("Tags", [])}
+
+    return READY_TAG in emulator.inside(lab, tags)
 
 
 def pause(lab: Lab) -> None:

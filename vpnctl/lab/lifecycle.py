@@ -126,6 +126,7 @@ def up(lab: Lab, impair: Iterable[str] = (), say: Callable[[str], None] = print,
     awspath.follow(lab)
     if wait:
         wait_ready(lab, wait)
+        awspath.wait_reported(lab, wait)
     say(describe(lab))
 
 
