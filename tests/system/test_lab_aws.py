@@ -84,6 +84,15 @@ def _downs(lab: lifecycle.Lab) -> list[dict[str, Any]]:
     return [h for h in _hook_lines(lab) if (h.get("detail") or {}).get("state") == "DOWN"]
 
 
+def _told_and_moved(lab: lifecycle.Lab, instance: str, table: str) -> bool:
+    """EC2's notification reached the handler, and a run of it (on that event, or on an earlier
+    one still queued that read the terminated instance) changed the table."""
+    lines = _hook_lines(lab)
+    told = any(h["event"] == "EC2 Instance State-change Notification"
+               and h["detail"]["instance-id"] == instance for h in lines)  # fmt: skip
+    return told and table in [c["table"] for h in lines for c in h.get("changes") or []]
+
+
 def _runs(lab: lifecycle.Lab) -> list[str]:
     """The hook's runs, shortly: what the event said, and what changed."""
     return [f"{(h.get('detail') or {}).get('gateway')} {(h.get('detail') or {}).get('name')} "
@@ -137,9 +146,9 @@ def test_kill_terminates_the_instance_and_the_hook_moves_routes(
     assert _until(lambda: lifecycle.current_gateway(lab, table) == table.gateways[1], 20)
     state = _instances(lab, before["region"])[before["instance"]]["State"]["Name"]
     assert state == "terminated"
-    told = [h for h in _hook_lines(lab) if h["event"] == "EC2 Instance State-change Notification"
-            and h["detail"]["instance-id"] == before["instance"]]  # fmt: skip
-    assert any(h.get("changes") for h in told), told
+    # the hook got EC2's notification and changed the table (a run's line is written once the
+    # handler returns, a moment after the follower saw the change)
+    assert _until(partial(_told_and_moved, lab, before["instance"], table.name), 15), _runs(lab)
     # a replacement booting (its agent not started yet) gets no route back
     launched = time.time()
     made = drill.revive(lab, [victim], boot_s=8)[victim]

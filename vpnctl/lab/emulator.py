@@ -197,14 +197,14 @@ def _running(lab: Lab, region: str) -> dict[str, str]:
     found: dict[str, tuple[float, str]] = {}
     for reservation in ec2.describe_instances(Filters=mine)["Reservations"]:
         for item in reservation["Instances"]:
-            name = _tags(item).get(names.NAME_TAG, "")
+            name = tags(item).get(names.NAME_TAG, "")
             launched = item["LaunchTime"].timestamp()
             if name and launched >= found.get(name, (0.0, ""))[0]:
                 found[name] = (launched, item["InstanceId"])
     return {n: i for n, (_, i) in found.items()}
 
 
-def _tags(item: Mapping[str, Any]) -> dict[str, str]:
+def tags(item: Mapping[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in item.get("Tags", []) or []}
 
 
@@ -300,13 +300,13 @@ def launch(lab: Lab, gateway: str) -> str:
         group = client("autoscaling", region).describe_auto_scaling_groups(
             AutoScalingGroupNames=[names.aws_name(lab.design.name, gateway)]
         )["AutoScalingGroups"][0]
-        tags = [{"Key": k, "Value": v} for k, v in _tags(before).items()
+        kept = [{"Key": k, "Value": v} for k, v in tags(before).items()
                 if k != READY_TAG and not k.startswith("aws:")]  # fmt: skip
         made = ec2.run_instances(
             MinCount=1, MaxCount=1,
             LaunchTemplate=_template(group),
             SubnetId=group["VPCZoneIdentifier"].split(",")[0],
-            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+            TagSpecifications=[{"ResourceType": "instance", "Tags": kept}],
         )["Instances"][0]["InstanceId"]  # fmt: skip
         client("events", region).put_events(Entries=[state_change(made, "running", region)])
         return str(made)

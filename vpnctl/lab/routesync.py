@@ -42,7 +42,7 @@ class Follower:
         ec2 = emulator.client("ec2", region)
         for reservation in ec2.describe_instances(Filters=self.mine)["Reservations"]:
             for item in reservation["Instances"]:
-                name = emulator._tags(item).get(names.NAME_TAG)
+                name = emulator.tags(item).get(names.NAME_TAG)
                 if not name:
                     continue
                 self.targets[item["InstanceId"]] = name
@@ -52,7 +52,7 @@ class Follower:
     def wanted(self, region: str) -> dict[tuple[str, str], str]:
         ec2 = emulator.client("ec2", region)
         found = ec2.describe_route_tables(Filters=self.mine)["RouteTables"]
-        routes = [(emulator._tags(t).get(names.NAME_TAG, ""), r) for t in found
+        routes = [(emulator.tags(t).get(names.NAME_TAG, ""), r) for t in found
                   for r in t.get("Routes", [])]  # fmt: skip
         if any(
             _target(r) not in self.targets
