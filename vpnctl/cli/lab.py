@@ -50,16 +50,11 @@ def up(
     recoveries: int | None,
 ) -> None:
     """Build TOPOLOGY in namespaces, start its gateways, and wait for every tunnel."""
-    settings = {
-        "--probe-count": probe_count,
-        "--probe-interval-ms": probe_interval_ms,
-        "--failures": failures,
-        "--recoveries": recoveries,
-    }
-    args = [str(x) for flag, value in settings.items() if value is not None for x in (flag, value)]
+    tuning = {"probe_count": probe_count, "probe_interval_ms": probe_interval_ms,
+              "failures": failures, "recoveries": recoveries}  # fmt: skip
     found = lifecycle.open_lab(topology)
     _check_impairments(impair, found)
-    lifecycle.up(found, impair, say=click.echo, controller_args=args)
+    lifecycle.up(found, impair, say=click.echo, tuning=tuning)
 
 
 def _check_impairments(specs: tuple[str, ...], found: lifecycle.Lab) -> None:
@@ -135,8 +130,8 @@ def watch_command(topology: str, seconds: float, fmt: str) -> None:
     type=click.Choice(["terminate", "hang"]),
     default="terminate",
     show_default=True,
-    help="terminate: the instances die (EC2 says so at once); "
-    "hang: they stay up but pass nothing (only the probes can tell).",
+    help="terminate: the instances terminate (EC2 tells the hook at once); "
+    "hang: they stay up but pass and publish nothing (only their neighbours can tell).",
 )
 def test_command(topology: str, drill: str | None, skip_matrix: bool, how: str) -> None:
     """Check every allowed flow passes and others drop, probe every link, run a drill."""
@@ -171,14 +166,16 @@ def test_command(topology: str, drill: str | None, skip_matrix: bool, how: str) 
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("--gateway", help="One gateway, e.g. gw-cn-north-1-a.")
 @click.option("--az", help="Every gateway in this AZ (the destroy-an-AZ drill).")
-def kill(topology: str, gateway: str | None, az: str | None) -> None:
-    """Stop gateways as if their instances died."""
+@click.option("--hang", is_flag=True, help="Leave them running but passing nothing, their agents "
+              "stopped (only their neighbours can tell), instead of terminating them.")  # fmt: skip
+def kill(topology: str, gateway: str | None, az: str | None, hang: bool) -> None:
+    """Stop gateways as if their instances died (or hung)."""
     from vpnctl.lab import drill
 
     found = _running(topology)
     names = drill.gateways_in(found, gateway, az)
-    drill.kill(found, names)
-    click.echo(f"killed {', '.join(names)}")
+    (drill.hang if hang else drill.kill)(found, names)
+    click.echo(f"{'hung' if hang else 'killed'} {', '.join(names)}")
 
 
 @lab.command()
@@ -190,7 +187,11 @@ def revive(topology: str, gateway: str | None, az: str | None) -> None:
     from vpnctl.lab import drill
 
     found = _running(topology)
-    names = [n for n in drill.gateways_in(found, gateway, az) if n in drill.killed(found)]
+    names = [
+        n
+        for n in drill.gateways_in(found, gateway, az)
+        if n in drill.killed(found) | drill.hung(found)
+    ]
     drill.revive(found, names)
     click.echo(f"revived {', '.join(names) or 'nothing (none of them was killed)'}")
 

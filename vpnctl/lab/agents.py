@@ -8,8 +8,10 @@ Each gateway has a folder ``agents/<gateway>`` in the lab's state directory:
     live/                    where the agent installs them (``--root``)
     agent.json, run/         the agent's record, and its openvpn pid files and logs
 
-``vpnctl agent run --netns <gateway ns> --no-publish`` runs inside the gateway's namespace (so
-a drill's kill ends it with the gateway) and starts openvpn there through its Processes backend.
+``vpnctl agent run --netns <gateway ns>`` runs inside the gateway's namespace (so a drill's kill
+ends it with the gateway) and starts openvpn there through its Processes backend. It publishes
+to the lab's AWS emulator as the gateway's emulated instance (``--endpoint-url`` at its uplink,
+``--instance-id``, ``--region``, its siblings' lab addresses), as on AWS.
 
 Keys are made once per tunnel and kept in ``keys.json`` (0600) in the state directory: a rewrite
 of the desired folders gives an unchanged tunnel byte-identical config, as SSM does on AWS.
@@ -17,6 +19,7 @@ of the desired folders gives an unchanged tunnel byte-identical config, as SSM d
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -31,7 +34,7 @@ from vpnctl import images, keys, render
 from vpnctl.agent.config import Config
 from vpnctl.agent.state import read as read_state
 from vpnctl.design import Design
-from vpnctl.lab import openvpns, shell
+from vpnctl.lab import emulator, openvpns, shell
 from vpnctl.topology import Topology
 
 READY = "Initialization Sequence Completed"
@@ -103,6 +106,7 @@ def files_for(topology: Topology, design: Design, gateway: str, state: Path,
     """Render's files for ``gateway``, keys inline; each tunnel's status file in the lab's
     state (both ends of a tunnel run on this one machine: they cannot share /run/vpnctl)."""
     status_dir = folder(state, gateway, "status")
+    topology = tuned(topology, state)
     found: dict[str, bytes] = {
         "firewall.nft": render.firewall(design, gateway).encode(),
         "probe.json": render.probe_plan(topology, design, gateway).encode(),
@@ -162,7 +166,9 @@ def image(state: Path, gateway: str) -> str | None:
 
 def start(state: Path, gateway: str, ns: str, image_key: str | None = None) -> None:
     """Start the gateway's agent in its namespace (again, after a drill's kill), running the
-    OpenVPN of ``image_key`` (recorded; by default the one it was started as)."""
+    OpenVPN of ``image_key`` (recorded; by default the one it was started as) and publishing
+    to the lab's AWS emulator as its instance (``publish.json``), or without AWS if it has
+    none."""
     base = folder(state, gateway)
     base.mkdir(parents=True, exist_ok=True)
     if image_key is not None:
@@ -172,8 +178,65 @@ def start(state: Path, gateway: str, ns: str, image_key: str | None = None) -> N
     path = [] if bin_dir is None else ["env", f"PATH={bin_dir}:{os.environ.get('PATH', '')}"]
     argv = [*path, sys.executable, "-m", "vpnctl", "agent", "run", "--netns", ns,
             "--root", str(base / "live"), "--desired", str(base / "desired"),
-            "--state", str(base / "agent.json"), "--no-publish", "--interval", "0.5"]  # fmt: skip
-    shell.spawn(argv, ns, base / "agent.log")
+            "--state", str(base / "agent.json"), "--interval", "0.5",
+            *_tuning(state), *_publishing(state, gateway)]  # fmt: skip
+    env = [f"{k}={v}" for k, v in emulator.environment().items()]
+    shell.spawn(["env", *env, *argv], ns, base / "agent.log")
+
+
+def write_publishing(state: Path, gateway: str, endpoint: str, region: str,
+                     siblings: Mapping[str, str]) -> None:  # fmt: skip
+    """Where the gateway's agent publishes: the emulator, its region, its siblings' addresses."""
+    spec = {"endpoint": endpoint, "region": region, "siblings": dict(siblings)}
+    folder(state, gateway).mkdir(parents=True, exist_ok=True)
+    folder(state, gateway, "publish.json").write_text(json.dumps(spec, sort_keys=True))
+
+
+def _publishing(state: Path, gateway: str) -> list[str]:
+    instance = emulator.instance_of(state, gateway)
+    try:
+        spec = json.loads(folder(state, gateway, "publish.json").read_text())
+    except FileNotFoundError:
+        spec = None
+    if instance is None or spec is None:
+        return ["--no-publish"]
+    found = ["--endpoint-url", spec["endpoint"], "--region", spec["region"],
+             "--instance-id", instance["instance"]]  # fmt: skip
+    for name, address in sorted(spec["siblings"].items()):
+        found += ["--sibling", f"{name}={address}"]
+    return found
+
+
+TUNING = ("probe_count", "probe_interval_ms", "failures", "recoveries")
+
+
+def tuning(state: Path) -> dict[str, float]:
+    """``lab up``'s probe settings (``--probe-count`` and the like), none given: empty."""
+    try:
+        found = json.loads((state / "lab.json").read_text()).get("tuning", {})
+    except FileNotFoundError:
+        return {}
+    return {k: v for k, v in found.items() if k in TUNING and v is not None}
+
+
+def _tuning(state: Path) -> list[str]:
+    given = tuning(state)
+    found: list[str] = []
+    for key in ("probe_count", "probe_interval_ms"):
+        if key in given:
+            found += [f"--{key.replace('_', '-')}", str(int(given[key]))]
+    return found
+
+
+def tuned(topology: Topology, state: Path) -> Topology:
+    """The topology with ``lab up``'s --failures/--recoveries as its failover policy."""
+    given = tuning(state)
+    policy = dataclasses.replace(
+        topology.failover,
+        consecutive_failures=int(given.get("failures", topology.failover.consecutive_failures)),
+        recovery_successes=int(given.get("recoveries", topology.failover.recovery_successes)),
+    )
+    return dataclasses.replace(topology, failover=policy)
 
 
 def tunnel_log(state: Path, gateway: str, tunnel: str) -> Path:

@@ -1,8 +1,11 @@
 """Failure drills: kill gateways (one, or a whole AZ's), measure the outage, bring them back.
 
-``kill`` is the lab's instance termination: the gateway's processes die, its links go down
-(so it answers nothing), and it is listed in ``killed.json``, which the controller reads as
-the EC2 instance state. ``revive`` undoes it and starts the gateway's agent again, which restarts its tunnels.
+``kill`` is the lab's instance termination: the gateway's links go down (so it answers nothing),
+its instance in the lab's AWS emulator terminates and EC2's notifications go out (what the
+failover hook acts on), and its processes die; ``killed.json`` lists it. ``hang`` leaves it
+running but passing nothing and its agent stopped. ``revive`` undoes either: a killed gateway
+gets a replacement instance and its agent starts again, which restarts its tunnels and reports
+ready before any route may move back onto it.
 
 ``az`` runs the destroy-an-AZ drill: steady traffic (every 20 ms) over an allowed flow of each
 VPC that talks with the dying AZ's VPC, through the dying gateways, the kill, and the measured
@@ -16,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import selectors
+import signal
 import socket
 import struct
 import threading
@@ -24,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
-from vpnctl.lab import agents, echo, lifecycle, netthread, shell
+from vpnctl.lab import agents, awspath, echo, emulator, lifecycle, netthread, shell
 from vpnctl.lab.layout import HostNode
 from vpnctl.lab.lifecycle import Lab
 from vpnctl.probe.transport import open_transport
@@ -44,6 +48,13 @@ def killed(lab: Lab) -> set[str]:
         return set()
 
 
+def hung(lab: Lab) -> set[str]:
+    try:
+        return set(json.loads(lab.path("hung.json").read_text()))
+    except FileNotFoundError:
+        return set()
+
+
 def gateways_in(lab: Lab, gateway: str | None = None, az: str | None = None) -> list[str]:
     names = [g.name for g in lab.layout.gateways.values()
              if (gateway and g.name == gateway) or (az and g.az == az)]  # fmt: skip
@@ -52,37 +63,63 @@ def gateways_in(lab: Lab, gateway: str | None = None, az: str | None = None) -> 
     return names
 
 
-HANG = "table inet vlab_hang {\n chain in {\n  type filter hook input priority -10;\n  udp dport 1-65535 drop\n }\n}\n"
+HANG = """table inet vlab_hang {
+ chain hin { type filter hook input priority -10; policy drop; iifname "lo" accept; }
+ chain hfwd { type filter hook forward priority -10; policy drop; }
+ chain hout { type filter hook output priority -10; policy drop; oifname "lo" accept; }
+}
+"""
 
 
 def hang(lab: Lab, names: Iterable[str]) -> None:
-    """The gateway stays "running" but its tunnels pass nothing: only the probes can tell."""
+    """The gateway's instance stays "running", but it forwards, answers and sends nothing, and
+    its agent publishes nothing (stopped, not killed: its figures go silent)."""
+    names = list(names)
+    lab.path("hung.json").write_text(json.dumps(sorted(hung(lab) | set(names))))
     for name in names:
+        awspath.signal_agent(lab, name, signal.SIGSTOP)
         shell.run("nft", "-f", "-", ns=lab.layout.gateways[name].ns, stdin=HANG)
 
 
 def kill(lab: Lab, names: Iterable[str]) -> None:
+    """The gateways' instances terminate: their processes die, their links go down, and the
+    emulator's instances terminate, EC2's notifications sent (``emulator.terminate``)."""
     names = list(names)
-    _save_killed(lab, killed(lab) | set(names))  # first, so the controller sees it at once
+    _save_killed(lab, killed(lab) | set(names))
     for name in names:
         ns = lab.layout.gateways[name].ns
-        shell.kill_all(ns, grace=0.5)
         for iface in ("wan", "lan"):
             shell.ip("link", "set", iface, "down", ns=ns, check=False)
+    emulator.terminate(lab, names)
+    for name in names:
+        shell.kill_all(lab.layout.gateways[name].ns, grace=0.5)
 
 
-def revive(lab: Lab, names: Iterable[str]) -> None:
+def revive(lab: Lab, names: Iterable[str], boot_s: float = 0.0) -> dict[str, str]:
+    """Hung gateways resume; killed ones get a replacement instance (``emulator.launch``),
+    whose agent starts ``boot_s`` later (a boot), converges and reports ready. Returns the
+    replacements' instance ids."""
     names = list(names)
+    made: dict[str, str] = {}
     for name in names:
         gw = lab.layout.gateways[name]
         shell.run("nft", "delete", "table", "inet", "vlab_hang", ns=gw.ns, check=False)
         if name not in killed(lab):
+            awspath.signal_agent(lab, name, signal.SIGCONT)
             continue  # only hung: its processes and links are still there
         for iface in ("wan", "lan"):
             shell.ip("link", "set", iface, "up", ns=gw.ns)
         lifecycle.gateway_routes(gw)  # the links went down with it, and their routes
-        agents.start(lab.state, name, gw.ns)  # it converges: its tunnels start again
+        if emulator.instance_of(lab.state, name) is not None:
+            made[name] = emulator.launch(lab, name)
+    if boot_s:
+        time.sleep(boot_s)
+    for name in names:
+        if name in killed(lab):
+            agents.start(lab.state, name, lab.layout.gateways[name].ns)  # it converges
     _save_killed(lab, killed(lab) - set(names))
+    lab.path("hung.json").write_text(json.dumps(sorted(hung(lab) - set(names))))
+    return made
 
 
 # --------------------------------------------------------------------------- traffic
@@ -182,8 +219,11 @@ class Stream:
 
         The outage runs from the first echo lost (the moment the path died, a little after
         the kill is ordered) to the first answer to an echo sent after the last one lost:
-        the first packet through again. None while the path has not come back."""
-        after = sorted(s for s, at in self.sent.items() if at >= since)
+        the first packet through again. None while the path has not come back. Echoes of
+        the stream's last second are not counted: their answers may still be on the way
+        when it stops."""
+        end = max(self.sent.values(), default=since) - 1.0
+        after = sorted(s for s, at in self.sent.items() if since <= at <= end)
         lost = [s for s in after if s not in self.answered]
         if not lost:
             return 0.0, 0
@@ -267,6 +307,7 @@ def _drill(lab: Lab, zone: str, streams: list[Stream], settle: float, limit: flo
                for s in streams]  # fmt: skip
     time.sleep(settle)
     victims = gateways_in(lab, az=zone)
+    emulator.warm(lab, victims)  # the lab's boto3 start-up is no part of the outage
     say(f"{'killing' if how == 'terminate' else 'hanging'} {', '.join(victims)}")
     since = time.monotonic()
     (kill if how == "terminate" else hang)(lab, victims)

@@ -5,7 +5,9 @@ lays it out (``layout``), and builds it step by step, journalling each namespace
 it. Each gateway runs the gateway agent, as on AWS (``agents``): it converges the gateway to the
 desired folder the lab writes for it (render's files, keys made for this lab only), starting
 the real ``openvpn`` in its namespace; names resolve through ``/etc/netns/<ns>/hosts``. ``up``
-waits until every tunnel is up. A controller process follows the failover decision.
+waits until every tunnel is up. The lab's AWS side is an emulator in its internet namespace,
+put into shape by ``vpnctl apply --sandbox``; the agents publish to it, the failover hook's
+handler runs on its events, and the VPC routers follow its route tables (``awspath``).
 
 ``down`` kills every process in the lab's namespaces, deletes the namespaces (their veths go
 with them) and their hosts files, and removes the state directory. It works from the journal,
@@ -21,50 +23,21 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 
 from vpnctl import images, pipeline, render
 from vpnctl.aws import rules
-from vpnctl.design import Design
 from vpnctl.lab import agents, secgroups, shell
 from vpnctl.lab import layout as layoutmod
 from vpnctl.lab.impair import Impairment
 from vpnctl.lab.impair import parse as parse_impairments
 from vpnctl.lab.journal import Journal
-from vpnctl.lab.layout import Layout
+from vpnctl.lab.model import Lab
 from vpnctl.lab.relay import Leg
-from vpnctl.pipeline import Plan
 
 STATE_ROOT = Path("/run/vpnctl-lab")
-
-
-@dataclass(frozen=True)
-class Lab:
-    """A lab on this machine: its plan, layout and state directory."""
-
-    plan: Plan
-    layout: Layout
-    state: Path
-
-    @property
-    def design(self) -> Design:
-        return self.plan.design
-
-    @property
-    def journal(self) -> Journal:
-        return Journal(self.state / "journal.jsonl")
-
-    def path(self, *parts: str) -> Path:
-        return self.state.joinpath(*parts)
-
-    def settings(self) -> dict[str, object]:
-        try:
-            loaded: dict[str, object] = json.loads(self.path("lab.json").read_text())
-        except FileNotFoundError:
-            return {}
-        return loaded
+__all__ = ["STATE_ROOT", "Lab", "down", "open_lab"]
 
 
 def open_lab(topology: str | Path, state_root: Path = STATE_ROOT) -> Lab:
@@ -95,7 +68,7 @@ def require_root() -> None:
 
 
 def up(lab: Lab, impair: Iterable[str] = (), say: Callable[[str], None] = print,
-       controller_args: Iterable[str] = (), wait: float = 60) -> None:  # fmt: skip
+       tuning: Mapping[str, float | None] | None = None, wait: float = 60) -> None:  # fmt: skip
     require_root()
     if lab.path("journal.jsonl").exists():
         raise shell.LabError(f"a lab of {lab.plan.topology.name} is already up "
@@ -108,6 +81,7 @@ def up(lab: Lab, impair: Iterable[str] = (), say: Callable[[str], None] = print,
         "topology": str(Path(lab.plan.source.file).resolve()),
         "impair": list(impair),
         "vpcs": {name: str(vpc.cidr) for name, vpc in lab.design.vpcs.items()},
+        "tuning": {k: v for k, v in (tuning or {}).items() if v is not None},
     }))  # fmt: skip
     make_namespaces(lab)
     make_wires(lab)
@@ -116,10 +90,14 @@ def up(lab: Lab, impair: Iterable[str] = (), say: Callable[[str], None] = print,
     write_hosts_files(lab, legs)
     _impair(lab, impairments, legs)
     secgroups.install(security_groups(lab))
+    from vpnctl.lab import awspath  # the AWS side: emulator, apply, hook, route follower
+
+    awspath.prepare(lab)
     _gateways(lab)
-    start_controller(lab, controller_args)
+    awspath.follow(lab)
     if wait:
         wait_ready(lab, wait)
+        awspath.wait_reported(lab, wait)
     say(describe(lab))
 
 
@@ -128,14 +106,6 @@ def pending_tunnels(lab: Lab) -> list[str]:
     return [f"{gateway} {tunnel.name}"
             for gateway, tunnels in lab.design.tunnels_by_gateway.items() for tunnel in tunnels
             if not agents.up_since(lab.state, gateway, tunnel.name)]  # fmt: skip
-
-
-def start_controller(lab: Lab, args: Iterable[str]) -> None:
-    settings = lab.settings()
-    settings["controller_args"] = list(args)
-    lab.path("lab.json").write_text(json.dumps(settings))
-    shell.spawn([sys.executable, "-m", "vpnctl.lab.controller", str(lab.state), *args],
-                lab.layout.internet, lab.path("logs", "controller.log"))  # fmt: skip
 
 
 def wait_ready(lab: Lab, timeout: float) -> None:

@@ -6,7 +6,7 @@ running gateway's uplink, port and route table id (``layout.Slots``). Then, make
 1. namespaces, links and routes for new VPCs, gateways and hosts; new route tables; the running
    route tables gain the new destinations (a route the failover moved stays where it is);
 2. every gateway's hosts file and the security groups, as apply writes them for the edit;
-3. the controller stops (it reads the design when it starts);
+3. the hook runners and the route follower stop (they read the design when they start);
 4. the desired folders are rewritten in waves (``_waves``): first every gateway that restarts
    no tunnel (new gateways among them), then, one group at a time, the ends of the tunnels whose
    config changed, their routes first drained to a gateway of their table that stays up and
@@ -15,17 +15,14 @@ running gateway's uplink, port and route table id (``layout.Slots``). Then, make
 5. gateways whose image the edit changes are replaced, AZ by AZ (``replace``): they keep
    their files through the waves, then each step drains, kills, boots them fresh on the new
    image's OpenVPN and waits for them;
-6. the controller starts on the edit; only then are removed gateways' and VPCs' namespaces
+6. the hook runners and the route follower start on the edit; only then are removed gateways' and VPCs' namespaces
    deleted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -274,21 +271,17 @@ def _record_topology(lab: Lab) -> None:
 
 
 def _stop_controller(lab: Lab) -> None:
-    """The controller reads the design when it starts: ours ends, and starts on the edit
-    after the agents converged (meanwhile the routes stay where they are, or drained)."""
-    for pid in shell.pids(lab.layout.internet):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"vpnctl.lab.controller" in cmdline and str(lab.state).encode() in cmdline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+    """The hook runners and the route follower read the design when they start: they end,
+    and start on the edit after the agents converged (meanwhile routes stay, or are drained)."""
+    from vpnctl.lab import awspath
+
+    awspath.pause(lab)
 
 
 def _start_controller(lab: Lab) -> None:
-    args = lab.settings().get("controller_args")
-    lifecycle.start_controller(lab, [str(a) for a in args] if isinstance(args, list) else [])
+    from vpnctl.lab import awspath
+
+    awspath.follow(lab)
 
 
 def _ready_to_wait(lab: Lab, waits: Mapping[str, Mapping[str, int]],

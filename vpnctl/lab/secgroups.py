@@ -23,9 +23,10 @@ The lab does the same with nftables:
 - each routing host carries its VPC's routing group the same way on its own interface (stateful:
   the host is the end of its flows and sees both directions).
 
-A packet between two gateways crosses two interfaces in the internet namespace but is looked up
-once: it is tracked in the receiver's zone. The sender's egress permits everything, so nothing
-is lost but the sender's record of it, and tunnel ports are open to the peer both ways.
+A packet between two gateways crosses two interfaces (in the internet namespace, or a VPC router
+between siblings) but is looked up once: it is tracked in a zone of that pair of interfaces,
+both ways, so a reply is let in as the reply to the request its receiver sent. The sender's
+egress permits everything, so only the receiver's ingress rules decide a new connection.
 """
 
 from __future__ import annotations
@@ -143,6 +144,14 @@ def fabric_script(ports: Mapping[str, Group]) -> str:
             f'    fib daddr oifname "{port}" {m} notrack accept' for m in untracked(group, True)
         ]
         lines += [f'    iifname "{port}" {m} notrack accept' for m in untracked(group, False)]
+    # between two gateways (a sibling probe across AZs): one zone for the pair, both ways, so
+    # the reply finds the request its sender's interface saw (else it would be looked up in
+    # the other end's zone, and a probe's echo reply would be dropped as new)
+    pairs = [(p, q) for i, p in enumerate(ports) for q in list(ports)[i + 1 :]]
+    for n, (p, q) in enumerate(pairs):
+        z = len(zones) + 1 + n
+        lines += [f'    iifname "{p}" fib daddr oifname "{q}" ct zone set {z} accept',
+                  f'    iifname "{q}" fib daddr oifname "{p}" ct zone set {z} accept']  # fmt: skip
     # towards a gateway: its zone, by the route the packet will take; from one: its zone
     lines += [f'    fib daddr oifname "{p}" ct zone set {z} accept' for p, z in zones.items()]
     lines += [f'    iifname "{p}" ct zone set {z} accept' for p, z in zones.items()]

@@ -120,8 +120,13 @@ def _good(run: Run, status: Status, limit_pct: float) -> bool:
 
 
 def _since(runs: tuple[Run, ...], since: float | None) -> tuple[Run, ...]:
-    """The runs since the state last changed (all of them when it never has)."""
-    return runs if since is None else tuple(r for r in runs if r.at > since)
+    """The runs since the state last changed (all of them when it never has), and since the
+    last silent run: silence fails a run by itself, and pooling it into the loss of the runs
+    after would keep a tunnel that answers again DOWN until the silence left the window (400
+    echoes, two minutes at the agent's pace) instead of ``recovery_successes`` runs."""
+    found = runs if since is None else tuple(r for r in runs if r.at > since)
+    silent = [i for i, r in enumerate(found) if r.counted and r.received == 0]
+    return found[silent[-1] + 1 :] if silent else found
 
 
 def wilson_lower(lost: int, sent: int, z: float = Z) -> float:

@@ -14,6 +14,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 TREE = ROOT / "vpnctl"
 WIRING = {"vpnctl/aws/session.py", "vpnctl/aws/retry.py", "vpnctl/aws/pages.py"}
+# The lab's emulator plays AWS's own parts (EC2's state-change events, EventBridge's delivery,
+# Lambda's runtime, the routers as the VPC's data plane, lab up's look at the ready tags): its
+# clients are the emulator's wiring, not vpnctl's calls to AWS; the agents and the hook in the
+# lab call through the door as on AWS.
+EMULATOR = {f"vpnctl/lab/{m}.py" for m in ("emulator", "awspath", "hookrunner", "routesync")}
 BOTOCORE_ERRORS = {
     "ClientError",
     "BotoCoreError",
@@ -31,7 +36,7 @@ def modules() -> Iterator[tuple[str, ast.Module]]:
 
 
 def in_door(name: str) -> bool:
-    return name.startswith("vpnctl/aws/door/") or name in WIRING
+    return name.startswith("vpnctl/aws/door/") or name in WIRING | EMULATOR
 
 
 def imports_boto(node: ast.AST) -> bool:

@@ -67,12 +67,27 @@ def test_each_gateway_port_has_its_own_zone_set_after_the_untracked_flows() -> N
     router = dict(found.rulesets)[planned.routers["west"]]
     ports = [g.port for g in planned.gateways.values() if g.vpc == "west"]
     zones = [line for line in router.splitlines() if "ct zone set" in line]
-    assert len({line.split("ct zone set")[1] for line in zones}) == len(ports)
+    pairs = len(ports) * (len(ports) - 1) // 2  # and one zone per pair of gateway ports
+    assert len({line.split("ct zone set")[1] for line in zones}) == len(ports) + pairs
     for port in ports:
         assert f'fib daddr oifname "{port}" ct zone set' in router  # towards it: by route
         assert f'iifname "{port}" ct zone set' in router  # from it
         assert f"chain ingress_{port} {{" in router
         assert f"counter dropped_{port} {{}}" in router
+
+
+def test_between_two_gateways_both_directions_share_one_zone() -> None:
+    """A sibling probe's echo reply must find the request its receiver's interface saw: the
+    request (from g0 towards g1) and the reply (from g1 towards g0) are tracked in one zone,
+    set before the single-port zones (the first matching rule wins)."""
+    group = Group("sg", (permit("icmp", -1, -1),))
+    script = secgroups.fabric_script({"g0": group, "g1": group})
+    lines = script.split("chain track {")[1].split("}")[0].splitlines()
+    there = next(i for i, x in enumerate(lines) if 'iifname "g0" fib daddr oifname "g1"' in x)
+    back = next(i for i, x in enumerate(lines) if 'iifname "g1" fib daddr oifname "g0"' in x)
+    assert lines[there].split("ct zone set")[1] == lines[back].split("ct zone set")[1]
+    single = min(i for i, x in enumerate(lines) if x.strip().startswith("fib daddr"))
+    assert max(there, back) < single
 
 
 def test_untracked_flows_are_kept_out_before_any_zone_is_set() -> None:
