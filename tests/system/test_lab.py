@@ -39,7 +39,7 @@ def lab_of(tmp_path: Path) -> Iterator[LabMaker]:
 @pytest.mark.parametrize("mode", ["psk", "fingerprint"])
 @pytest.mark.parametrize("name", ["demo", "china-hub"])
 def test_every_allowed_flow_passes_and_nothing_else(lab_of: LabMaker, name: str, mode: str) -> None:
-    lab = lab_of(name, mode)
+    lab = lab_of(name, mode, aws=False)
     outcomes = checks.run_checks(checks.plan_checks(lab))
     unexpected = [o.check.describe() for o in outcomes if not o.expected]
     assert unexpected == [], checks.describe(outcomes)
@@ -96,14 +96,16 @@ def test_delay_from_the_relay_shows_in_the_round_trip(
     lab_of: LabMaker, need: Callable[..., None]
 ) -> None:
     """25 ms each way through the relay, in the path of real OpenVPN tunnels: the probe's
-    median is within 2 ms of 50, and within 1 ms of fping's on the same path."""
+    median is at least 50 (a few ms more on a loaded machine), within 1 ms of fping's."""
     need("fping")
-    lab = lab_of("demo", "psk", "--impair", "*:delay=25ms")
+    lab = lab_of("demo", "psk", "--impair", "*:delay=25ms", aws=False)
     reports = checks.probe_links(lab, count=20, interval_ms=100)
     medians = {(gw, str(r.target.address)): r.stats.rtt.median for gw, rep in reports
                for r in rep.results if r.stats and r.stats.rtt}  # fmt: skip
     assert len(medians) == 4
-    assert all(abs(m - 50.0) < 2.0 for m in medians.values()), medians
+    # the relay never shortens a path; on a loaded machine its thread may lengthen it by a few
+    # ms, which fping sees too: the probe's accuracy is the comparison below
+    assert all(49.0 < m < 58.0 for m in medians.values()), medians
     for (gateway, target), ours in medians.items():
         theirs = fping_median(lab.layout.gateways[gateway].ns, target)
         assert abs(ours - theirs) < 1.0, (gateway, target, ours, theirs)
@@ -142,7 +144,7 @@ def test_probe_finds_its_own_gateway_and_measures_its_tunnels(
     lab_of: LabMaker, tmp_path: Path
 ) -> None:
     """``vpnctl probe TOPOLOGY`` on a gateway: it knows which one it is from its addresses."""
-    lab = lab_of("china-hub")
+    lab = lab_of("china-hub", aws=False)
     topology = tmp_path / "china-hub.yaml"
     invoke("plan", str(topology))  # probe reads the design frozen: the lock must be there
     hub = lab.layout.gateways["gw-ap-southeast-1-a"]

@@ -77,7 +77,7 @@ def run_twice(planned: list[checks.Check]) -> list[checks.Outcome]:
 def test_old_gateway_groups_break_tcp_and_udp_across_azs_and_the_new_ones_pass(
     lab_of: LabMaker,
 ) -> None:
-    lab = lab_of("china-hub")
+    lab = lab_of("china-hub", aws=False)
     planned = checks.plan_checks(lab)
     secgroups.install(lifecycle.security_groups(lab, previous_gateway_permits))
     before = run_twice(planned)
@@ -98,7 +98,7 @@ def test_host_groups_block_what_the_stateless_gateway_filter_passes(lab_of: LabM
     """A stateless filter passes "replies" by source port: from an allowed flow's server port
     to any port. The routing group on the receiving host is stateful and drops them (on AWS
     and in the lab alike), so they reach no socket."""
-    lab = lab_of("china-hub")
+    lab = lab_of("china-hub", aws=False)
     us, cn = (
         lab.layout.host("us-west-2", "us-west-2a"),
         lab.layout.host("cn-north-1", "cn-north-1a"),

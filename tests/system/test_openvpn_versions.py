@@ -100,7 +100,7 @@ def render_end(
     """Overwrite ``gateway``'s config with the one rendered for ``image``, same design and keys."""
     topo, _ = topology.read(write_topology(tmp_path, mode, image))
     tunnel = lab.design.tunnels[0]
-    text = render.tunnel_config(topo, lab.design, gateway, tunnel.name, held)
+    text = render.tunnel_config(topo, lab.design, gateway, tunnel.name, held, routes=True)
     lab.config(gateway, tunnel.name).write_text(text)
 
 

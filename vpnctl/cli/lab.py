@@ -41,6 +41,12 @@ def lab() -> None:
     type=click.IntRange(1, 1000),
     help="Good runs before it is UP again (default: failover.recovery_successes).",
 )
+@click.option(
+    "--no-aws",
+    is_flag=True,
+    help="The data plane only: no AWS emulator and no failover hook; every table stays on its "
+    "preferred gateway (connectivity and probes in seconds, drills move nothing).",
+)
 def up(
     topology: str,
     impair: tuple[str, ...],
@@ -48,13 +54,14 @@ def up(
     probe_interval_ms: float | None,
     failures: int | None,
     recoveries: int | None,
+    no_aws: bool,
 ) -> None:
     """Build TOPOLOGY in namespaces, start its gateways, and wait for every tunnel."""
     tuning = {"probe_count": probe_count, "probe_interval_ms": probe_interval_ms,
               "failures": failures, "recoveries": recoveries}  # fmt: skip
     found = lifecycle.open_lab(topology)
     _check_impairments(impair, found)
-    lifecycle.up(found, impair, say=click.echo, tuning=tuning)
+    lifecycle.up(found, impair, say=click.echo, tuning=tuning, aws=not no_aws)
 
 
 def _check_impairments(specs: tuple[str, ...], found: lifecycle.Lab) -> None:

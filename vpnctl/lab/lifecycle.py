@@ -68,7 +68,10 @@ def require_root() -> None:
 
 
 def up(lab: Lab, impair: Iterable[str] = (), say: Callable[[str], None] = print,
-       tuning: Mapping[str, float | None] | None = None, wait: float = 60) -> None:  # fmt: skip
+       tuning: Mapping[str, float | None] | None = None, wait: float = 60,
+       aws: bool = True) -> None:  # fmt: skip
+    """``aws`` False: no emulator, hook or route follower (``awspath``); the routers keep the
+    routes ``make_routes`` gives them and the agents publish nothing."""
     require_root()
     if lab.path("journal.jsonl").exists():
         raise shell.LabError(f"a lab of {lab.plan.topology.name} is already up "
@@ -82,6 +85,7 @@ def up(lab: Lab, impair: Iterable[str] = (), say: Callable[[str], None] = print,
         "impair": list(impair),
         "vpcs": {name: str(vpc.cidr) for name, vpc in lab.design.vpcs.items()},
         "tuning": {k: v for k, v in (tuning or {}).items() if v is not None},
+        "aws": aws,
     }))  # fmt: skip
     make_namespaces(lab)
     make_wires(lab)
@@ -92,12 +96,14 @@ def up(lab: Lab, impair: Iterable[str] = (), say: Callable[[str], None] = print,
     secgroups.install(security_groups(lab))
     from vpnctl.lab import awspath  # the AWS side: emulator, apply, hook, route follower
 
-    awspath.prepare(lab)
+    if aws:
+        awspath.prepare(lab)
     _gateways(lab)
-    awspath.follow(lab)
+    awspath.follow(lab)  # nothing without the AWS side
     if wait:
         wait_ready(lab, wait)
-        awspath.wait_reported(lab, wait)
+        if aws:
+            awspath.wait_reported(lab, wait)
     say(describe(lab))
 
 
