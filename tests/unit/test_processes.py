@@ -21,7 +21,10 @@ def test_term_ends_the_willing_and_kill_the_rest() -> None:
         assert stubborn.stdout is not None
         assert stubborn.stdout.readline() == b"ready\n"  # its handler is set
         started = time.monotonic()
-        alive = lambda: [p.pid for p in (willing, stubborn) if p.poll() is None]  # noqa: E731
+
+        def alive() -> list[int]:
+            return [p.pid for p in (willing, stubborn) if p.poll() is None]
+
         assert processes.end(alive, grace_s=0.3)
         assert willing.returncode == -15  # TERM was enough
         assert stubborn.returncode == -9  # it took KILL, after the grace period

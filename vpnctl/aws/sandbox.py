@@ -143,7 +143,9 @@ def sandbox() -> Iterator[str]:
         url = f"http://{host}:{port}"
         # moto's backends belong to the process, not the server: an earlier emulator in this
         # process (a caller's own, say) would show through. The world promised is empty.
-        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"))
+        reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(reset, timeout=10):
+            pass
         yield url
     finally:
         server.stop()
