@@ -15,7 +15,7 @@ running gateway's uplink, port and route table id (``layout.Slots``). Then, make
 5. gateways whose image the edit changes are replaced, AZ by AZ (``replace``): they keep
    their files through the waves, then each step drains, kills, boots them fresh on the new
    image's OpenVPN and waits for them;
-6. the hook runners and the route follower start on the edit; only then are removed gateways' and VPCs' namespaces
+6. the hook runners and the route follower (``awspath``) start on the edit; only then are removed gateways' and VPCs' namespaces
    deleted.
 """
 
@@ -30,7 +30,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 from vpnctl import replacement as rp
-from vpnctl.lab import agents, lifecycle, secgroups, shell
+from vpnctl.lab import agents, awspath, lifecycle, secgroups, shell
 from vpnctl.lab import layout as layoutmod
 from vpnctl.lab import replace as labreplace
 from vpnctl.lab.lifecycle import Lab
@@ -68,7 +68,9 @@ def apply(lab: Lab, say: Callable[[str], None] = print, wait: float = 90) -> lis
     for why in replacing.why:
         changes = [_replaced(c, why) for c in changes]
     wanted = {**wanted, **{g: old[g] for g in replacing.gateways}}
-    _stop_controller(lab)
+    # the hook runners and the route follower read the design when they start: they end now
+    # and start on the edit once the agents converged (meanwhile routes stay, or are drained)
+    awspath.pause(lab)
     lifecycle.save_slots(lab)
     _record_topology(lab)
     published: set[str] = set()
@@ -81,7 +83,7 @@ def apply(lab: Lab, say: Callable[[str], None] = print, wait: float = 90) -> lis
         _wait(lab, _ready_to_wait(lab, waits, published), wait)
         _restore(lab, drained)
     labreplace.run(lab, replacing, _desired(lab, set(new_ns))[0], say, wait)
-    _start_controller(lab)
+    awspath.follow(lab)
     for ns in gone:
         shell.delete_namespace(ns)
     for gateway in _removed_gateways(lab):
@@ -268,20 +270,6 @@ def _record_topology(lab: Lab) -> None:
     settings["topology"] = str(Path(lab.plan.source.file).resolve())
     settings["vpcs"] = {name: str(vpc.cidr) for name, vpc in lab.design.vpcs.items()}
     lab.path("lab.json").write_text(json.dumps(settings))
-
-
-def _stop_controller(lab: Lab) -> None:
-    """The hook runners and the route follower read the design when they start: they end,
-    and start on the edit after the agents converged (meanwhile routes stay, or are drained)."""
-    from vpnctl.lab import awspath
-
-    awspath.pause(lab)
-
-
-def _start_controller(lab: Lab) -> None:
-    from vpnctl.lab import awspath
-
-    awspath.follow(lab)
 
 
 def _ready_to_wait(lab: Lab, waits: Mapping[str, Mapping[str, int]],
