@@ -7,6 +7,10 @@ checks nothing of it is left.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,7 @@ import yaml
 from click.testing import CliRunner
 
 from vpnctl.cli import cli
-from vpnctl.lab import lifecycle, shell
+from vpnctl.lab import agents, lifecycle, shell
 
 TOPOLOGIES = Path(__file__).parents[2] / "topologies"
 
@@ -75,3 +79,40 @@ class LabMaker:
         for lab in self.made:
             lifecycle.down(lab.layout.prefix)
             assert leftovers(lab.layout.prefix) == []
+
+
+def tunnel_pids(lab: lifecycle.Lab) -> dict[str, str]:
+    """``gateway tunnel`` -> the pid its agent's openvpn runs as (from its pid file)."""
+    return {
+        f"{gateway} {tunnel.name}": agents.folder(lab.state, gateway, "run", f"{tunnel.name}.pid")
+        .read_text()
+        .strip()
+        for gateway, tunnels in lab.design.tunnels_by_gateway.items()
+        for tunnel in tunnels
+    }
+
+
+def apply_watched(
+    first: Path, edited: Path, seconds: float
+) -> tuple[str, list[dict[str, Any]], float]:
+    """``lab apply`` of ``edited`` while ``lab watch`` runs over the lab of ``first`` for
+    ``seconds``: what apply said, the flows the watch measured, and how long apply took."""
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "vpnctl", "lab", "watch", str(first), "--seconds", str(seconds),
+         "--format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(4)  # the flows are steady before the change
+        began = time.monotonic()
+        said = invoke("lab", "apply", str(edited))
+        took = time.monotonic() - began
+        out, err = watcher.communicate(timeout=seconds + 30)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    assert watcher.returncode == 0, err
+    print(said)
+    flows: list[dict[str, Any]] = json.loads(out)["flows"]
+    return said, flows, took

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +17,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from tests.system.labs import TOPOLOGIES, invoke, leftovers
+from tests.system.labs import TOPOLOGIES, apply_watched, invoke, leftovers, tunnel_pids
 from vpnctl import pipeline
 from vpnctl.cli import cli
-from vpnctl.lab import agents, lifecycle, shell
+from vpnctl.lab import lifecycle, shell
 
 pytestmark = pytest.mark.needs("root", "netns", "openvpn", "nft")
 
@@ -61,37 +58,12 @@ def running(tmp_path: Path) -> Iterator[tuple[lifecycle.Lab, Path, Path]]:
         assert leftovers(lab.layout.prefix) == []
 
 
-def pids(lab: lifecycle.Lab) -> dict[str, str]:
-    """``gateway tunnel`` -> the pid its agent's openvpn runs as."""
-    found = {}
-    for gateway, tunnels in lab.design.tunnels_by_gateway.items():
-        for tunnel in tunnels:
-            pidfile = agents.folder(lab.state, gateway, "run", f"{tunnel.name}.pid")
-            found[f"{gateway} {tunnel.name}"] = pidfile.read_text().strip()
-    return found
-
-
 def test_growth_through_the_agents_costs_the_existing_flows_nothing(
     running: tuple[lifecycle.Lab, Path, Path],
 ) -> None:
     lab, first, grown = running
-    before = pids(lab)
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "vpnctl", "lab", "watch", str(first), "--seconds", str(WATCH_S),
-         "--format", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        time.sleep(4)  # the flows are steady before the change
-        said = invoke("lab", "apply", str(grown))
-        out, err = watcher.communicate(timeout=WATCH_S + 30)
-    finally:
-        if watcher.poll() is None:
-            watcher.kill()
-            watcher.wait()
-    assert watcher.returncode == 0, err
-
-    print(said)
+    before = tunnel_pids(lab)
+    said, flows, _ = apply_watched(first, grown, WATCH_S)
     lines = dict(line.split(": ", 1) for line in said.splitlines() if line.startswith("gw-"))
     assert lines["gw-ap-southeast-1-a"].startswith("+ gateway (2 tunnels)")
     assert "+ tunnel ap-southeast-1-a--us-west-2-a" in lines["gw-us-west-2-a"]
@@ -100,7 +72,6 @@ def test_growth_through_the_agents_costs_the_existing_flows_nothing(
     assert restarted == set(), said
     assert "~ routes" in lines["gw-eu-west-1-a"]
 
-    flows = json.loads(out)["flows"]
     assert {(f["from"], f["to"]) for f in flows} == {("us-west-2", "eu-west-1"),
                                                       ("eu-west-1", "us-west-2")}  # fmt: skip
     assert {f["proto"] for f in flows} == {"tcp", "icmp"}
@@ -112,7 +83,7 @@ def test_growth_through_the_agents_costs_the_existing_flows_nothing(
     assert longest < 1.0
 
     grown_lab = lifecycle.open_lab(grown)
-    after = pids(grown_lab)
+    after = tunnel_pids(grown_lab)
     assert {k: after[k] for k in before} == before, "a kept tunnel restarted"
     assert invoke("lab", "test", str(grown))  # exit 0: every flow, the new VPC's too
 
@@ -135,12 +106,12 @@ def test_an_unchanged_topology_applies_as_nothing(
     running: tuple[lifecycle.Lab, Path, Path],
 ) -> None:
     lab, first, _ = running
-    before = pids(lab)
+    before = tunnel_pids(lab)
     said = invoke("lab", "apply", str(first))
     lines = [line for line in said.splitlines() if line.startswith("gw-")]
     assert len(lines) == len(lab.layout.gateways)
     assert all(line.endswith(": unchanged") for line in lines), said
-    assert pids(lab) == before
+    assert tunnel_pids(lab) == before
 
 
 def az_pair(work: Path) -> tuple[Path, Path]:
@@ -179,26 +150,12 @@ def test_an_az_added_and_removed_keeps_every_existing_tunnel_running(tmp_path: P
     lab = lifecycle.open_lab(first)
     try:
         invoke("lab", "up", str(first))
-        before = pids(lab)
+        before = tunnel_pids(lab)
         assert set(before) == {"gw-frankfurt-a frankfurt-a--singapore-a",
                                "gw-frankfurt-a frankfurt-a--singapore-b",
                                "gw-singapore-a frankfurt-a--singapore-a",
                                "gw-singapore-b frankfurt-a--singapore-b"}  # fmt: skip
-        watcher = subprocess.Popen(
-            [sys.executable, "-m", "vpnctl", "lab", "watch", str(first), "--seconds",
-             str(WATCH_S), "--format", "json"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            time.sleep(4)
-            said = invoke("lab", "apply", str(grown))
-            out, err = watcher.communicate(timeout=WATCH_S + 30)
-        finally:
-            if watcher.poll() is None:
-                watcher.kill()
-                watcher.wait()
-        assert watcher.returncode == 0, err
-        print(said)
+        said, flows, _ = apply_watched(first, grown, WATCH_S)
         lines = dict(line.split(": ", 1) for line in said.splitlines() if line.startswith("gw-"))
         assert "(restarted)" not in said
         assert lines["gw-frankfurt-b"].startswith("+ gateway (1 tunnels)")
@@ -208,8 +165,8 @@ def test_an_az_added_and_removed_keeps_every_existing_tunnel_running(tmp_path: P
         kept = lock_tunnels(tmp_path / "one-az.lock.json")
         assert {n: lock_tunnels(tmp_path / "two-az.lock.json")[n] for n in kept} == kept
         grown_lab = lifecycle.open_lab(grown)
-        assert {k: pids(grown_lab)[k] for k in before} == before, "a kept tunnel restarted"
-        for flow in json.loads(out)["flows"]:
+        assert {k: tunnel_pids(grown_lab)[k] for k in before} == before, "a kept tunnel restarted"
+        for flow in flows:
             assert flow["sent"] > WATCH_S * 4, flow
             assert flow["lost"] == 0, flow
         assert invoke("lab", "test", str(grown))  # exit 0: frankfurt-b's flows too
@@ -219,7 +176,7 @@ def test_an_az_added_and_removed_keeps_every_existing_tunnel_running(tmp_path: P
         assert lines["gw-frankfurt-b"].startswith("- gateway")
         assert "- tunnel frankfurt-b--singapore-b" in lines["gw-singapore-b"]
         assert "(restarted)" not in said
-        assert pids(lab) == before
+        assert tunnel_pids(lab) == before
         assert invoke("lab", "test", str(first))
     finally:
         lifecycle.down(lab.layout.prefix)
@@ -230,7 +187,7 @@ def test_an_allow_rule_added_and_removed_reloads_only_the_firewalls_that_carry_i
     running: tuple[lifecycle.Lab, Path, Path],
 ) -> None:
     lab, first, _ = running
-    before = pids(lab)
+    before = tunnel_pids(lab)
     document = yaml.safe_load(first.read_text())
     document["allow"].append({"from": "eu-west-1", "to": "us-west-2", "proto": "tcp",
                               "ports": [8443]})  # fmt: skip
@@ -243,11 +200,11 @@ def test_an_allow_rule_added_and_removed_reloads_only_the_firewalls_that_carry_i
     said = invoke("lab", "apply", str(edited))
     lines = dict(line.split(": ", 1) for line in said.splitlines() if line.startswith("gw-"))
     assert set(lines.values()) == {"~ firewall"}, said
-    assert pids(lifecycle.open_lab(edited)) == before
+    assert tunnel_pids(lifecycle.open_lab(edited)) == before
     assert invoke("lab", "test", str(edited))  # 8443 passes, all else as before
 
     said = invoke("lab", "apply", str(first))
     lines = dict(line.split(": ", 1) for line in said.splitlines() if line.startswith("gw-"))
     assert set(lines.values()) == {"~ firewall"}, said
-    assert pids(lab) == before
+    assert tunnel_pids(lab) == before
     assert invoke("lab", "test", str(first))

@@ -13,12 +13,8 @@ went through a gateway being replaced.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,9 +24,9 @@ import pytest
 import yaml
 
 from tests.system.conftest import require
-from tests.system.labs import TOPOLOGIES, invoke, leftovers
+from tests.system.labs import TOPOLOGIES, apply_watched, invoke, leftovers, tunnel_pids
 from vpnctl import pipeline
-from vpnctl.lab import agents, lifecycle, openvpns
+from vpnctl.lab import lifecycle, openvpns
 
 pytestmark = pytest.mark.needs("root", "netns", "openvpn", "nft")
 
@@ -79,35 +75,13 @@ def running(
 
 def binaries(lab: lifecycle.Lab) -> dict[str, str]:
     """``gateway tunnel`` -> the binary its openvpn runs."""
-    found = {}
-    for gateway, tunnels in lab.design.tunnels_by_gateway.items():
-        for tunnel in tunnels:
-            pid = agents.folder(lab.state, gateway, "run", f"{tunnel.name}.pid").read_text()
-            found[f"{gateway} {tunnel.name}"] = os.readlink(f"/proc/{pid.strip()}/exe")
-    return found
+    return {k: os.readlink(f"/proc/{pid}/exe") for k, pid in tunnel_pids(lab).items()}
 
 
 def watched(first: Path, edited: Path) -> tuple[str, list[dict[str, Any]], float]:
     """``lab apply`` of ``edited`` while ``lab watch`` runs: what it said, the flows, its time."""
-    watcher = subprocess.Popen(
-        [sys.executable, "-m", "vpnctl", "lab", "watch", str(first), "--seconds", str(WATCH_S),
-         "--format", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        time.sleep(4)  # the flows are steady before the change
-        began = time.monotonic()
-        said = invoke("lab", "apply", str(edited))
-        took = time.monotonic() - began
-        out, err = watcher.communicate(timeout=WATCH_S + 30)
-    finally:
-        if watcher.poll() is None:
-            watcher.kill()
-            watcher.wait()
-    assert watcher.returncode == 0, err
-    print(said)
+    said, flows, took = apply_watched(first, edited, WATCH_S)
     assert took < WATCH_S - 6, f"lab apply took {took:.1f}s: the watch did not cover it"
-    flows: list[dict[str, Any]] = json.loads(out)["flows"]
     return said, flows, took
 
 
