@@ -106,7 +106,10 @@ def run_command(**params: Any) -> None:
         daemon=True,
     )
     thread.start()
-    loop.run(stop=lambda: not thread.is_alive(), runs=options.runs)
+    if options.runs is None:
+        loop.stream(stop=lambda: not thread.is_alive())
+    else:
+        loop.run(stop=lambda: not thread.is_alive(), runs=options.runs)
     if isinstance(loop.sink, publish.Background):
         loop.sink.drain(timeout_s=5.0)  # what was seen is said before the process ends
     if options.runs is None or not thread.is_alive():

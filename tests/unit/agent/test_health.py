@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from ipaddress import IPv4Address
@@ -12,6 +13,7 @@ from vpnctl.agent import health
 from vpnctl.agent.config import Config
 from vpnctl.probe import spec, targets
 from vpnctl.probe.health import Run
+from vpnctl.probe.measure import Echo
 from vpnctl.probe.report import Report, Target
 from vpnctl.probe.session import Schedule
 from vpnctl.topology import Failover, Probe
@@ -196,3 +198,94 @@ def test_a_hang_is_down_within_seconds_through_the_real_session() -> None:
     runs = Failover().consecutive_failures + 1
     assert down[0].at - hang_at <= runs * (0.8 + 0.6)
     assert clock.now - hang_at <= runs * (0.8 + 0.6) + 0.01  # when the event is sent
+
+
+class Timed:
+    """A far end in real time, for the overlapping loop: each run lasts what a real one would
+    (echoes ``interval`` apart, the last one waited on for ``timeout`` when unanswered) and is
+    answered until ``hang_at``. Records when each run began and ended."""
+
+    def __init__(self, hang_at: float = float("inf")) -> None:
+        self.hang_at = hang_at
+        self.spans: list[tuple[float, float]] = []
+
+    def __call__(self, targets: Sequence[Target], schedule: Schedule) -> Report:
+        import time
+
+        from vpnctl.probe import report
+
+        began = time.time()
+        rows = []
+        for _target in targets:
+            row = []
+            for seq in range(schedule.count):
+                sent = began + seq * schedule.interval_ms / 1000
+                row.append(Echo(seq, sent, sent, 1.0 if sent < self.hang_at else None))
+            rows.append(row)
+        answered = all(e.rtt_ms is not None for row in rows for e in row)
+        tail = 0.001 if answered else schedule.timeout_ms / 1000
+        time.sleep((schedule.count - 1) * schedule.interval_ms / 1000 + tail)
+        self.spans.append((began, time.time()))
+        results, lag = report.measured(targets, rows, Probe().warn, Probe().crit)
+        return Report(results, Probe().warn, Probe().crit, began, "fake", lag)
+
+
+def streamed(net: Timed, sink: Sink, schedule: Schedule) -> health.Loop:
+    import time
+
+    made = health.Loop(net, sink, lambda _n: {}, schedule, clock=time.time, sleep=time.sleep)
+    cfg = config()
+    made.update(health.Converged(cfg.digest, True, cfg), healthfakes.plan())
+    return made
+
+
+def test_streamed_runs_overlap_so_echoes_leave_without_a_gap() -> None:
+    """Silent runs last ``(count - 1) * interval + timeout``; streamed, one begins every
+    ``count * interval`` instead, at most two are in flight, and they are judged in order."""
+    import time
+
+    schedule = Schedule(5, 20, 60)  # a silent run: 80 ms of echoes, then 60 ms of waiting
+    net, sink = Timed(hang_at=0.0), Sink()
+    deadline = time.time() + 1.5
+    streamed(net, sink, schedule).stream(stop=lambda: time.time() > deadline)
+    starts = [b for b, _ in net.spans]
+    gaps = sorted(b - a for a, b in itertools.pairwise(starts))
+    assert len(starts) >= 10
+    assert 0.095 <= gaps[len(gaps) // 2] < 0.14  # one send phase apart, not one whole run
+    flying = max(sum(b <= t < e for b, e in net.spans) for t in starts)
+    assert flying == 2
+    assert sink.ticks == len(net.spans)  # every run judged, the last ones too
+
+
+class Clocked(Sink):
+    """Also notes when, in real time, each transition was handed over."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: list[tuple[str, float]] = []
+
+    def tick(
+        self, report: Report, board: health.Board, moved: Sequence[health.Transition], now: float
+    ) -> None:
+        import time
+
+        super().tick(report, board, moved, now)
+        self.told += [(t.state, time.time()) for t in moved]
+
+
+def test_a_hang_is_down_one_timeout_after_consecutive_failures_send_phases() -> None:
+    """With overlapping runs a far end that falls silent is DOWN within ``consecutive_failures``
+    send phases, plus the one it fell into and the last echo's timeout; whole runs one after
+    the other would take ``consecutive_failures + 1`` runs of send phase and timeout."""
+    import time
+
+    schedule = Schedule(5, 100, 300)  # send phase 0.5 s; a silent run 0.7 s
+    hang_at = time.time() + 3.0  # UP first: recovery_successes good runs
+    net, sink = Timed(hang_at), Clocked()
+    streamed(net, sink, schedule).stream(
+        stop=lambda: len(sink.told) >= 2 or time.time() > hang_at + 8
+    )
+    assert [state for state, _ in sink.told] == ["UP", "DOWN"]
+    took = sink.told[1][1] - hang_at
+    runs = Failover().consecutive_failures + 1
+    assert took < runs * (0.4 + 0.3)  # 2.8 s: whole runs in a row; streamed, about 2.3 s
