@@ -279,11 +279,10 @@ def down(prefix: str, state_root: Path = STATE_ROOT) -> list[str]:
     entries = journal.entries()
     names = {v for k, v in entries if k == "netns"}
     names |= {ns for ns in shell.namespaces() if ns.startswith(f"{prefix}-")}
-    removed = []
-    for ns in sorted(names):
-        if ns in shell.namespaces():
-            shell.delete_namespace(ns)
-            removed.append(ns)
+    removed = sorted(names & set(shell.namespaces()))
+    shell.kill_all(*removed)
+    for ns in removed:
+        shell.delete_namespace(ns)
     for kind, value in entries:
         if kind == "hosts":
             shutil.rmtree(value, ignore_errors=True)
