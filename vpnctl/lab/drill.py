@@ -91,8 +91,7 @@ def kill(lab: Lab, names: Iterable[str]) -> None:
         for iface in ("wan", "lan"):
             shell.ip("link", "set", iface, "down", ns=ns, check=False)
     emulator.terminate(lab, names)
-    for name in names:
-        shell.kill_all(lab.layout.gateways[name].ns, grace=0.5)
+    shell.kill_all(*(lab.layout.gateways[name].ns for name in names), grace=0.5)
 
 
 def revive(lab: Lab, names: Iterable[str], boot_s: float = 0.0) -> dict[str, str]:
@@ -219,15 +218,16 @@ class Stream:
 
         The outage runs from the first echo lost (the moment the path died, a little after
         the kill is ordered) to the first answer to an echo sent after the last one lost:
-        the first packet through again. None while the path has not come back. Echoes of
-        the stream's last second are not counted: their answers may still be on the way
-        when it stops."""
+        the first packet through again. None while the path has not come back. An echo of
+        the stream's last second unanswered is not counted lost: its answer may still be on
+        the way when it stops. One answered is counted, whenever it was sent: ``settled``
+        may end the drill on an answer sent in that last second."""
         end = max(self.sent.values(), default=since) - 1.0
         after = sorted(s for s, at in self.sent.items() if since <= at <= end)
         lost = [s for s in after if s not in self.answered]
         if not lost:
             return 0.0, 0
-        back = [self.answered[s] for s in after if s > lost[-1] and s in self.answered]
+        back = [at for s, at in self.answered.items() if s > lost[-1]]
         if not back:
             return None, len(lost)
         return min(back) - self.sent[lost[0]], len(lost)
