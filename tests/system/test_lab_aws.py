@@ -100,8 +100,8 @@ def _runs(lab: lifecycle.Lab) -> list[str]:
             for h in _hook_lines(lab)]  # fmt: skip
 
 
-def test_apply_fills_the_emulator_and_every_agent_reports_ready_there(lab_of: LabMaker) -> None:
-    lab = lab_of("demo")
+def filled(lab: lifecycle.Lab) -> None:
+    """Apply filled the emulator, and every agent reports ready there."""
     mapped = emulator.mapping(lab.state)
     assert set(mapped["gateways"]) == set(lab.layout.gateways)
     for gateway, found in mapped["gateways"].items():
@@ -128,9 +128,11 @@ def _tags_of(lab: lifecycle.Lab, found: dict[str, str]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
 
 
-def test_kill_terminates_the_instance_and_the_hook_moves_routes(
+def test_apply_fills_the_emulator_and_a_kill_moves_routes_through_the_hook(
     lab_of: LabMaker, tmp_path: Path
 ) -> None:
+    """One lab for both (an AWS-path lab takes 20-30 s to come up): first what apply and the
+    agents made, then a kill, the booting replacement and the failback."""
     path = copy_topology(tmp_path, "demo", "psk")
     doc = yaml.safe_load(path.read_text())
     doc["failover"] = {**doc.get("failover", {}), "failback": True, "hold_down_s": 2}
@@ -138,6 +140,7 @@ def test_kill_terminates_the_instance_and_the_hook_moves_routes(
     lab = lifecycle.open_lab(path)
     lab_of.made.append(lab)
     invoke("lab", "up", str(path))
+    filled(lab)
     victim = "gw-us-west-2-a"
     table = next(t for t in lab.layout.tables if t.gateways[0] == victim)
     before = emulator.instance_of(lab.state, victim)

@@ -48,10 +48,23 @@ def demo_pair(work: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[lifecycle.Lab, Path, Path]]:
+    """The demo lab with its AWS path: ``lab apply`` pauses the hook runners and the route
+    follower and starts them again on the edit."""
+    yield from _running(tmp_path)
+
+
+@pytest.fixture
+def data_plane(tmp_path: Path) -> Iterator[tuple[lifecycle.Lab, Path, Path]]:
+    """The demo lab without its AWS side (``lab up --no-aws``, 2 s instead of 20): for the
+    edits that move no route through the hook."""
+    yield from _running(tmp_path, "--no-aws")
+
+
+def _running(tmp_path: Path, *up: str) -> Iterator[tuple[lifecycle.Lab, Path, Path]]:
     first, grown = demo_pair(tmp_path)
     lab = lifecycle.open_lab(first)
     try:
-        invoke("lab", "up", str(first))
+        invoke("lab", "up", str(first), *up)
         yield lab, first, grown
     finally:
         lifecycle.down(lab.layout.prefix)
@@ -103,9 +116,9 @@ def _restarted(line: str) -> list[str]:
 
 
 def test_an_unchanged_topology_applies_as_nothing(
-    running: tuple[lifecycle.Lab, Path, Path],
+    data_plane: tuple[lifecycle.Lab, Path, Path],
 ) -> None:
-    lab, first, _ = running
+    lab, first, _ = data_plane
     before = tunnel_pids(lab)
     said = invoke("lab", "apply", str(first))
     lines = [line for line in said.splitlines() if line.startswith("gw-")]
@@ -149,7 +162,7 @@ def test_an_az_added_and_removed_keeps_every_existing_tunnel_running(tmp_path: P
     first, grown = az_pair(tmp_path)
     lab = lifecycle.open_lab(first)
     try:
-        invoke("lab", "up", str(first))
+        invoke("lab", "up", str(first), "--no-aws")  # tunnels and flows: no route via the hook
         before = tunnel_pids(lab)
         assert set(before) == {"gw-frankfurt-a frankfurt-a--singapore-a",
                                "gw-frankfurt-a frankfurt-a--singapore-b",
@@ -184,9 +197,9 @@ def test_an_az_added_and_removed_keeps_every_existing_tunnel_running(tmp_path: P
 
 
 def test_an_allow_rule_added_and_removed_reloads_only_the_firewalls_that_carry_it(
-    running: tuple[lifecycle.Lab, Path, Path],
+    data_plane: tuple[lifecycle.Lab, Path, Path],
 ) -> None:
-    lab, first, _ = running
+    lab, first, _ = data_plane
     before = tunnel_pids(lab)
     document = yaml.safe_load(first.read_text())
     document["allow"].append({"from": "eu-west-1", "to": "us-west-2", "proto": "tcp",
