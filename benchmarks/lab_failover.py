@@ -199,9 +199,9 @@ def _ready_at(lab: lifecycle.Lab, instance: str) -> float | None:
 def run(path: Path, label: str, tuning: Mapping[str, float], extra: bool) -> None:
     lab = lifecycle.open_lab(path)
     start = time.perf_counter()
-    lifecycle.up(lab, say=lambda _: None, tuning=tuning)
-    took = time.perf_counter() - start
     try:
+        lifecycle.up(lab, say=lambda _: None, tuning=tuning)
+        took = time.perf_counter() - start
         print(
             f"lab up ({label}): {took:.2f}s for {len(lab.layout.namespaces)} namespaces, "
             f"{len(lab.design.tunnels)} tunnels, apply into the emulator included",
@@ -221,8 +221,8 @@ def hub(path: Path) -> None:
     """The hub's AZ terminated: both partitions' streams, shown apart (the global function
     reads the hub's instances; China's learns only from its agents)."""
     lab = lifecycle.open_lab(path)
-    lifecycle.up(lab, say=lambda _: None)
     try:
+        lifecycle.up(lab, say=lambda _: None)
         back_to_preferred(lab)
         found: dict[str, list[drill.Outage]] = {}
         for _ in range(RUNS):
@@ -238,8 +238,11 @@ def hub(path: Path) -> None:
 
 def loss(path: Path) -> None:
     lab = lifecycle.open_lab(path)
-    lifecycle.up(lab, ["*:loss=5%"], say=lambda _: None)
-    try:
+    # 5% each way is 9.75% a round trip, just under the 10% threshold: a tunnel is UP only
+    # after recovery_successes runs in a row each below it (0.9025**5: 60% of 5-echo runs
+    # are), so becoming ready takes half a minute on average and sometimes more than one
+    try:  # up inside: a lab that fails to come up is taken down too
+        lifecycle.up(lab, ["*:loss=5%"], say=lambda _: None, wait=300)
         back_to_preferred(lab)
         since = time.time()
         time.sleep(LOSS_S)
