@@ -45,6 +45,27 @@ def topologies(draw: st.DrawFn, max_vpcs: int = 7) -> dict[str, Any]:
 
 
 @st.composite
+def transit_topologies(draw: st.DrawFn, max_vpcs: int = 7) -> dict[str, Any]:
+    """A ``topologies()`` document where some unlinked pairs with a common neighbour reach each
+    other through it (``transit``), so a VPC may send several VPCs through one next hop."""
+    d = draw(topologies(max_vpcs))
+    linked = {frozenset(link["between"]) for link in d["links"]}
+    names = list(d["vpcs"])
+    candidates = [
+        (a, b, via)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if frozenset((a, b)) not in linked
+        for via in names
+        if frozenset((a, via)) in linked and frozenset((b, via)) in linked
+    ]
+    if candidates:
+        chosen = draw(st.lists(st.sampled_from(candidates), unique_by=lambda t: (t[0], t[1])))
+        d["transit"] = [{"between": [a, b], "via": via} for a, b, via in chosen]
+    return d
+
+
+@st.composite
 def growths(draw: st.DrawFn, d: dict[str, Any], new: str = "new") -> dict[str, Any]:
     """``d`` with one more VPC (named ``new``), link or AZ, and its VPCs listed in another
     order."""

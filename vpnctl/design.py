@@ -3,13 +3,16 @@
 ``design(topology, lock)`` says what should exist: per VPC its routing and gateway subnets, one
 gateway per AZ with a stable DNS name, the tunnels of every link with their /30s and ports, one
 route table per AZ for the routing subnets, the flows allowed to cross (and which VPCs' gateways
-carry each, so a gateway's filter holds only its own), and warnings a reviewer should read. Everything downstream (the plan, rendered configs, apply, the lab, the failover
-hook) reads this one model.
+carry each, so a gateway's filter holds only its own), and warnings a reviewer should read.
+Everything downstream (the plan, rendered configs, apply, the lab, the failover hook) reads
+this one model.
 
 Paths. A VPC reaches its linked VPCs directly, a transit entry's far end through its ``via``,
 and with ``links: {hub: H}`` every spoke reaches every other VPC through H. Each routing-subnet
 route table sends all of that to the gateway of its own AZ (``via``); ``gateways`` lists the
-others in the order failover would use them.
+others in the order failover would use them. Its routes are summarised per next-hop VPC, so
+failover can move one next hop's routes without the others' (``per_hop``), unless that needs
+more routes than the quota allows.
 """
 
 from __future__ import annotations
@@ -184,6 +187,8 @@ class _Designer:
         self.summariser = Summariser(cidrs, a.pool, forbidden)
         self.specs = sorted(all_tunnels(topology, lock.tunnels), key=lambda s: s.name)
         self.table_routes: dict[str, tuple[IPv4Network, ...]] = {}
+        # VPCs whose routes per next hop would not fit the quota: (routes needed, exact count)
+        self.one_route: dict[str, tuple[int, bool]] = {}
 
     def run(self) -> Design:
         vpcs = {name: self.vpc(vpc) for name, vpc in sorted(self.t.vpcs.items())}
@@ -254,10 +259,43 @@ class _Designer:
     def _destinations(self, vpc: str) -> tuple[IPv4Network, ...]:
         hops = self.hops[vpc]
         if not self.t.addressing.summarise:
+            # exact routing subnets never merge across VPCs (each VPC also holds gateway
+            # subnets), so these are already one set of routes per destination VPC
             return merge(s.cidr for u in hops.reached(self.t.vpcs) for s in self.routing(u))
+        if len(hops.next_hops(len(self.t.vpcs))) > 1:
+            grouped = self.per_hop(vpc)
+            if grouped is not None:
+                return grouped
+        return self.summary(vpc)
+
+    def summary(self, vpc: str) -> tuple[IPv4Network, ...]:
+        """The fewest routes for everything ``vpc`` reaches, whatever its next hop."""
+        hops = self.hops[vpc]
         if hops.reaches_all(len(self.t.vpcs)):
             return self.summariser.for_all_others(vpc)
         return self.summariser.for_some(vpc, hops.reached(self.t.vpcs))
+
+    def per_hop(self, vpc: str) -> tuple[IPv4Network, ...] | None:
+        """Routes summarised per next-hop VPC, or None when they would not fit the quota.
+
+        A summary shared by two next hops is one route, so failover could move it only as a
+        whole: a gateway that lost its tunnel to one next hop would take the other's traffic
+        with it. Each group's summary covers only its own VPCs (``for_some`` forbids the rest),
+        so the groups' routes are disjoint. There are at least as many routes as next hops:
+        that count is checked first, so a hub of thousands of spokes costs no summary per
+        spoke before it falls back to one summary.
+        """
+        hops = self.hops[vpc]
+        quota = self.t.addressing.route_quota
+        count, exact = len(hops.next_hops(len(self.t.vpcs))), False
+        if count <= quota:
+            groups = hops.groups(self.t.vpcs).values()
+            routes = sorted(r for g in groups for r in self.summariser.for_some(vpc, g))
+            if len(routes) <= quota:
+                return tuple(routes)
+            count, exact = len(routes), True
+        self.one_route[vpc] = (count, exact)
+        return None
 
     def tables(self, vpc: Vpc) -> list[RouteTable]:
         azs = sorted(vpc.azs)
@@ -393,9 +431,22 @@ class _Designer:
         ]
         if len(over) > 10:
             found.append(f"... and {len(over) - 10} more route tables over the quota")
+        found += self.one_route_warnings(quota)
         if any(t.mode == "psk" for t in tunnels):
             found.append(PSK_WARNING)
         return tuple(found)
+
+    def one_route_warnings(self, quota: int) -> list[str]:
+        found = [
+            f"route tables of VPC {vpc} fail over as one route: a route per next hop needs "
+            f"{'' if exact else 'at least '}{count} routes, over the quota of {quota}"
+            for vpc, (count, exact) in sorted(self.one_route.items())
+        ]
+        if len(found) > 10:
+            found[10:] = [
+                f"... and {len(found) - 10} more VPCs whose tables fail over as one route"
+            ]
+        return found
 
 
 @dataclass(frozen=True)
@@ -416,6 +467,21 @@ class _Hops:
         if self.default is None:
             return sorted(self.direct)
         return [n for n in sorted(vpcs) if n != self.vpc]
+
+    def next_hops(self, total: int) -> set[str]:
+        """The distinct VPCs this one's traffic goes to first; not one per destination, so a
+        hub's spoke costs as little as its links."""
+        found = set(self.direct.values())
+        if self.default is not None and len(self.direct) < total - 1:
+            found.add(self.default)
+        return found
+
+    def groups(self, vpcs: Mapping[str, Vpc]) -> dict[str, list[str]]:
+        """The destinations reached, per next-hop VPC."""
+        found: dict[str, list[str]] = {}
+        for dest in self.reached(vpcs):
+            found.setdefault(self.hop(dest), []).append(dest)
+        return found
 
 
 def _next_hops(topology: Topology) -> dict[str, _Hops]:

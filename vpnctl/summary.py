@@ -32,10 +32,13 @@ def merge(nets: Iterable[IPv4Network]) -> tuple[IPv4Network, ...]:
 class Summariser:
     """Summarises routes for many VPCs that share one address plan.
 
-    ``cidrs`` maps every VPC of the topology to its CIDR. ``allowed_base`` is the pool minus
-    what may never be covered. Each VPC's allowed space adds the VPCs it reaches and removes
-    those it does not; VPCs that reach every other one (a mesh, a hub's spokes) share one
-    space, so a 5,000-VPC hub costs one pass, not 5,000.
+    ``cidrs`` maps every VPC of the topology to its CIDR; ``pool`` is the space a summary may
+    cover besides the VPCs it reaches, ``forbidden`` what none may cover. Each VPC's allowed
+    space adds the VPCs it reaches and removes those it does not; VPCs that reach every other
+    one with one summary (a hub's spokes, a VPC with more next hops than its tables have
+    routes) share one space, so a 5,000-VPC hub costs one pass, not 5,000. The design asks
+    ``for_some`` once per next hop for the others, passing only that next hop's VPCs, so one
+    next hop's routes never cover another's VPCs.
     """
 
     def __init__(

@@ -108,6 +108,21 @@ class Hub:
                     found[_tag(t, "vpnctl:name")] = used
         return found
 
+    def routes(self) -> dict[tuple[str, str], str]:
+        """(routing table, destination) -> the gateway that route uses."""
+        enis = {
+            i["NetworkInterfaces"][0]["NetworkInterfaceId"]: g for g, i in self.instances().items()
+        }
+        return {
+            (_tag(t, "vpnctl:name"), r["DestinationCidrBlock"]): enis.get(
+                r["NetworkInterfaceId"], r["NetworkInterfaceId"]
+            )
+            for region in REGIONS
+            for t in self.client("ec2", region).describe_route_tables(Filters=TAG)["RouteTables"]
+            for r in t["Routes"]
+            if r.get("NetworkInterfaceId")
+        }
+
     def event(self, sample: str, **fields: Any) -> dict[str, Any]:
         event: dict[str, Any] = json.loads(
             (ROOT / "tests" / "events" / f"{sample}.json").read_text()
@@ -164,10 +179,12 @@ PREFERRED = {
     "rt-cn-north-1-a": {"gw-cn-north-1-a"},
     "rt-cn-north-1-b": {"gw-cn-north-1-b"},
 }
-AZ_A_ON_B = {
+# gw-us-west-2-a dead: the AZ-a tables whose path it breaks go to AZ b; the hub's AZ-a table
+# has a route per spoke, and only its route to us-west-2 moves
+US_WEST_2_A_LOST = {
     **PREFERRED,
     "rt-us-west-2-a": {"gw-us-west-2-b"},
-    "rt-ap-southeast-1-a": {"gw-ap-southeast-1-b"},
+    "rt-ap-southeast-1-a": {"gw-ap-southeast-1-a", "gw-ap-southeast-1-b"},
     "rt-cn-north-1-a": {"gw-cn-north-1-b"},
 }
 
@@ -182,8 +199,11 @@ def test_terminated_gateway_moves_every_table_whose_path_it_breaks(hub: Hub) -> 
     result, factory = hub.hook(event)
     found = summary(result)
     # us-west-2-a is gone; ap-southeast-1-a lost its tunnel to it; cn-north-1-a's transit
-    # path to us-west-2 ran through ap-southeast-1-a: all three AZ-a tables go to AZ b.
-    assert hub.tables() == AZ_A_ON_B
+    # path to us-west-2 ran through ap-southeast-1-a: those routes go to AZ b. The hub's route
+    # to cn-north-1 stays on ap-southeast-1-a, whose tunnel to cn-north-1-a is up.
+    assert hub.tables() == US_WEST_2_A_LOST
+    hub_a = {d: g for (t, d), g in hub.routes().items() if t == "rt-ap-southeast-1-a"}
+    assert hub_a == {"10.64.0.0/14": "gw-ap-southeast-1-b", "10.68.0.0/14": "gw-ap-southeast-1-a"}
     assert sorted(mutations(factory)) == ["ReplaceRoute"] * 3
     assert {c["table"] for c in found["changes"]} == {
         "rt-us-west-2-a",
@@ -348,7 +368,7 @@ def test_two_hooks_at_once_leave_no_table_on_the_dead_gateway(hub: Hub) -> None:
     for t in threads:
         t.join()
     assert len(results) == 2
-    assert hub.tables() == AZ_A_ON_B
+    assert hub.tables() == US_WEST_2_A_LOST
     moved = [c for r in results for c in r["changes"]]
     assert len(moved) == 3  # one hook moved them, the other found nothing left to do
 

@@ -11,9 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.builders import parse
-from tests.strategies import growths, topologies
+from tests.strategies import growths, topologies, transit_topologies
 from vpnctl.design import design
 from vpnctl.ipam import AWS_RESERVED, DOCKER_BRIDGE, Lock, allocate
+from vpnctl.summary import Summariser
+from vpnctl.topology import Topology
 
 POOL = IPv4Network("10.64.0.0/12")
 TUNNEL_POOL = IPv4Network("169.254.64.0/18")
@@ -102,3 +104,56 @@ def test_routes_reach_every_linked_vpc_and_nothing_forbidden(d: dict[str, Any]) 
         for other, v in plan.vpcs.items():
             if other not in linked[table.vpc] and other != table.vpc:
                 assert not any(x.overlaps(v.cidr) for x in dests)
+
+
+def next_hops(topo: Topology) -> dict[str, dict[str, str]]:
+    """Per VPC: destination VPC -> the VPC its traffic goes to first (links and transit)."""
+    hops: dict[str, dict[str, str]] = {n: {} for n in topo.vpcs}
+    for link in topo.links:
+        hops[link.a][link.b], hops[link.b][link.a] = link.b, link.a
+    for t in topo.transit:
+        hops[t.a].setdefault(t.b, t.via)
+        hops[t.b].setdefault(t.a, t.via)
+    return hops
+
+
+def summariser(topo: Topology, lock: Lock) -> Summariser:
+    a = topo.addressing
+    forbidden = [*a.reserved, *AWS_RESERVED, DOCKER_BRIDGE, a.tunnel_pool]
+    return Summariser({n: v.cidr for n, v in lock.vpcs.items()}, a.pool, forbidden)
+
+
+@settings(max_examples=80, deadline=None)
+@given(transit_topologies())
+def test_each_route_serves_one_next_hop_and_routes_never_overlap(d: dict[str, Any]) -> None:
+    """Routes are summarised per next-hop VPC: a route covers the VPCs of one next hop only, so
+    failover can move it alone; a VPC with one next hop keeps the one summary it always had."""
+    topo, lock = parse(d), allocated(d)
+    plan = design(topo, lock)
+    hops = next_hops(topo)
+    assert not any("fail over as one route" in w for w in plan.warnings)  # 7 VPCs fit 50
+    for table in plan.route_tables:
+        hop, dests = hops[table.vpc], table.destinations
+        assert not any(x.overlaps(y) for x, y in combinations(dests, 2)), table
+        for x in dests:
+            covered = [v for v in plan.vpcs if v != table.vpc and plan.vpcs[v].cidr.overlaps(x)]
+            assert set(covered) <= set(hop), (x, table)
+            assert len({hop[v] for v in covered}) == 1, (x, table)
+        for remote in hop:
+            for subnet in plan.vpcs[remote].routing_subnets:
+                assert any(subnet.cidr.subnet_of(x) for x in dests)
+        assert len(dests) >= len(set(hop.values()))
+        if len(set(hop.values())) == 1:
+            assert dests == summariser(topo, lock).for_some(table.vpc, hop)
+
+
+@settings(max_examples=60, deadline=None)
+@given(topologies())
+def test_one_next_hop_for_all_others_is_for_some_of_all_others(d: dict[str, Any]) -> None:
+    """The design asks ``for_all_others`` when a VPC reaches every other through one next hop:
+    the same routes as ``for_some`` of every other VPC, only shared between VPCs."""
+    topo, lock = parse(d), allocated(d)
+    s = summariser(topo, lock)
+    for vpc in lock.vpcs:
+        others = [n for n in lock.vpcs if n != vpc]
+        assert s.for_all_others(vpc) == s.for_some(vpc, others)

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
+from itertools import combinations
+from pathlib import Path
+from typing import Any
 
 from tests.builders import designed, doc, vpc
+from vpnctl import pipeline
+from vpnctl.design import Design
 from vpnctl.space import Space
 from vpnctl.summary import Summariser, merge
+
+TOPOLOGIES = Path(__file__).parents[2] / "topologies"
 
 
 def net(text: str) -> IPv4Network:
     return IPv4Network(text)
+
+
+def covered(d: Design, route: IPv4Network, vpc: str) -> list[str]:
+    """The other VPCs a route of ``vpc``'s tables covers, wholly or in part."""
+    return sorted(n for n, v in d.vpcs.items() if n != vpc and v.cidr.overlaps(route))
 
 
 def test_one_gateway_per_az_with_stable_names_under_the_zone() -> None:
@@ -121,6 +133,108 @@ def test_route_quota_warning() -> None:
         base["vpcs"][region] = vpc(region, "a")
     warnings = designed(base).warnings
     assert any("over the quota of 2" in w for w in warnings)
+
+
+# ----------------------------------------------------------------------- routes per next hop
+
+
+def test_a_hub_table_gets_one_route_per_spoke_and_the_spokes_keep_their_summary() -> None:
+    d = pipeline.plan(TOPOLOGIES / "china-hub.yaml").design  # us-west-2, cn-north-1 via the hub
+    for name in ("rt-ap-southeast-1-a", "rt-ap-southeast-1-b"):
+        dests = d.route_table_by_name[name].destinations
+        assert dests == (net("10.64.0.0/14"), net("10.68.0.0/14"))
+        assert [covered(d, x, "ap-southeast-1") for x in dests] == [["us-west-2"], ["cn-north-1"]]
+        assert not dests[0].overlaps(dests[1])
+    for spoke in ("cn-north-1", "us-west-2"):
+        for table in d.vpcs[spoke].route_tables:  # one next hop: the summary as before
+            assert d.route_table_by_name[table].destinations == (net("10.64.0.0/12"),)
+    assert not any("fail over as one route" in w for w in d.warnings)
+
+
+def test_a_mesh_table_gets_one_route_per_linked_vpc() -> None:
+    d = pipeline.plan(TOPOLOGIES / "mesh.yaml").design
+    for table in d.route_tables:
+        others = sorted(n for n in d.vpcs if n != table.vpc)
+        assert len(table.destinations) == len(others), table
+        assert sorted(n for x in table.destinations for n in covered(d, x, table.vpc)) == others
+        assert not any(x.overlaps(y) for x, y in combinations(table.destinations, 2))
+    assert d.route_table_by_name["rt-euw1-apps-a"].destinations == (
+        net("10.32.0.0/16"),  # euw1-data, with euw1-apps' own /18 and free space
+        net("10.33.0.0/18"),
+        net("10.33.64.0/18"),
+        net("10.34.0.0/15"),
+    )
+
+
+def hub_of(spokes: int) -> dict[str, Any]:
+    base = doc(links={"hub": "east"})
+    for i in range(spokes - 1):
+        base["vpcs"][f"s{i}"] = vpc("eu-west-1", "a")
+    return base
+
+
+def test_a_hub_over_the_quota_keeps_one_summary_and_says_so() -> None:
+    base = hub_of(3)
+    base["addressing"]["route_quota"] = 2
+    d = designed(base)  # east has three next hops: a route each would not fit 2
+    assert d.route_table_by_name["rt-east-a"].destinations == (net("10.64.0.0/12"),)
+    assert (
+        d.warnings.count(
+            "route tables of VPC east fail over as one route: a route per next hop needs at least "
+            "3 routes, over the quota of 2"
+        )
+        == 1
+    )  # one line per VPC, not per table
+    base["addressing"]["route_quota"] = 3
+    d = designed(base)
+    assert len(d.route_table_by_name["rt-east-a"].destinations) == 3
+    assert not any("fail over as one route" in w for w in d.warnings)
+
+
+def test_more_routes_than_next_hops_over_the_quota_keeps_one_summary() -> None:
+    """Two next hops, three routes: west carries north too, and mid lies between them."""
+    base = doc()
+    pins = {"east": "10.64.0.0/16", "west": "10.65.0.0/16", "mid": "10.66.0.0/16"}
+    for name, cidr in pins.items():
+        base["vpcs"].setdefault(name, vpc("eu-west-1"))["cidr"] = cidr
+    base["vpcs"]["north"] = vpc("eu-north-1", cidr="10.67.0.0/16")
+    base["links"] = [
+        {"between": ["east", "west"]},
+        {"between": ["east", "mid"]},
+        {"between": ["north", "west"]},
+    ]
+    base["transit"] = [{"between": ["east", "north"], "via": "west"}]
+    base["addressing"]["route_quota"] = 3
+    # west's group: 10.64.0.0/15 (east and west) and 10.67.0.0/16; mid's: 10.66.0.0/16
+    assert designed(base).route_table_by_name["rt-east-a"].destinations == (
+        net("10.64.0.0/15"), net("10.66.0.0/16"), net("10.67.0.0/16"),
+    )  # fmt: skip
+    base["addressing"]["route_quota"] = 2
+    d = designed(base)
+    assert d.route_table_by_name["rt-east-a"].destinations == (net("10.64.0.0/12"),)
+    assert (
+        "route tables of VPC east fail over as one route: a route per next hop needs 3 routes, "
+        "over the quota of 2"
+    ) in d.warnings
+
+
+def test_many_vpcs_over_the_quota_are_named_ten_at_a_time() -> None:
+    base = doc(links="mesh")
+    base["addressing"]["route_quota"] = 2
+    for i in range(10):
+        base["vpcs"][f"v{i}"] = vpc("eu-west-1", "a")
+    found = [w for w in designed(base).warnings if "fail over as one route" in w]
+    assert len(found) == 11
+    assert found[-1] == "... and 2 more VPCs whose tables fail over as one route"
+
+
+def test_without_summarising_routes_stay_exact_per_routing_subnet() -> None:
+    base = hub_of(3)
+    base["addressing"]["summarise"] = False
+    d = designed(base)
+    spokes = merge(s.cidr for n in ("s0", "s1", "west") for s in d.vpcs[n].routing_subnets)
+    assert d.route_table_by_name["rt-east-a"].destinations == spokes
+    assert not any("fail over as one route" in w for w in d.warnings)
 
 
 # ----------------------------------------------------------------------- summariser
