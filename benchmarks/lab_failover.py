@@ -158,7 +158,7 @@ def booting(lab: lifecycle.Lab) -> str:
     tables = [t for t in lab.layout.tables if t.gateways[0] == victim]
     drill.kill(lab, [victim])
     deadline = time.monotonic() + 60
-    while any(lifecycle.current_gateway(lab, t) == victim for t in tables):
+    while any(victim in lifecycle.current_gateways(lab, t).values() for t in tables):
         if time.monotonic() > deadline:
             return "booting: routes never left the killed gateway"
         time.sleep(0.2)

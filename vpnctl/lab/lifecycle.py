@@ -336,11 +336,21 @@ def _icmp_pair(lab: Lab) -> tuple[layoutmod.HostNode, layoutmod.HostNode] | None
 
 
 def current_gateway(lab: Lab, table: layoutmod.TableNode) -> str | None:
-    """Which gateway a lab route table uses now, read from its router namespace."""
-    if not table.destinations:
-        return None
-    out = shell.ip("route", "show", "table", str(table.table_id),
-                   str(table.destinations[0]), ns=table.ns, check=False).stdout  # fmt: skip
+    """Which gateway a lab route table uses now, read from its router namespace: the one all
+    its routes go to, None when they go to different ones (a table has a route per next hop,
+    and failover moves each on its own) or to none."""
+    found = set(current_gateways(lab, table).values())
+    return found.pop() if len(found) == 1 else None
+
+
+def current_gateways(lab: Lab, table: layoutmod.TableNode) -> dict[str, str | None]:
+    """Destination -> the gateway its route in the table goes to now (None: no such route)."""
+    return {str(d): _via(lab, table, str(d)) for d in table.destinations}
+
+
+def _via(lab: Lab, table: layoutmod.TableNode, destination: str) -> str | None:
+    out = shell.ip("route", "show", "table", str(table.table_id), destination, ns=table.ns,
+                   check=False).stdout  # fmt: skip
     words = out.split()
     if "via" not in words:
         return None
