@@ -150,9 +150,10 @@ def create_role(ex: Executor, ch: c.CreateRole) -> None:
 
 def make_role(
     ex: Executor, iam: Iam, role: str, path: str, trust: str, description: str, name: str
-) -> None:
-    """An IAM role tagged as ``name``'s; one that exists already is taken as made."""
-    iam.create_role(role, path, trust, description, tags(ex, name))
+) -> str | None:
+    """An IAM role tagged as ``name``'s; one that exists already is taken as made. Its ARN
+    when this call made it."""
+    return iam.create_role(role, path, trust, description, tags(ex, name))
 
 
 def unfinished_rotation(ex: Executor, ch: c.UnfinishedRotation) -> None:
