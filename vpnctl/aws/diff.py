@@ -4,13 +4,15 @@ It reads the snapshot ``observe`` took and decides everything; the executor only
 changes out. Per VPC it walks the network in the order it must be built (VPC, internet gateway,
 subnets, route tables, security groups, Elastic IPs, IAM, keys, launch template, group, routes,
 DNS), after the artifact store of each account and region with gateways, and emits a change
-wherever the live object is missing or differs. What a gateway's instance does to itself is not
-apply's: its boot associates its Elastic IP and turns its source/destination check off
-(``userdata/gateway_aws.py``), and the failover hook does both again for any instance that
-lacks them, on launch and at every scheduled reconcile (``vpnctl.failover.assess``); apply
-only waits for an instance where a route needs its interface. It finds each tagged object through its kind's
+wherever the live object is missing or differs. It finds each tagged object through its kind's
 declaration in ``kinds``, the one that ``sweep`` keeps by. Removals of what vpnctl owns but the
 design no longer has come from ``sweep`` (a separate pass), appended at the end.
+
+What a gateway's instance does to itself is not apply's: its boot associates its Elastic IP and
+turns its source/destination check off (``userdata/gateway_aws.py``), and the failover hook
+does both again for any instance that lacks them, on launch and at every scheduled reconcile
+(``vpnctl.failover.assess``). Apply waits for an instance only where a route needs its
+interface.
 """
 
 from __future__ import annotations

@@ -4,12 +4,12 @@ Per VPC: each gateway's instance and state, its Elastic IP and what DNS answers 
 (flagged when that is not the Elastic IP), flagged too while the address is not on the
 instance yet or its source/destination check is still on (its boot or the failover hook does
 those, not apply: no pending change of apply's counts them), and which gateway each route
-table uses now (the preferred one, or another after a failover). Per tunnel, the version of the keys each end's
-region holds (``keyversions``: a digest, never a key), flagged when the ends differ, and an
-unfinished ``keys rotate``. Under each gateway, what it reports of itself (``Running``): the
-configuration digest its instance's agent runs (``READY_TAG``) against the designed one, and
-each tunnel's latest probe results. The number of pending changes says how far AWS has drifted
-from the design.
+table uses now (the preferred one, or another after a failover). Per tunnel, the version of
+the keys each end's region holds (``keyversions``: a digest, never a key), flagged when the
+ends differ, and an unfinished ``keys rotate``. Under each gateway, what it reports of itself
+(``Running``): the configuration digest its instance's agent runs (``READY_TAG``) against the
+designed one, and each tunnel's latest probe results. The number of pending changes says how
+far AWS has drifted from the design.
 """
 
 from __future__ import annotations
