@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.functional.conftest import Aws, fast
+from tests.functional.reconcile import reconcile
 from vpnctl import pipeline
 from vpnctl.aws import artifacts
 from vpnctl.aws.applylock import ApplyLock
@@ -56,6 +57,7 @@ def applied(aws: Aws) -> Path:
 
 def test_first_apply_creates_everything_in_both_partitions(aws: Aws) -> None:
     path = applied(aws)
+    reconcile(aws, path)  # what each gateway's boot does on AWS: its Elastic IP on itself
     addresses: dict[str, str] = {}
     for region in REGIONS:
         ec2 = aws.client("ec2", region)

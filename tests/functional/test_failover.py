@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.functional.conftest import ROOT, Aws, fast
+from tests.functional.reconcile import reconcile
 from vpnctl import pipeline
 from vpnctl.aws.factory import Factory
 from vpnctl.aws.session import Sessions
@@ -66,9 +67,12 @@ def completed(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def hub(aws: Aws) -> Hub:
+    """china-hub applied, and each gateway as its boot leaves it: its Elastic IP on it and its
+    source/destination check off (here the hook's reconcile does that; no boot runs on moto)."""
     path = aws.topology("china-hub")
     result = aws.run(apply, str(path), "--yes")
     assert result.exit_code == 0, result.output
+    reconcile(aws, path)
     return Hub(aws, path)
 
 
@@ -270,6 +274,28 @@ def test_alarm_moves_tables_off_the_gateway_and_back_only_with_failback(
     summary(result)
     assert hub.tables()["rt-us-west-2-a"] == {"gw-us-west-2-b"}  # failback is off
     assert factory.log.mutating() == []
+
+
+def test_apply_leaves_address_and_check_to_the_gateway_and_the_hook_reconciles_both(
+    aws: Aws,
+) -> None:
+    path = aws.topology("china-hub")
+    applying = fast()
+    assert aws.run(apply, str(path), "--yes", factory=applying).exit_code == 0
+    called = {c.operation for c in applying.log.calls}
+    assert not called & {"AssociateAddress", "ModifyInstanceAttribute"}
+    hub = Hub(aws, path)
+    assert all(i["SourceDestCheck"] for i in hub.instances().values())  # as launched
+    factory = reconcile(aws, path)
+    assert sorted(mutations(factory)) == ["AssociateAddress"] * 6 + ["ModifyInstanceAttribute"] * 6
+    now = hub.instances()
+    assert len(now) == 6
+    for region in REGIONS:
+        for a in hub.client("ec2", region).describe_addresses(Filters=TAG)["Addresses"]:
+            gateway = now[_tag(a, "vpnctl:name")]
+            assert a.get("InstanceId") == gateway["InstanceId"]
+            assert gateway["SourceDestCheck"] is False
+    assert reconcile(aws, path).log.mutating() == []
 
 
 def test_launched_instance_gets_its_address_check_and_name(hub: Hub) -> None:

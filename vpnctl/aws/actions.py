@@ -86,7 +86,7 @@ def put(ex: Executor, kind: str, change: c.Change, name: str, value: str) -> Non
 
 def resolve(ex: Executor, ref: c.Ref) -> str:
     found = ex.registry.get(ref)
-    if found is None and ref.kind in ("gateway-eni", "gateway-instance"):
+    if found is None and ref.kind == "gateway-eni":
         found = wait_for_instance(ex, ref)
     if found is None:
         raise AwsError(ref.account, ref.region, f"{ref.kind} {ref.name}", "not made yet")
@@ -94,13 +94,13 @@ def resolve(ex: Executor, ref: c.Ref) -> str:
 
 
 def remember_instance(ex: Executor, ref: c.Ref, instance: dict[str, Any]) -> None:
-    """A gateway instance found, unless its gateway has one known already (the first wins)."""
+    """A gateway instance's interface found, unless its gateway has one known already (the
+    first wins): a route to the gateway targets it."""
     name = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}.get(NAME_TAG)
-    known = c.Ref("gateway-instance", ref.account, ref.region, name or "")
+    known = c.Ref("gateway-eni", ref.account, ref.region, name or "")
     if not name or not instance.get("NetworkInterfaces") or ex.registry.get(known) is not None:
         return
     eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
-    ex.registry.put("gateway-instance", ref.account, ref.region, name, instance["InstanceId"])
     ex.registry.put("gateway-eni", ref.account, ref.region, name, eni)
 
 
@@ -150,9 +150,10 @@ def create_role(ex: Executor, ch: c.CreateRole) -> None:
 
 def make_role(
     ex: Executor, iam: Iam, role: str, path: str, trust: str, description: str, name: str
-) -> None:
-    """An IAM role tagged as ``name``'s; one that exists already is taken as made."""
-    iam.create_role(role, path, trust, description, tags(ex, name))
+) -> str | None:
+    """An IAM role tagged as ``name``'s; one that exists already is taken as made. Its ARN
+    when this call made it."""
+    return iam.create_role(role, path, trust, description, tags(ex, name))
 
 
 def unfinished_rotation(ex: Executor, ch: c.UnfinishedRotation) -> None:
@@ -175,7 +176,6 @@ def copied_keys(ex: Executor, ch: c.PutKeys) -> dict[str, str]:
 
 def allocate_address(ex: Executor, ch: c.AllocateAddress) -> None:
     made = ec2(ex, ch).allocate_address(tags(ex, ch.name))
-    put(ex, "eip", ch, ch.name, made.allocation_id)
     put(ex, "eip-ip", ch, ch.name, made.public_ip)
 
 
@@ -393,14 +393,6 @@ def create_scaling_group(ex: Executor, ch: c.CreateAutoScalingGroup) -> None:
 def route_to_gateway(ex: Executor, ch: c.RouteToGateway) -> None:
     eni = resolve(ex, ch.gateway)
     set_route(ex, ch, resolve(ex, ch.table), ch.destination, NetworkInterfaceId=eni)
-
-
-def associate_address(ex: Executor, ch: c.AssociateAddress) -> None:
-    ec2(ex, ch).associate_address(resolve(ex, ch.address), resolve(ex, ch.instance))
-
-
-def disable_check(ex: Executor, ch: c.DisableSourceDestCheck) -> None:
-    ec2(ex, ch).disable_source_dest_check(resolve(ex, ch.instance))
 
 
 def zone_id(ex: Executor, ch: c.Change) -> str:

@@ -55,7 +55,7 @@ class Where:
 class Ref:
     """Something another change makes, or that exists already (``id`` known)."""
 
-    kind: str  # vpc, subnet, igw, route-table, sg, eip, eip-ip, gateway-eni, gateway-instance
+    kind: str  # vpc, subnet, igw, route-table, sg, eip-ip, gateway-eni
     account: str
     region: str
     name: str
@@ -460,29 +460,6 @@ class RouteToGateway(Change):
     def describe(self) -> str:
         was = f" (was {self.replaces})" if self.replaces else ""
         return f"route {self.table.name}: {self.destination} -> {self.gateway.name}{was}"
-
-
-@dataclass(frozen=True)
-class AssociateAddress(Change):
-    name: str
-    address: Ref
-    instance: Ref
-    sign: ClassVar[str] = "~"
-    stage: ClassVar[Stage] = Stage.LIVE_GATEWAYS
-
-    def describe(self) -> str:
-        return f"elastic ip of {self.name}: associate with instance {self.instance}"
-
-
-@dataclass(frozen=True)
-class DisableSourceDestCheck(Change):
-    name: str
-    instance: Ref
-    sign: ClassVar[str] = "~"
-    stage: ClassVar[Stage] = Stage.LIVE_GATEWAYS
-
-    def describe(self) -> str:
-        return f"instance {self.instance} of {self.name}: source/destination check off"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,12 @@ DNS), after the artifact store of each account and region with gateways, and emi
 wherever the live object is missing or differs. It finds each tagged object through its kind's
 declaration in ``kinds``, the one that ``sweep`` keeps by. Removals of what vpnctl owns but the
 design no longer has come from ``sweep`` (a separate pass), appended at the end.
+
+What a gateway's instance does to itself is not apply's: its boot associates its Elastic IP and
+turns its source/destination check off (``userdata/gateway_aws.py``), and the failover hook
+does both again for any instance that lacks them, on launch and at every scheduled reconcile
+(``vpnctl.failover.assess``). Apply waits for an instance only where a route needs its
+interface.
 """
 
 from __future__ import annotations
@@ -354,7 +360,6 @@ class _Differ:
         yield from self.role(gateway)
         yield from self.template(gateway, vpc)
         yield from self.scaling_group(gateway, vpc)
-        yield from self.instance_settings(gateway)
 
     def role(self, gateway: Gateway) -> Iterator[c.Change]:
         intent = self.intent
@@ -416,21 +421,6 @@ class _Differ:
         name = self.intent.aws_name(gateway.name)
         subnet = self.subnet_ref(vpc, "gateway", gateway.az)
         yield c.CreateAutoScalingGroup(self.where(gateway), gateway.name, name, name, subnet)
-
-    def instance_ref(self, gateway: Gateway) -> c.Ref:
-        found = self.instance(gateway)
-        return self.ref("gateway-instance", gateway, gateway.name, found.id if found else None)
-
-    def instance_settings(self, gateway: Gateway) -> Iterator[c.Change]:
-        found = self.instance(gateway)
-        address = self.address(gateway)
-        here = self.where(gateway)
-        instance = self.instance_ref(gateway)
-        if found is None or address is None or address.instance_id != found.id:
-            eip = self.ref("eip", gateway, gateway.name, address.allocation_id if address else None)
-            yield c.AssociateAddress(here, gateway.name, eip, instance)
-        if found is None or found.source_dest_check:
-            yield c.DisableSourceDestCheck(here, gateway.name, instance)
 
     # ------------------------------------------------------------------ keys
 

@@ -48,8 +48,6 @@ HANDLERS: Mapping[type[c.Change], Handler] = MappingProxyType(
             on(c.UpdateLaunchTemplate, actions.update_template),
             on(c.CreateAutoScalingGroup, actions.create_scaling_group),
             on(c.RouteToGateway, actions.route_to_gateway),
-            on(c.AssociateAddress, actions.associate_address),
-            on(c.DisableSourceDestCheck, actions.disable_check),
             on(c.UpsertRecord, actions.upsert_record),
             on(c.DeleteRecord, actions.delete_record),
             on(c.DeleteRotationJournal, actions.delete_rotation_journal),

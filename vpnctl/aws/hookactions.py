@@ -76,12 +76,21 @@ def put_role(ex: Executor, ch: hooks.PutHookRole) -> None:
     iam = aws(ex, ch).iam
     if ch.create:
         description = f"vpnctl {ex.intent.topology}: failover hook"
-        make_role(ex, iam, ch.role_name, ch.path, ch.trust, description, "failover-hook")
+        made = make_role(ex, iam, ch.role_name, ch.path, ch.trust, description, "failover-hook")
+        if made is not None:  # CreateRole answers with the ARN: the functions need no read
+            ex.registry.put("role-arn", ch.where.account, "iam", ch.role_name, made)
     iam.put_role_policy(ch.role_name, POLICY_NAME, ch.policy)
 
 
 def _role_arn(ex: Executor, ch: hooks.PutHookFunction) -> str:
-    return ex.door.home(ch.where.account, ch.describe()).iam.role_arn(ch.role_name)
+    """The hook role's ARN, as CreateRole gave it or else read (then kept: the role is the
+    account's, IAM is global, and each region's function asks twice)."""
+    known = Ref("role-arn", ch.where.account, "iam", ch.role_name)
+    found = ex.registry.get(known)
+    if found is None:
+        found = ex.door.home(ch.where.account, ch.describe()).iam.role_arn(ch.role_name)
+        ex.registry.put(known.kind, known.account, known.region, known.name, found)
+    return found
 
 
 def put_function(ex: Executor, ch: hooks.PutHookFunction) -> None:

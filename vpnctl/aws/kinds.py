@@ -173,7 +173,6 @@ ADDRESS: Kind[lv.Address] = Kind(
     ),
     (c.AllocateAddress,),
     c.ReleaseAddress,
-    (c.AssociateAddress,),
 )
 LAUNCH_TEMPLATE: Kind[lv.LaunchTemplate] = Kind(
     "launch template",
@@ -211,7 +210,6 @@ KINDS: tuple[Kind[Any], ...] = (
 # module whose diff and sweep handle them.
 OTHERS: dict[str, tuple[type[c.Change], ...]] = {
     "refusal (diff)": (c.UnfinishedRotation,),
-    "the instance a group launches (diff)": (c.DisableSourceDestCheck,),
     "routes (diff, sweep)": (c.RouteToInternet, c.RouteToGateway, c.DeleteRoute),
     "keys (diff, sweep)": (c.PutKeys, c.DeleteParameters),
     "iam (diff, sweep)": (

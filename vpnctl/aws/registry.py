@@ -52,6 +52,5 @@ class Registry:
                     registry.put("igw", account, region, names[igw.vpc_id], igw.id)
             for address in r.addresses:
                 if address.name:
-                    registry.put("eip", account, region, address.name, address.allocation_id)
                     registry.put("eip-ip", account, region, address.name, address.public_ip)
         return registry

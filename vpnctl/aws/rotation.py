@@ -163,7 +163,7 @@ class Rotation:
         self.move(tuple(m for m in found.moves if before.get(m.table) == m.gateway))
 
     def move(self, moves: tuple[Move, ...]) -> None:
-        work = Assessment(moves=moves)  # routes only: fixes are apply's and the hook's
+        work = Assessment(moves=moves)  # routes only: fixes are the boot's and the hook's
         for done in act.Actor(self.sessions, self.retry).run(work):
             self.say(f"  {done['what']}")
 

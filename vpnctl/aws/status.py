@@ -1,13 +1,15 @@
 """What is live for a topology, beside what the design wants: the ``status`` report. Pure.
 
 Per VPC: each gateway's instance and state, its Elastic IP and what DNS answers for its name
-(flagged when that is not the Elastic IP), and which gateway each route table uses now (the
-preferred one, or another after a failover). Per tunnel, the version of the keys each end's
-region holds (``keyversions``: a digest, never a key), flagged when the ends differ, and an
-unfinished ``keys rotate``. Under each gateway, what it reports of itself (``Running``): the
-configuration digest its instance's agent runs (``READY_TAG``) against the designed one, and
-each tunnel's latest probe results. The number of pending changes says how far AWS has drifted
-from the design.
+(flagged when that is not the Elastic IP), flagged too while the address is not on the
+instance yet or its source/destination check is still on (its boot or the failover hook does
+those, not apply: no pending change of apply's counts them), and which gateway each route
+table uses now (the preferred one, or another after a failover). Per tunnel, the version of
+the keys each end's region holds (``keyversions``: a digest, never a key), flagged when the
+ends differ, and an unfinished ``keys rotate``. Under each gateway, what it reports of itself
+(``Running``): the configuration digest its instance's agent runs (``READY_TAG``) against the
+designed one, and each tunnel's latest probe results. The number of pending changes says how
+far AWS has drifted from the design.
 """
 
 from __future__ import annotations
@@ -133,6 +135,12 @@ def _instances(live: lv.Live) -> Iterator[lv.Instance]:
         yield from (i for i in region.instances if i.state in names.LIVE_STATES)
 
 
+# A gateway's own Elastic IP and source/destination check are not apply's to set (no change of
+# apply's fixes them): the instance's boot does both, the failover hook again on launch and at
+# every scheduled reconcile.
+OWNER = "its boot or the failover hook"
+
+
 def _gateway(gateway: Gateway, live: lv.Live, answers: Mapping[str, Answer]) -> tuple[str, int]:
     region = live.region(gateway.account, gateway.region)
     instance = next((i for i in region.instances if i.name == gateway.name), None)
@@ -145,7 +153,9 @@ def _gateway(gateway: Gateway, live: lv.Live, answers: Mapping[str, Answer]) -> 
     if address is None:
         flags.append("NO ELASTIC IP")
     elif instance is not None and address.instance_id != instance.id:
-        flags.append("EIP NOT ON INSTANCE")
+        flags.append(f"ADDRESS NOT YET ON THE INSTANCE ({OWNER} attaches it)")
+    if instance is not None and instance.state in names.LIVE_STATES and instance.source_dest_check:
+        flags.append(f"SOURCE/DEST CHECK STILL ON ({OWNER} turns it off)")
     answer = answers.get(gateway.fqdn)
     if answer is not None and not answer.asked:
         dns = f"dns {answer.error or 'not asked'}"

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.builders import designed, doc, parse, vpc
+from tests.unit.aws import world
 from vpnctl.aws import changes as c
 from vpnctl.aws import live as lv
 from vpnctl.aws.diff import diff
@@ -56,6 +57,26 @@ def test_routes_wait_for_the_gateway_instance_known_after_apply() -> None:
     assert {r.table.name for r in routes} == {"rt-east-a", "rt-east-b", "rt-west-a", "rt-west-b"}
     assert all(r.gateway.id is None and r.gateway.kind == "gateway-eni" for r in routes)
     assert "gw-east-a" in next(r.describe() for r in routes if r.table.name == "rt-east-a")
+
+
+def test_an_instance_without_its_address_or_with_its_check_on_is_not_apply_drift() -> None:
+    """Boot and the failover hook associate a gateway's Elastic IP and turn its
+    source/destination check off (``userdata/gateway_aws.py``, ``failover.assess``); apply
+    makes everything else and then, with every instance fresh from its group, has nothing left."""
+    it = intent()
+    live = world.built(it, empty(), diff(it, empty()).changes)
+    fresh = {
+        key: replace(
+            region,
+            instances=tuple(replace(i, source_dest_check=True) for i in region.instances),
+            addresses=tuple(replace(a, association_id=None, instance_id=None)
+                            for a in region.addresses),
+        )
+        for key, region in live.regions.items()
+    }  # fmt: skip
+    assert sum(len(r.instances) for r in fresh.values()) == 4
+    assert all(i.source_dest_check for r in fresh.values() for i in r.instances)
+    assert diff(it, replace(live, regions=fresh)).changes == ()
 
 
 def test_tunnel_port_opens_only_to_the_peer_address() -> None:

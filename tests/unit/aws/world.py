@@ -150,7 +150,6 @@ class World:
         ip = f"100.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
         address = lv.Address(self.new_id("eipalloc"), ip, ch.name)
         self.set_region(ch.where, addresses=(*self.region(ch.where).addresses, address))
-        self.put("eip", ch.where, ch.name, address.allocation_id)
         self.put("eip-ip", ch.where, ch.name, address.public_ip)
 
     # ------------------------------------------------------------------ stage INSIDE_VPC
@@ -270,28 +269,12 @@ class World:
         )
         r = self.region(ch.where)
         self.set_region(ch.where, groups=(*r.groups, group), instances=(*r.instances, instance))
-        self.put("gateway-instance", ch.where, ch.name, instance.id)
         self.put("gateway-eni", ch.where, ch.name, instance.eni_id or "")
 
     # ------------------------------------------------------------------ stage LIVE_GATEWAYS
 
     def route_to_gateway(self, ch: c.RouteToGateway) -> None:
         self.route(ch.where, ch.table, ch.destination, self.resolve(ch.gateway))
-
-    def associate_address(self, ch: c.AssociateAddress) -> None:
-        allocation, instance = self.resolve(ch.address), self.resolve(ch.instance)
-        addresses = self.region(ch.where).addresses
-        found = next(a for a in addresses if a.allocation_id == allocation)
-        associated = replace(found, association_id=self.new_id("eipassoc"), instance_id=instance)
-        self.set_region(ch.where, addresses=self.replaced(addresses, found, associated))
-
-    def disable_check(self, ch: c.DisableSourceDestCheck) -> None:
-        instances = self.region(ch.where).instances
-        found = next(i for i in instances if i.id == self.resolve(ch.instance))
-        self.set_region(
-            ch.where,
-            instances=self.replaced(instances, found, replace(found, source_dest_check=False)),
-        )
 
     def upsert_record(self, ch: c.UpsertRecord) -> None:
         zone = self.live.zone
@@ -443,8 +426,6 @@ RULES: dict[type[c.Change], Callable[[World, Any], None]] = {
     c.UpdateLaunchTemplate: World.update_template,
     c.CreateAutoScalingGroup: World.create_scaling_group,
     c.RouteToGateway: World.route_to_gateway,
-    c.AssociateAddress: World.associate_address,
-    c.DisableSourceDestCheck: World.disable_check,
     c.UpsertRecord: World.upsert_record,
     hooks.PutHookRole: World.put_hook_role,
     hooks.PutHookFunction: World.put_hook_function,

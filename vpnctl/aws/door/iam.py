@@ -15,9 +15,11 @@ GONE = ("NoSuchEntity",)
 class Iam(Service):
     NAME = "iam"
 
-    def create_role(self, role: str, path: str, trust: str, description: str, tags: Tags) -> None:
-        """A role that exists already is taken as made."""
-        self.call(
+    def create_role(
+        self, role: str, path: str, trust: str, description: str, tags: Tags
+    ) -> str | None:
+        """A role that exists already is taken as made. The new role's ARN (None: it existed)."""
+        made = self.call(
             "create_role",
             ok=("EntityAlreadyExists",),
             RoleName=role,
@@ -26,6 +28,7 @@ class Iam(Service):
             Description=description,
             Tags=tag_list(tags),
         )
+        return None if made is None else str(made["Role"]["Arn"])
 
     def put_role_policy(self, role: str, policy_name: str, document: str) -> None:
         self.reply(
