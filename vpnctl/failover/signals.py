@@ -22,7 +22,9 @@ Two more facts are added here, because a gateway can be alive and useless:
 
 - a tunnel whose far end is not running is down, whatever the probes have seen yet (an
   instance that is terminated passes nothing; waiting for three failed probe runs would only
-  lengthen the outage);
+  lengthen the outage); so is one whose far gateway's instance runs but has not reported
+  ready: Auto Scaling launches a replacement as soon as it sees an instance terminated, and
+  that new instance, its gateway's current one, carries no tunnel until it has booted;
 - a tunnel into a transit VPC is down when the far gateway's tunnel onwards, to a VPC this
   tunnel carries routes for, is down: the path breaks beyond the first hop.
 
@@ -73,7 +75,10 @@ def gateway_states(
     rules = heard if heard is not None and heard.speaks else None
     said, silent = _tunnel_evidence(design, rules) if rules else (set(), set())
     lost = probe_down | said | silent
-    direct = {g.name: _direct_down(design, g.name, instances, lost) for g in design.gateways}
+    booting = _booting(design, rules)
+    direct = {
+        g.name: _direct_down(design, g.name, instances, lost, booting) for g in design.gateways
+    }
     states = {}
     for gw in design.gateways:
         beyond = {
@@ -130,13 +135,31 @@ def _unheard(gateway: str, instances: Mapping[str, str], heard: Heard) -> bool:
     )
 
 
+def _booting(design: Design, rules: Heard | None) -> frozenset[str]:
+    """Gateways this run reads whose current instance has not reported ready (with the rules
+    on: a topology that publishes nothing has no ready marks to wait for)."""
+    if rules is None:
+        return frozenset()
+    return frozenset(
+        g.name for g in design.gateways if g.name in rules.observed and g.name not in rules.ready
+    )
+
+
 def _direct_down(
-    design: Design, gateway: str, instances: Mapping[str, str], probe_down: frozenset[str]
+    design: Design,
+    gateway: str,
+    instances: Mapping[str, str],
+    probe_down: frozenset[str],
+    booting: frozenset[str] = frozenset(),
 ) -> set[str]:
     down = set()
     for tunnel in design.tunnels_by_gateway[gateway]:
         _, far = tunnel.end(gateway)
-        if tunnel.name in probe_down or instances.get(far.gateway, "missing") != RUNNING:
+        if (
+            tunnel.name in probe_down
+            or instances.get(far.gateway, "missing") != RUNNING
+            or far.gateway in booting
+        ):
             down.add(tunnel.name)
     return down
 

@@ -230,3 +230,24 @@ def test_when_every_reading_is_stale_nothing_moves(
     states = gateway_states(DESIGN, world["instances"], alarms=world["alarms"], heard=told)
     policy = Failover(failback=world["failback"], hold_down_s=0)
     assert not any(c.changed for c in decide(DESIGN, current, states, policy, NOW))
+
+
+def test_a_tunnel_to_a_replacement_still_booting_is_down_before_any_probe_says_so() -> None:
+    """Auto Scaling replaces a terminated instance at once: the gateway's current instance
+    then runs but has not reported ready. The far end's tunnel to it is down now, though its
+    agent's last UP is still fresh, so its routes move on the termination, not three silent
+    probe runs later."""
+    booting = GATEWAYS - {"gw-east-a"}
+    states = gateway_states(DESIGN, RUNNING, heard=heard(all_up(), ready=booting))
+    assert states["gw-east-a"].describe() == "not ready (booting)"
+    assert states["gw-west-a"].down_tunnels == {"east-a--west-a"}
+    assert not states["gw-west-a"].healthy
+    assert states["gw-west-b"].healthy
+    chosen = {c.table: c.chosen for c in decide(DESIGN, preferred(), states, Failover(), NOW)}
+    assert chosen["rt-west-a"] == "gw-west-b"
+
+
+def test_without_agent_evidence_a_running_far_end_keeps_its_tunnel_up() -> None:
+    """A topology that publishes nothing has no ready marks: running is enough, as before."""
+    states = gateway_states(DESIGN, RUNNING, heard=heard([], ready=frozenset()))
+    assert all(not s.down_tunnels for s in states.values())
