@@ -66,8 +66,7 @@ def running(
     first, edited = image_pair(tmp_path, solo=bool(request.param))
     lab = lifecycle.open_lab(first)
     try:
-        # the one-AZ case is about the data plane alone (no route moves through the hook)
-        invoke("lab", "up", str(first), *(["--no-aws"] if request.param else []))
+        invoke("lab", "up", str(first))
         yield lab, first, edited
     finally:
         lifecycle.down(lab.layout.prefix)
