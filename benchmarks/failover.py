@@ -47,9 +47,12 @@ CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
 
 SERVER = """
 import sys, time, logging
+sys.path.insert(0, sys.argv[2])
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 from moto.server import ThreadedMotoServer
+from vpnctl.aws import sandbox
+sandbox.emulate_aws()  # what apply relies on AWS doing and moto does not (see there)
 AutoScalingResponse.complete_lifecycle_action = lambda self: EmptyResult()
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
@@ -66,8 +69,8 @@ def emulator() -> tuple[subprocess.Popen[str], str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(ROOT)],
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != "ready":
         raise SystemExit("the emulator did not start")
