@@ -262,10 +262,9 @@ class _Designer:
             # exact routing subnets never merge across VPCs (each VPC also holds gateway
             # subnets), so these are already one set of routes per destination VPC
             return merge(s.cidr for u in hops.reached(self.t.vpcs) for s in self.routing(u))
-        if len(hops.next_hops(len(self.t.vpcs))) > 1:
-            grouped = self.per_hop(vpc)
-            if grouped is not None:
-                return grouped
+        count = len(hops.next_hops(len(self.t.vpcs)))
+        if count > 1 and (grouped := self.per_hop(vpc, count)) is not None:
+            return grouped
         return self.summary(vpc)
 
     def summary(self, vpc: str) -> tuple[IPv4Network, ...]:
@@ -275,7 +274,7 @@ class _Designer:
             return self.summariser.for_all_others(vpc)
         return self.summariser.for_some(vpc, hops.reached(self.t.vpcs))
 
-    def per_hop(self, vpc: str) -> tuple[IPv4Network, ...] | None:
+    def per_hop(self, vpc: str, count: int) -> tuple[IPv4Network, ...] | None:
         """Routes summarised per next-hop VPC, or None when they would not fit the quota.
 
         A summary shared by two next hops is one route, so failover could move it only as a
@@ -283,13 +282,11 @@ class _Designer:
         with it. Each group's summary covers only its own VPCs (``for_some`` forbids the rest),
         so the groups' routes are disjoint. There are at least as many routes as next hops:
         that count is checked first, so a hub of thousands of spokes costs no summary per
-        spoke before it falls back to one summary.
+        spoke before it falls back to one summary. ``count`` is the number of next hops.
         """
-        hops = self.hops[vpc]
-        quota = self.t.addressing.route_quota
-        count, exact = len(hops.next_hops(len(self.t.vpcs))), False
+        quota, exact = self.t.addressing.route_quota, False
         if count <= quota:
-            groups = hops.groups(self.t.vpcs).values()
+            groups = self.hops[vpc].groups(self.t.vpcs).values()
             routes = sorted(r for g in groups for r in self.summariser.for_some(vpc, g))
             if len(routes) <= quota:
                 return tuple(routes)

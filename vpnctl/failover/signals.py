@@ -93,7 +93,7 @@ def gateway_states(
             healthy_since=healthy_since.get(gw.name),
             beyond=tuple(sorted(beyond.items())),
             reaches=_reaches(design, gw.name, direct) if down else None,
-            ready=rules is None or gw.name not in rules.observed or gw.name in rules.ready,
+            ready=gw.name not in booting,
             siblings_down=rules is not None and _siblings_down(design, gw.name, rules),
             silent_tunnels=frozenset(down & silent),
             unheard=heard is not None and _unheard(gw.name, instances, heard),
