@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.builders import designed, doc, parse, vpc
+from tests.builders import doc, vpc
 from tests.unit.aws import world
+from tests.unit.aws.intents import intent as intent_of
 from vpnctl.aws import changes as c
 from vpnctl.aws import live as lv
 from vpnctl.aws.diff import diff
@@ -20,17 +21,7 @@ from vpnctl.errors import AwsError
 
 
 def intent(d: dict[str, Any] | None = None) -> Intent:
-    d = d or doc()
-    topo = parse(d)
-    design = designed(d)
-    return Intent(
-        design=design,
-        instance_type="t3.small",
-        images=dict.fromkeys(topo.vpcs, "ami-0123"),
-        userdata={g.name: b"#cloud-config\n" for g in design.gateways},
-        dns_account=topo.dns.account,
-        partitions={n: a.partition for n, a in topo.accounts.items()},
-    )
+    return intent_of(d or doc())
 
 
 def empty(topology: str = "t", regions: dict[lv.RegionKey, lv.Region] | None = None) -> lv.Live:

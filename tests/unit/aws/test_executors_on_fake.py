@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.builders import designed, doc, parse
+from tests.builders import doc, parse
+from tests.unit.aws.intents import intent as intent_of
 from vpnctl.aws import changes as c
 from vpnctl.aws.applylock import ApplyLock
 from vpnctl.aws.artifacts import KeyMaker
@@ -34,19 +35,10 @@ ACCOUNTS = parse(TOPOLOGY).accounts
 
 
 def intent(hook: bool = False) -> Intent:
-    topo, design = parse(TOPOLOGY), designed(TOPOLOGY)
     code = b"PK not a zip: Lambda in memory never runs it"
     digest = base64.b64encode(hashlib.sha256(code).digest()).decode()
     package = HookPackage(code, digest, "vpnctl.failover.handler", "python3.12")
-    return Intent(
-        hook=package if hook else None,
-        design=design,
-        instance_type="t3.small",
-        images=dict.fromkeys(topo.vpcs, "ami-0123"),
-        userdata={g.name: b"#cloud-config\n" for g in design.gateways},
-        dns_account=topo.dns.account,
-        partitions={n: a.partition for n, a in topo.accounts.items()},
-    )
+    return intent_of(TOPOLOGY, hook=package if hook else None)
 
 
 def world() -> FakeWire:

@@ -14,16 +14,16 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.builders import allocated, parse
+from tests.builders import allocated
 from tests.strategies import growths, topologies
 from tests.unit.aws import world
+from tests.unit.aws.intents import intent
 from vpnctl.aws import changes as c
-from vpnctl.aws import hooks, kinds, store
+from vpnctl.aws import hooks, kinds
 from vpnctl.aws import live as lv
 from vpnctl.aws.diff import diff
 from vpnctl.aws.intent import HookPackage, Intent
 from vpnctl.aws.sweep import sweep
-from vpnctl.design import design as make_design
 from vpnctl.ipam import Lock
 
 HOOK = HookPackage(b"PK\x05\x06" + b"\0" * 18, "c2hhMjU2", "vpnctl.failover.handler", "python3.12")
@@ -32,21 +32,7 @@ ACCOUNT_IDS = {"main": "111111111111", "china": "222222222222"}
 
 def intent_of(d: dict[str, Any], hook: bool, lock: Lock | None = None) -> Intent:
     """``d``'s intent, allocated afresh or after ``lock`` (what apply wrote for it before)."""
-    topo = parse(d)
-    design = make_design(topo, allocated(d, lock).lock)
-    gateways = [g.name for g in design.gateways]
-    software, configs = store.stand_ins(design.name, gateways)
-    return Intent(
-        design=design,
-        instance_type="t3.small",
-        images=dict.fromkeys(topo.vpcs, "ami-0123"),
-        userdata=dict.fromkeys(gateways, b"#cloud-config\n"),
-        dns_account=topo.dns.account,
-        partitions={n: a.partition for n, a in topo.accounts.items()},
-        hook=HOOK if hook else None,
-        software=software,
-        configs=configs,
-    )
+    return intent(d, hook=HOOK if hook else None, lock=lock, stored=True)
 
 
 def nothing(intent: Intent) -> lv.Live:
