@@ -8,8 +8,9 @@ that needs a gateway as it is once running runs this reconcile after apply.
 
 from __future__ import annotations
 
-import shutil
+import json
 from pathlib import Path
+from typing import Any
 
 from click.testing import Result
 
@@ -20,11 +21,18 @@ from vpnctl.cli.failover import failover
 SCHEDULED = ROOT / "tests" / "events" / "scheduled.json"
 
 
-def reconcile(aws: Aws, path: Path, factory: Factory | None = None) -> Factory:
-    """One scheduled run of the hook against every account of the topology at ``path``."""
+def run_event(
+    aws: Aws, path: Path, event: dict[str, Any], factory: Factory | None = None
+) -> tuple[Result, Factory]:
+    """One run of the hook on ``event`` against every account of the topology at ``path``."""
     made = factory or fast()
-    event = aws.home / "scheduled.json"
-    shutil.copy(SCHEDULED, event)
-    result: Result = aws.run(failover, str(path), "--event", str(event), factory=made)
+    saved = aws.home / "event.json"
+    saved.write_text(json.dumps(event))
+    return aws.run(failover, str(path), "--event", str(saved), factory=made), made
+
+
+def reconcile(aws: Aws, path: Path, factory: Factory | None = None) -> Factory:
+    """One scheduled run of the hook (EventBridge's Scheduled Event, as the sample has it)."""
+    result, made = run_event(aws, path, json.loads(SCHEDULED.read_text()), factory)
     assert result.exit_code == 0, result.output
     return made

@@ -19,13 +19,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.functional.conftest import ROOT, Aws, fast
-from tests.functional.reconcile import reconcile
+from tests.functional.reconcile import reconcile, run_event
 from vpnctl import pipeline
 from vpnctl.aws.factory import Factory
 from vpnctl.aws.session import Sessions
 from vpnctl.cli import cli
 from vpnctl.cli.apply import apply
-from vpnctl.cli.failover import failover
 from vpnctl.failover import hook
 from vpnctl.failover.bundle import Bundle
 from vpnctl.failover.events import parse
@@ -139,11 +138,7 @@ class Hub:
         return event
 
     def hook(self, event: dict[str, Any], factory: Factory | None = None) -> tuple[Result, Factory]:
-        made = factory or fast()
-        path = self.aws.home / "event.json"
-        path.write_text(json.dumps(event))
-        result = self.aws.run(failover, str(self.path), "--event", str(path), factory=made)
-        return result, made
+        return run_event(self.aws, self.path, event, factory)
 
     def terminate(self, gateway: str) -> str:
         """Its instance dies, and (as on AWS for the next minutes) no replacement runs yet."""
