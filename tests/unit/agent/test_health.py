@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections.abc import Sequence
 from ipaddress import IPv4Address
 
@@ -11,7 +12,7 @@ from tests.unit.agent import healthfakes
 from tests.unit.agent.healthfakes import FAR, SIBLING, TUNNEL, Clock, Net, Sink, config, loop
 from vpnctl.agent import health
 from vpnctl.agent.config import Config
-from vpnctl.probe import spec, targets
+from vpnctl.probe import report, spec, targets
 from vpnctl.probe.health import Run
 from vpnctl.probe.measure import Echo
 from vpnctl.probe.report import Report, Target
@@ -210,10 +211,6 @@ class Timed:
         self.spans: list[tuple[float, float]] = []
 
     def __call__(self, targets: Sequence[Target], schedule: Schedule) -> Report:
-        import time
-
-        from vpnctl.probe import report
-
         began = time.time()
         rows = []
         for _target in targets:
@@ -231,8 +228,6 @@ class Timed:
 
 
 def streamed(net: Timed, sink: Sink, schedule: Schedule) -> health.Loop:
-    import time
-
     made = health.Loop(net, sink, lambda _n: {}, schedule, clock=time.time, sleep=time.sleep)
     cfg = config()
     made.update(health.Converged(cfg.digest, True, cfg), healthfakes.plan())
@@ -242,8 +237,6 @@ def streamed(net: Timed, sink: Sink, schedule: Schedule) -> health.Loop:
 def test_streamed_runs_overlap_so_echoes_leave_without_a_gap() -> None:
     """Silent runs last ``(count - 1) * interval + timeout``; streamed, one begins every
     ``count * interval`` instead, at most two are in flight, and they are judged in order."""
-    import time
-
     schedule = Schedule(5, 20, 60)  # a silent run: 80 ms of echoes, then 60 ms of waiting
     net, sink = Timed(hang_at=0.0), Sink()
     deadline = time.time() + 1.5
@@ -267,8 +260,6 @@ class Clocked(Sink):
     def tick(
         self, report: Report, board: health.Board, moved: Sequence[health.Transition], now: float
     ) -> None:
-        import time
-
         super().tick(report, board, moved, now)
         self.told += [(t.state, time.time()) for t in moved]
 
@@ -277,8 +268,6 @@ def test_a_hang_is_down_one_timeout_after_consecutive_failures_send_phases() -> 
     """With overlapping runs a far end that falls silent is DOWN within ``consecutive_failures``
     send phases, plus the one it fell into and the last echo's timeout; whole runs one after
     the other would take ``consecutive_failures + 1`` runs of send phase and timeout."""
-    import time
-
     schedule = Schedule(5, 100, 300)  # send phase 0.5 s; a silent run 0.7 s
     hang_at = time.time() + 3.0  # UP first: recovery_successes good runs
     net, sink = Timed(hang_at), Clocked()
