@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,13 @@ def apply_watched(
     print(said)
     flows: list[dict[str, Any]] = json.loads(out)["flows"]
     return said, flows, took
+
+
+def until(what: Callable[[], bool], seconds: float, every: float = 0.2) -> bool:
+    """Whether ``what()`` holds within ``seconds`` (asked every ``every`` s, and once at the end)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if what():
+            return True
+        time.sleep(every)
+    return what()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.system.labs import LabMaker, copy_topology, invoke
+from tests.system.labs import LabMaker, copy_topology, invoke, until
 from vpnctl.aws import names
 from vpnctl.health_contract import READY_TAG
 from vpnctl.lab import awspath, drill, emulator, lifecycle, routesync
@@ -61,15 +61,6 @@ def _instances(lab: lifecycle.Lab, region: str) -> dict[str, dict[str, Any]]:
     return emulator.inside(lab, read)
 
 
-def _until(what: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if what():
-            return True
-        time.sleep(0.2)
-    return what()
-
-
 def _hook_lines(lab: lifecycle.Lab) -> list[dict[str, Any]]:
     found = []
     for path in lab.path("logs").glob("hook-*.log"):
@@ -110,9 +101,9 @@ def filled(lab: lifecycle.Lab) -> None:
         assert tags[names.NAME_TAG] == gateway
         assert instance["State"]["Name"] == "running"
         # the agent converged and tagged its own instance with the digest it runs
-        assert _until(partial(_is_ready, lab, found), 30), gateway
+        assert until(partial(_is_ready, lab, found), 30), gateway
     # the routers hold what the emulated tables say
-    assert _until(lambda: lab.path(routesync.ROUTES).exists(), 10)
+    assert until(lambda: lab.path(routesync.ROUTES).exists(), 10)
     routes = json.loads(lab.path(routesync.ROUTES).read_text())
     assert {k.split()[0] for k in routes} == {t.name for t in lab.layout.tables}
     for table in lab.layout.tables:
@@ -146,12 +137,12 @@ def test_apply_fills_the_emulator_and_a_kill_moves_routes_through_the_hook(
     before = emulator.instance_of(lab.state, victim)
     assert before is not None
     drill.kill(lab, [victim])
-    assert _until(lambda: lifecycle.current_gateway(lab, table) == table.gateways[1], 20)
+    assert until(lambda: lifecycle.current_gateway(lab, table) == table.gateways[1], 20)
     state = _instances(lab, before["region"])[before["instance"]]["State"]["Name"]
     assert state == "terminated"
     # the hook got EC2's notification and changed the table (a run's line is written once the
     # handler returns, a moment after the follower saw the change)
-    assert _until(partial(_told_and_moved, lab, before["instance"], table.name), 15), _runs(lab)
+    assert until(partial(_told_and_moved, lab, before["instance"], table.name), 15), _runs(lab)
     # a replacement booting (its agent not started yet) gets no route back
     launched = time.time()
     made = drill.revive(lab, [victim], boot_s=8)[victim]
@@ -160,9 +151,9 @@ def test_apply_fills_the_emulator_and_a_kill_moves_routes_through_the_hook(
     assert made != before["instance"]
     assert emulator.instance_of(lab.state, victim) == {**before, "instance": made}
     lifecycle.wait_ready(lab, 60)
-    assert _until(lambda: READY_TAG in _tags_of(lab, {**before, "instance": made}), 30)
+    assert until(lambda: READY_TAG in _tags_of(lab, {**before, "instance": made}), 30)
     # once ready (and failback on), the route comes back to it, through the hook
-    assert _until(lambda: lifecycle.current_gateway(lab, table) == victim, 40)
+    assert until(lambda: lifecycle.current_gateway(lab, table) == victim, 40)
 
 
 def test_a_hung_gateway_goes_silent_and_its_neighbours_move_the_routes(
@@ -179,7 +170,7 @@ def test_a_hung_gateway_goes_silent_and_its_neighbours_move_the_routes(
             assert Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("T")
         # the hook heard DOWN from a neighbour, and (on that event or the next it ran on, with
         # the DOWN figures read) moved the hung gateway's table off it
-        assert _until(lambda: bool(_downs(lab)), 10), _runs(lab)
+        assert until(lambda: bool(_downs(lab)), 10), _runs(lab)
         moved = [c.get("table") for h in _hook_lines(lab) for c in h.get("changes") or []]
         assert "rt-us-west-2-a" in moved, _runs(lab)
     finally:

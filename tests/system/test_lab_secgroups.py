@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import socket
 import struct
-import time
 from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
 
-from tests.system.labs import LabMaker
+from tests.system.labs import LabMaker, until
 from vpnctl.aws import rules
 from vpnctl.aws.changes import Permit, Ref
 from vpnctl.design import Design, Gateway
@@ -111,7 +110,7 @@ def test_host_groups_block_what_the_stateless_gateway_filter_passes(lab_of: LabM
     # us-west-2 -> cn-north-1 tcp 8500 lets cn-north-1 hosts send ACKs from port 8500
     before = secgroups.dropped(us.ns, secgroups.HOST_PORT)
     netthread.call_in(cn.ns, lambda: _send_ack(us.address, 8500, 40000), timeout=10)
-    assert _eventually(lambda: secgroups.dropped(us.ns, secgroups.HOST_PORT) > before)
+    assert until(lambda: secgroups.dropped(us.ns, secgroups.HOST_PORT) > before, 3.0, every=0.1)
 
 
 def _listen_udp(address: IPv4Address, port: int, sender: HostNode, source_port: int) -> bytes:
@@ -149,12 +148,3 @@ def _checksum(data: bytes) -> int:
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
-
-
-def _eventually(condition: Callable[[], bool], seconds: float = 3.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
