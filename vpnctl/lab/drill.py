@@ -222,24 +222,33 @@ class Stream:
         the stream's last second unanswered is not counted lost: its answer may still be on
         the way when it stops. One answered is counted, whenever it was sent: ``settled``
         may end the drill on an answer sent in that last second."""
-        end = max(self.sent.values(), default=since) - 1.0
-        after = sorted(s for s, at in self.sent.items() if since <= at <= end)
-        lost = [s for s in after if s not in self.answered]
+        sent, answered = self._seen()
+        end = max(sent.values(), default=since) - 1.0
+        after = sorted(s for s, at in sent.items() if since <= at <= end)
+        lost = [s for s in after if s not in answered]
         if not lost:
             return 0.0, 0
-        back = [at for s, at in self.answered.items() if s > lost[-1]]
+        back = [at for s, at in answered.items() if s > lost[-1]]
         if not back:
             return None, len(lost)
-        return min(back) - self.sent[lost[0]], len(lost)
+        return min(back) - sent[lost[0]], len(lost)
 
     def settled(self, since: float, quiet: float = 1.0) -> bool:
         """Whether echoes have been answered again for ``quiet`` seconds since the last loss."""
-        after = sorted(s for s, at in self.sent.items() if at >= since)
-        lost = [s for s in after if s not in self.answered and time.monotonic() - self.sent[s] > 1]
+        sent, answered = self._seen()
+        now = time.monotonic()
+        after = sorted(s for s, at in sent.items() if at >= since)
+        lost = [s for s in after if s not in answered and now - sent[s] > 1]
         if not lost:
-            return time.monotonic() - since > quiet + 1
-        answered = [s for s in after if s > lost[-1] and s in self.answered]
-        return bool(answered) and time.monotonic() - self.answered[answered[0]] > quiet
+            return now - since > quiet + 1
+        back = [s for s in after if s > lost[-1] and s in answered]
+        return bool(back) and now - answered[back[0]] > quiet
+
+    def _seen(self) -> tuple[dict[int, float], dict[int, float]]:
+        """Copies of what was sent and answered: the stream's thread adds to both while the
+        drill reads them, and iterating a dict another thread grows raises. A copy is taken
+        in one step under the interpreter's lock."""
+        return dict(self.sent), dict(self.answered)
 
 
 @dataclass(frozen=True)
