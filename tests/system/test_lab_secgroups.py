@@ -65,21 +65,13 @@ def dropped_by_gateway_groups(lab: Lab) -> int:
     )
 
 
-def run_twice(planned: list[checks.Check]) -> list[checks.Outcome]:
-    """The checks, and those that went unexpectedly once more (a loaded machine loses a packet
-    now and then; a security group drops every time)."""
-    first = checks.run_checks(planned)
-    again = {o.check: o for o in checks.run_checks([o.check for o in first if not o.expected])}
-    return [again.get(o.check, o) for o in first]
-
-
 def test_old_gateway_groups_break_tcp_and_udp_across_azs_and_the_new_ones_pass(
     lab_of: LabMaker,
 ) -> None:
     lab = lab_of("china-hub", aws=False)
     planned = checks.plan_checks(lab)
     secgroups.install(lifecycle.security_groups(lab, previous_gateway_permits))
-    before = run_twice(planned)
+    before = checks.run_checks(planned)
     broken = {o.check for o in before if not o.expected}
     should = {c for c in planned if c.expect and c.proto in ("tcp", "udp") and across_azs(lab, c)}
     assert {c.proto for c in should} == {"tcp", "udp"}
@@ -87,7 +79,7 @@ def test_old_gateway_groups_break_tcp_and_udp_across_azs_and_the_new_ones_pass(
     assert dropped_by_gateway_groups(lab) > 0  # dropped by the groups, not lost elsewhere
 
     secgroups.install(lifecycle.security_groups(lab))  # the shape apply writes
-    after = run_twice(planned)
+    after = checks.run_checks(planned)
     assert [o.check.describe() for o in after if not o.expected] == [], checks.describe(after)
     pairs = {(position(lab, c.source), position(lab, c.target)) for c in should}
     assert pairs == {(0, 1), (1, 0)}  # every pair of different AZs was checked, and passes
