@@ -23,13 +23,18 @@ end), ``.../<gateway>/tls-crypt`` (likewise), ``.../<gateway>/cert``, ``.../<gat
 gateway's role reads its keys through one name pattern, ``/vpnctl/<topology>/*/<gateway>/*``,
 whatever its tunnel count: a hub gateway's policy naming each shared key was over IAM's
 10,240 characters past about a hundred spokes.
+
+Each region stores only the pieces under its own gateways (``parameter_names(..., gateways)``):
+an end's private key never leaves the region of the gateway that uses it, so nobody who can
+read one region's (or partition's) parameters holds the far end's key, and a cross-region
+tunnel costs one write per piece, not two.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -182,10 +187,14 @@ def parameter_prefix(topology: str, tunnel: str) -> str:
     return f"/vpnctl/{topology}/{tunnel}"
 
 
-def parameter_names(topology: str, tunnel: Tunnel) -> tuple[str, ...]:
-    """The SSM names a tunnel's keys use, known without generating any key (for IAM, apply)."""
+def parameter_names(
+    topology: str, tunnel: Tunnel, gateways: Collection[str] | None = None
+) -> tuple[str, ...]:
+    """The SSM names a tunnel's keys use, known without generating any key (for IAM, apply):
+    all of them, or those under some of its gateways (what one region stores)."""
     prefix = parameter_prefix(topology, tunnel.name)
-    gateways = sorted(end.gateway for end in tunnel.ends())
+    ends = sorted(end.gateway for end in tunnel.ends())
+    gateways = [g for g in ends if gateways is None or g in gateways]
     if tunnel.mode == "psk":
         return tuple(f"{prefix}/{g}/psk" for g in gateways)
     shared = [f"{prefix}/{g}/tls-crypt" for g in gateways]

@@ -1,8 +1,8 @@
 """``vpnctl --debug apply`` on a moto server: botocore's debug log shows every call, no key.
 
 The keys are the ones that apply generated and stored, read back from the emulator's SSM
-afterwards; one write is made to fail (its parameter exists already, untagged), since botocore
-logs a failed request's body too.
+afterwards; one write is made to fail first (a parameter vpnctl did not write holds its name),
+since botocore logs a failed request's body too.
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ def stored(aws: Aws, region: str) -> dict[str, str]:
     return found
 
 
+def secrets(aws: Aws) -> dict[str, str]:
+    keys = {**stored(aws, "us-west-2"), **stored(aws, "eu-west-1")}
+    return {n: v for n, v in keys.items() if n.endswith(("/tls-crypt", "/key", "/cert"))}
+
+
 def pieces(secret: str) -> list[str]:
     """The secret and each line of it long enough to mean something (a hex or base64 line)."""
     return [secret, *(line for line in secret.splitlines() if len(line) >= 16)]
@@ -55,29 +60,37 @@ def test_debug_log_shows_the_calls_and_none_of_the_keys(aws: Aws) -> None:
     path = aws.topology("demo", (ROOT / "topologies" / "demo.yaml").read_text() + FINGERPRINT)
     tunnel = pipeline.plan(path).design.tunnels[0].name
     taken = f"/vpnctl/demo/{tunnel}/gw-{tunnel.split('--')[0]}/tls-crypt"
-    aws.client("ssm", "eu-west-1").put_parameter(Name=taken, Value="taken", Type="SecureString")
+    ssm = aws.client("ssm", "eu-west-1")
+    ssm.put_parameter(Name=taken, Value="taken", Type="SecureString")
 
+    refused = debug_run(aws, "apply", str(path), "--yes")
+    assert refused.exit_code == 1, refused.output + str(refused.exception)
+    said = str(refused.exception)  # --debug lets it through, traceback and all
+    assert f"account main, region eu-west-1, ssm parameter {taken}" in said
+    assert "a parameter vpnctl did not write holds this key's name" in said
+    written = secrets(aws)  # before the refusal, and what the next apply may overwrite
+    ssm.delete_parameter(Name=taken)
     result = debug_run(aws, "apply", str(path), "--yes")
     assert result.exit_code == 0, result.output + str(result.exception)
-    log = result.stderr
 
-    keys = {**stored(aws, "us-west-2"), **stored(aws, "eu-west-1")}
-    secrets = {n: v for n, v in keys.items() if n.endswith(("/tls-crypt", "/key", "/cert"))}
-    assert len(secrets) == 2 * 2 * 3  # 2 tunnels, 2 ends: each end's tls-crypt, cert and key
-    assert any("PRIVATE KEY" in v for v in secrets.values())
-    assert stored(aws, "us-west-2")[taken] != "taken"  # the failed write's key, stored elsewhere
-    for name, value in secrets.items():
-        for piece in pieces(value):
-            assert piece not in log, f"{name} is in the debug log"
-            assert piece.replace("\n", "\\n") not in log, f"{name} is in the debug log"
-    assert "-----BEGIN" not in log
-    # the log still tells what happened: calls, bodies (redacted), the failed write
-    assert "DEBUG botocore" in log
-    assert "PutParameter" in log
-    assert taken in log
-    assert "ParameterAlreadyExists" in log
-    assert '"Value": "[redacted]"' in log
-    assert '"Key": "vpnctl:topology", "Value": "demo"' in log  # a tag's value is no secret
+    kept = secrets(aws)
+    assert len(kept) == 2 * 2 * 3  # 2 tunnels, 2 ends: each end's tls-crypt, cert and key
+    assert any("PRIVATE KEY" in v for v in kept.values())
+    assert kept[taken] != "taken"
+    for log, keys in ((refused.stderr, written), (result.stderr, kept)):
+        assert keys
+        for name, value in keys.items():
+            for piece in pieces(value):
+                assert piece not in log, f"{name} is in the debug log"
+                assert piece.replace("\n", "\\n") not in log, f"{name} is in the debug log"
+        assert "-----BEGIN" not in log
+        # the log still tells what happened: calls, bodies (redacted)
+        assert "DEBUG botocore" in log
+        assert "PutParameter" in log
+        assert '"Value": "[redacted]"' in log
+        assert '"Key": "vpnctl:topology", "Value": "demo"' in log  # a tag's value is no secret
+    assert taken in refused.stderr  # and the failed write
+    assert "ParameterAlreadyExists" in refused.stderr
 
 
 def test_a_rotations_new_keys_are_not_in_its_debug_log(aws: Aws) -> None:

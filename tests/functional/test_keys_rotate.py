@@ -1,5 +1,6 @@
-"""``vpnctl keys rotate`` against a moto server: new keys in both regions, routes drained and
-restored, each gateway told to fetch and restart, other links untouched."""
+"""``vpnctl keys rotate`` against a moto server: new keys in both regions (each its own end's
+piece), routes drained and restored, each gateway told to fetch and restart, other links
+untouched."""
 
 from __future__ import annotations
 
@@ -69,10 +70,15 @@ def test_rotate_gives_each_tunnel_new_keys_and_leaves_routes_as_they_were(
                 assert value != before[region][name], f"{name} was not rotated in {region}"
             else:
                 assert value == before[region][name], f"{name} changed in {region}"
-    # both ends read the same new key
+    # both ends read the same new key, each from its own region, where only its piece is
     for tunnel in rotated:
-        psk = f"/vpnctl/sproutling/{tunnel}/gw-{tunnel.split('--')[0]}/psk"
-        assert after["us-west-2"][psk] == after["ap-southeast-1"][psk]
+        ends = {r: f"/vpnctl/sproutling/{tunnel}/gw-{e}/psk"
+                for r in after for e in tunnel.split("--") if e.startswith(f"{r}-")}  # fmt: skip
+        assert (
+            after["us-west-2"][ends["us-west-2"]] == after["ap-southeast-1"][ends["ap-southeast-1"]]
+        )
+        for region, own in ends.items():
+            assert [n for n in after[region] if f"/{tunnel}/" in n] == [own]
     assert kept  # the other link exists and kept its keys
     assert {r: routes(aws, r) for r in routes_before} == routes_before
     for tunnel in rotated:

@@ -68,7 +68,8 @@ def versions(aws: Aws, region: str, tunnel: str) -> set[str]:
 
 
 def psk(aws: Aws, region: str, tunnel: str) -> str:
-    gateway = "gw-" + tunnel.split("--")[0]  # the a end's copy: both ends' regions hold both
+    # the end's own copy of the tunnel's one key: each region holds its own gateway's
+    gateway = "gw-" + next(end for end in tunnel.split("--") if end.startswith(f"{region}-"))
     name = f"/vpnctl/sproutling/{tunnel}/{gateway}/psk"
     found = aws.client("ssm", region).get_parameter(Name=name, WithDecryption=True)
     return str(found["Parameter"]["Value"])

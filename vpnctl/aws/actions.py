@@ -161,17 +161,36 @@ def unfinished_rotation(ex: Executor, ch: c.UnfinishedRotation) -> None:
 
 
 def put_keys(ex: Executor, ch: c.PutKeys) -> None:
+    """Each parameter records the version of the tunnel's whole key set (``keyversions``), the
+    same in both ends' regions, though each stores only its own gateways' pieces."""
     values = copied_keys(ex, ch) if ch.copy_from else ex.keys(ch.tunnel)
     ssm = aws(ex, ch).ssm
-    described = keyversions.description({n: values[n] for n in ch.names})
+    described = keyversions.description(values)
     for name in ch.names:
-        ssm.put_new_secret(name, values[name], described, tags(ex, name, **{"vpnctl:tunnel": ch.tunnel}))  # fmt: skip
+        if name in ch.overwrite:  # tags stay as they are: SSM refuses Tags with Overwrite
+            ssm.overwrite_secret(name, values[name], described)
+        else:
+            ssm.put_new_secret(name, values[name], described, tags(ex, name, **{"vpnctl:tunnel": ch.tunnel}))  # fmt: skip
 
 
 def copied_keys(ex: Executor, ch: c.PutKeys) -> dict[str, str]:
+    """A psk tunnel's whole key set from the one static key the other region holds: every
+    piece of it is that key (``diff.keys`` copies nothing else)."""
     assert ch.copy_from is not None
+    tunnel = next(t for t in ex.intent.design.tunnels if t.name == ch.tunnel)
+    assert tunnel.mode == "psk"
+    there = ex.intent.parameters_at(tunnel, ch.copy_from.account, ch.copy_from.region)
     source = ex.door.at(ch.copy_from.account, ch.copy_from.region, ch.describe()).ssm
-    return dict(keys.hold(source.secrets(ch.names)))
+    found = set(keys.hold(source.secrets(there)).values())
+    if len(found) != 1:
+        raise AwsError(
+            ch.copy_from.account,
+            ch.copy_from.region,
+            f"ssm keys of tunnel {tunnel.name}",
+            "the static key to copy is gone or differs between its pieces: run "
+            f"`vpnctl keys rotate --link {tunnel.link}`",
+        )
+    return dict.fromkeys(ex.intent.parameters(tunnel), found.pop())
 
 
 def allocate_address(ex: Executor, ch: c.AllocateAddress) -> None:

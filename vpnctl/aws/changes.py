@@ -155,14 +155,21 @@ class CreateRole(Change):
 
 @dataclass(frozen=True)
 class PutKeys(Change):
-    """Store a tunnel's keys here: freshly generated, or copied from where they already are."""
+    """Store this region's part of a tunnel's keys (its own gateways' pieces): freshly
+    generated, or copied from where they already are (``diff.keys`` says when each)."""
 
     tunnel: str
     names: tuple[str, ...]
     copy_from: Where | None = None
+    overwrite: tuple[str, ...] = ()  # of ``names``: there already, from an unfinished write
 
     def describe(self) -> str:
-        source = f"copied from {self.copy_from.region}" if self.copy_from else "generated"
+        if self.copy_from:
+            source = f"copied from {self.copy_from.region}"
+        else:
+            source = (
+                f"generated, {len(self.overwrite)} overwritten" if self.overwrite else "generated"
+            )
         return f"ssm keys of tunnel {self.tunnel} ({len(self.names)} SecureString, {source})"
 
 

@@ -425,28 +425,41 @@ class _Differ:
     # ------------------------------------------------------------------ keys
 
     def keys(self, tunnel_name: str) -> Iterator[c.Change]:
+        """Each region stores its own gateways' pieces of the tunnel's keys (``vpnctl.keys``).
+
+        Apply never overwrites a key a gateway may have loaded (``keys rotate`` does that, with
+        a drain and restarts). A write that stopped halfway (an interrupted apply) is finished:
+        while none of the tunnel's gateways has an instance, nothing can have read a key, so the
+        tunnel gets a fresh set everywhere; once one runs, a psk tunnel's missing pieces are the
+        one static key, copied from the region that has it, and anything else is refused.
+        """
         tunnel = next(t for t in self.intent.design.tunnels if t.name == tunnel_name)
-        names = self.intent.parameters(tunnel)
-        places = sorted(
-            {self.where(self.intent.design.gateway_by_name[e.gateway]) for e in tunnel.ends()}
-        )
-        places = sorted({c.Where(p.account, p.region) for p in places})
-        have = {p: self.live.region(p.account, p.region).parameters for p in places}
-        complete = [p for p in places if set(names) <= have[p]]
-        for place in places:
-            if place in complete:
-                continue
-            if have[place] & set(names):
-                raise AwsError(
-                    place.account,
-                    place.region,
-                    f"ssm keys of tunnel {tunnel.name}",
-                    "only some of this tunnel's keys exist (an interrupted write); apply never "
-                    f"overwrites keys: run `vpnctl keys rotate --link {tunnel.link}`",
-                )
-            yield c.PutKeys(place, tunnel.name, names, complete[0] if complete else None)
-        if len(complete) == len(places):
+        gateways = [self.intent.design.gateway_by_name[e.gateway] for e in tunnel.ends()]
+        places = sorted({c.Where(g.account, g.region) for g in gateways})
+        wanted = {p: self.intent.parameters_at(tunnel, p.account, p.region) for p in places}
+        have = {
+            p: self.live.region(p.account, p.region).parameters & set(wanted[p]) for p in places
+        }
+        short = [p for p in places if len(have[p]) < len(wanted[p])]
+        if not short:
             yield from self.key_versions(tunnel)
+        elif not any(have.values()) or not any(self.instance(g) for g in gateways):
+            for place in places:
+                overwrite = tuple(n for n in wanted[place] if n in have[place])
+                yield c.PutKeys(place, tunnel.name, wanted[place], overwrite=overwrite)
+        else:
+            whole = [p for p in places if p not in short]
+            for place in short:
+                if have[place] or tunnel.mode != "psk" or not whole:
+                    raise AwsError(
+                        place.account,
+                        place.region,
+                        f"ssm keys of tunnel {tunnel.name}",
+                        "only some of this tunnel's keys exist (an interrupted write) and its "
+                        "gateways run; apply never overwrites a key a gateway may have loaded: "
+                        f"run `vpnctl keys rotate --link {tunnel.link}`",
+                    )
+                yield c.PutKeys(place, tunnel.name, wanted[place], whole[0])
 
     def key_versions(self, tunnel: Tunnel) -> Iterator[c.Change]:
         """Both ends' regions must hold one version of the tunnel's keys (``keyversions``)."""

@@ -60,7 +60,7 @@ def _field(item: Mapping[str, Any], name: str) -> list[str]:
         return [item["State"]["Name"]]
     if name == "attachment.vpc-id":
         return [a["VpcId"] for a in item.get("Attachments", [])]
-    keys = {"vpc-id": "VpcId", "name": "Name", "subnet-id": "SubnetId"}
+    keys = {"vpc-id": "VpcId", "name": "Name", "Name": "Name", "subnet-id": "SubnetId"}
     if name not in keys:
         raise NotImplementedError(f"fake AWS: filter {name}")
     value = item.get(keys[name])

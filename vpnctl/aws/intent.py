@@ -64,13 +64,16 @@ class Intent:
     def parameters(self, tunnel: Tunnel) -> tuple[str, ...]:
         return parameter_names(self.topology, tunnel)
 
+    def parameters_at(self, tunnel: Tunnel, account: str, region: str) -> tuple[str, ...]:
+        """The tunnel's SSM names this account and region stores: those of its gateways there."""
+        gateways = (self.design.gateway_by_name[e.gateway] for e in tunnel.ends())
+        here = {g.name for g in gateways if (g.account, g.region) == (account, region)}
+        return parameter_names(self.topology, tunnel, here)
+
     def gateway_parameters(self, gateway: str) -> tuple[str, ...]:
         """The SSM names one gateway reads: its tunnels' shared keys and its own end's."""
-        found: list[str] = []
-        for tunnel in self.design.tunnels_by_gateway[gateway]:
-            far = tunnel.end(gateway)[1].gateway
-            found += [n for n in self.parameters(tunnel) if f"/{far}/" not in n]
-        return tuple(found)
+        tunnels = self.design.tunnels_by_gateway[gateway]
+        return tuple(n for t in tunnels for n in parameter_names(self.topology, t, {gateway}))
 
     def blobs(self, account: str, region: str) -> tuple[Blob, ...]:
         """What the artifact bucket of this account and region must hold for the topology."""

@@ -2,7 +2,8 @@
 
 Every SSM parameter vpnctl writes carries, in its Description, the version of the tunnel's
 key set it belongs to: a digest of all of the tunnel's parameters (names and values), the same
-in both ends' regions when they hold the same keys. ``DescribeParameters`` returns the
+in both ends' regions when they hold the same keys, though each region stores only its own
+gateways' pieces. ``DescribeParameters`` returns the
 Description with the names ``observe`` reads anyway, so no value is read and no call is added.
 
 The digest is of 2048-bit random keys and P-256 private keys, cut to 64 bits: it tells two key
@@ -71,7 +72,6 @@ class Versions:
 
 
 def of_tunnel(intent: Intent, live: lv.Live, tunnel: Tunnel) -> Versions:
-    names = intent.parameters(tunnel)
     places = sorted(
         {
             (g.account, g.region)
@@ -81,6 +81,6 @@ def of_tunnel(intent: Intent, live: lv.Live, tunnel: Tunnel) -> Versions:
     by_place: dict[lv.RegionKey, frozenset[str]] = {}
     for place in places:
         region = live.region(*place)
-        present = [n for n in names if n in region.parameters]
+        present = [n for n in intent.parameters_at(tunnel, *place) if n in region.parameters]
         by_place[place] = frozenset(region.key_versions.get(n, UNRECORDED) for n in present)
     return Versions(tunnel.name, tunnel.link, by_place)

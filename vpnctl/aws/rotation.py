@@ -170,11 +170,12 @@ class Rotation:
     # ------------------------------------------------------------------ keys
 
     def put_keys(self, tunnel: Tunnel) -> None:
+        """Each region gets its own gateways' pieces, all with the new set's version."""
         values = keys.generate(self.bundle.design, tunnel).parameters()
         described = keyversions.description(values)
-        for gateway in self.gateways(tunnel):
-            for name, value in values.items():
-                self.put(gateway, name, value, described)
+        for gateway, here in self.places(tunnel):
+            for name in keys.parameter_names(self.bundle.topology, tunnel, here):
+                self.put(gateway, name, values[name], described)
 
     def put(self, gateway: Gateway, name: str, value: str, described: str) -> None:
         ssm = self.door(gateway, f"ssm parameter {name}").ssm
@@ -183,14 +184,15 @@ class Rotation:
     def door(self, gateway: Gateway, what: str) -> At:
         return Door.of(self.sessions, self.retry).at(gateway.account, gateway.region, what)
 
-    def gateways(self, tunnel: Tunnel) -> list[Gateway]:
-        """One gateway per region the tunnel's keys live in (SSM is regional)."""
+    def places(self, tunnel: Tunnel) -> list[tuple[Gateway, frozenset[str]]]:
+        """Per region the tunnel's keys live in (SSM is regional): one of its gateways there,
+        to address the region by, and the names of all of its gateways there."""
         design = self.bundle.design
-        by_region: dict[tuple[str, str], Gateway] = {}
+        by_region: dict[tuple[str, str], list[Gateway]] = {}
         for end in tunnel.ends():
             gateway = design.gateway_by_name[end.gateway]
-            by_region.setdefault((gateway.account, gateway.region), gateway)
-        return list(by_region.values())
+            by_region.setdefault((gateway.account, gateway.region), []).append(gateway)
+        return [(here[0], frozenset(g.name for g in here)) for here in by_region.values()]
 
     # ------------------------------------------------------------------ restart
 

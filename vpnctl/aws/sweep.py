@@ -57,11 +57,14 @@ class _Sweeper:
     def gateways(self) -> frozenset[str]:
         return frozenset(g.name for g in self.design.gateways) if self.design else frozenset()
 
-    @cached_property
-    def keep_parameters(self) -> frozenset[str]:
+    def keep_parameters(self, region: lv.Region) -> frozenset[str]:
+        """The keys this region stores: its own gateways' pieces. The far ends' pieces, which
+        each region used to hold as well, go (a private key lives only where it is used)."""
         if self.everything:
             return frozenset()
-        return frozenset(n for t in self.intent.design.tunnels for n in self.intent.parameters(t))
+        at = (region.account, region.region)
+        tunnels = self.intent.design.tunnels
+        return frozenset(n for t in tunnels for n in self.intent.parameters_at(t, *at))
 
     @cached_property
     def record_names(self) -> frozenset[str]:
@@ -91,7 +94,7 @@ class _Sweeper:
         for kind in kinds.KINDS:
             for found in kind.stale(self.design, region):
                 yield kind.removal(at(kind.vpc_id(found)), found)
-        stale = sorted(region.parameters - self.keep_parameters)
+        stale = sorted(region.parameters - self.keep_parameters(region))
         if stale:
             yield c.DeleteParameters(here, tuple(stale))
         dropped = {t.id for t in kinds.ROUTE_TABLE.stale(self.design, region)}  # routes and all

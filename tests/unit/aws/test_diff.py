@@ -38,7 +38,7 @@ def test_from_nothing_everything_is_created_in_dependency_stages() -> None:
     assert kinds(changes).count("CreateVpc") == 2
     assert kinds(changes).count("AllocateAddress") == 4
     assert kinds(changes).count("CreateAutoScalingGroup") == 4
-    assert kinds(changes).count("PutKeys") == 4  # 2 tunnels, each stored in both ends' regions
+    assert kinds(changes).count("PutKeys") == 4  # 2 tunnels, each end's half in its region
     assert [ch.stage for ch in changes.changes] == sorted(ch.stage for ch in changes.changes)
     assert changes.counts()["destroy"] == 0
 
@@ -163,28 +163,80 @@ def test_a_blackholed_route_is_pointed_back_at_the_preferred_gateway() -> None:
     assert change.sign == "~"
 
 
-def test_keys_present_in_one_end_are_copied_to_the_other_never_regenerated() -> None:
-    it = intent()
+def key_writes(it: Intent, regions: dict[lv.RegionKey, lv.Region]) -> list[c.PutKeys]:
     tunnel = it.design.tunnels[0]
-    names = frozenset(it.parameters(tunnel))
-    east = lv.Region("main", "us-east-1", parameters=names)
-    found = diff(it, empty(regions={("main", "us-east-1"): east})).changes
-    copies = [ch for ch in found if isinstance(ch, c.PutKeys) and ch.tunnel == tunnel.name]
-    assert len(copies) == 1
-    assert copies[0].where.region == "us-west-2"
-    assert copies[0].copy_from == c.Where("main", "us-east-1")
+    found = diff(it, empty(regions=regions)).changes
+    return [ch for ch in found if isinstance(ch, c.PutKeys) and ch.tunnel == tunnel.name]
 
 
-def test_partly_written_keys_are_refused_not_overwritten() -> None:
+EAST_A = lv.Instance("i-a", "gw-east-a", "running", "eni-a", False, None)
+
+
+def test_each_region_stores_only_its_own_gateways_pieces_of_a_tunnels_keys() -> None:
+    for mode in ("psk", "fingerprint"):
+        it = intent(doc(tunnel={"mode": mode}))
+        writes = {ch.where.region: ch for ch in key_writes(it, {})}
+        assert set(writes) == {"us-east-1", "us-west-2"}
+        assert all("/gw-east-a/" in n for n in writes["us-east-1"].names)
+        assert all("/gw-west-a/" in n for n in writes["us-west-2"].names)
+        both = writes["us-east-1"].names + writes["us-west-2"].names
+        assert sorted(both) == sorted(it.parameters(it.design.tunnels[0]))
+        assert all(ch.copy_from is None and ch.overwrite == () for ch in writes.values())
+
+
+def test_a_running_psk_tunnels_missing_half_is_copied_never_regenerated() -> None:
     it = intent()
-    tunnel = next(t for t in it.design.tunnels)
-    d = doc(tunnel={"mode": "fingerprint"})
-    it = intent(d)
     tunnel = it.design.tunnels[0]
-    some = frozenset(it.parameters(tunnel)[:1])
-    east = lv.Region("main", "us-east-1", parameters=some)
-    with pytest.raises(AwsError, match="keys rotate"):
-        diff(it, empty(regions={("main", "us-east-1"): east}))
+    east = lv.Region("main", "us-east-1", parameters=frozenset(it.parameters(tunnel)),
+                     instances=(EAST_A,))  # fmt: skip
+    (copy,) = key_writes(it, {("main", "us-east-1"): east})
+    assert copy.where.region == "us-west-2"
+    assert copy.copy_from == c.Where("main", "us-east-1")
+    assert copy.names == it.parameters_at(tunnel, "main", "us-west-2")
+
+
+def test_an_unfinished_write_before_any_gateway_runs_gets_a_fresh_set_everywhere() -> None:
+    """No instance of the tunnel's gateways: no key can have been read, so the half that
+    exists is overwritten with the new set's pieces, and the other half written."""
+    it = intent(doc(tunnel={"mode": "fingerprint"}))
+    tunnel = it.design.tunnels[0]
+    east_names = it.parameters_at(tunnel, "main", "us-east-1")
+    east = lv.Region("main", "us-east-1", parameters=frozenset(east_names[:2]))
+    writes = {ch.where.region: ch for ch in key_writes(it, {("main", "us-east-1"): east})}
+    assert writes["us-east-1"].names == east_names
+    assert writes["us-east-1"].overwrite == east_names[:2]
+    assert "2 overwritten" in writes["us-east-1"].describe()
+    assert writes["us-west-2"].overwrite == ()
+    assert all(ch.copy_from is None for ch in writes.values())
+
+
+def test_sweep_removes_the_far_ends_pieces_a_region_used_to_hold_as_well() -> None:
+    """Each region stored a tunnel's whole key set once; now a private key lives only in the
+    region that uses it, so the far end's pieces there are stale, its own are kept."""
+    it = intent(doc(tunnel={"mode": "fingerprint"}))
+    every = frozenset(n for t in it.design.tunnels for n in it.parameters(t))
+    regions = {key: lv.Region(*key, parameters=every)
+               for key in (("main", "us-east-1"), ("main", "us-west-2"))}  # fmt: skip
+    removed = {ch.where.region: set(ch.names) for ch in sweep(it, empty(regions=regions))
+               if isinstance(ch, c.DeleteParameters)}  # fmt: skip
+    for (_, region), held in regions.items():
+        keep = {n for t in it.design.tunnels for n in it.parameters_at(t, "main", region)}
+        assert keep
+        assert removed[region] == set(held.parameters) - keep
+
+
+@pytest.mark.parametrize("east_has", [slice(0, 1), slice(0, None)])
+def test_an_unfinished_write_is_refused_once_a_gateway_runs_unless_copyable(
+    east_has: slice,
+) -> None:
+    """A fingerprint tunnel's far half is that end's own private key: nowhere to copy it from,
+    and the near half may be loaded already, so only ``keys rotate`` may renew it."""
+    it = intent(doc(tunnel={"mode": "fingerprint"}))
+    tunnel = it.design.tunnels[0]
+    some = frozenset(it.parameters_at(tunnel, "main", "us-east-1")[east_has])
+    east = lv.Region("main", "us-east-1", parameters=some, instances=(EAST_A,))
+    with pytest.raises(AwsError, match="keys rotate --link"):
+        key_writes(it, {("main", "us-east-1"): east})
 
 
 def owned_region() -> lv.Region:

@@ -103,3 +103,15 @@ def test_the_fake_counts_calls_as_sessions_do_and_knows_its_limits() -> None:
     assert [c.mutating for c in wire.log.calls] == [True, False]
     with pytest.raises(NotImplementedError, match="fake AWS: ec2 describe_nat_gateways"):
         at.ec2.items("describe_nat_gateways", "NatGateways")
+
+
+def test_a_key_write_that_finds_its_own_parameter_is_done_and_a_stranger_is_an_error() -> None:
+    """A retried PutParameter whose first try landed meets its own value (the same key set's
+    version); a parameter someone else left under the name would be read by a gateway as its
+    key, so it is refused, named."""
+    ssm = Door(FakeWire()).at("main", "eu-west-1", "ssm keys").ssm
+    ssm.put_new_secret("/vpnctl/t/x/gw-a/psk", "k", "vpnctl key version 1", {})
+    ssm.put_new_secret("/vpnctl/t/x/gw-a/psk", "k", "vpnctl key version 1", {})
+    ssm.call("put_parameter", Name="/vpnctl/t/x/gw-b/psk", Value="theirs", Type="SecureString")
+    with pytest.raises(AwsError, match=r"region eu-west-1, ssm parameter /vpnctl/t/x/gw-b/psk: a"):
+        ssm.put_new_secret("/vpnctl/t/x/gw-b/psk", "k", "vpnctl key version 1", {})

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from vpnctl.aws.door.base import Service, Tags, tag_list
+from vpnctl.aws.door.wire import Refusal
+from vpnctl.errors import AwsError
 
 DELETE_BATCH = 10  # DeleteParameters takes up to 10 names
 
@@ -20,8 +22,11 @@ class Ssm(Service):
     NAME = "ssm"
 
     def put_new_secret(self, name: str, value: str, description: str, tags: Tags) -> None:
-        """A SecureString that exists already is left as it is (Overwrite=False)."""
-        self.call(
+        """A SecureString that exists already is left as it is (Overwrite=False), when it is
+        this write's own (a retried call whose first try landed: it carries ``description``,
+        the key set's version). Any other parameter under the name is an error: a gateway would
+        read its value as a key."""
+        answer = self.attempt(
             "put_parameter",
             ok=("ParameterAlreadyExists",),
             Name=name,
@@ -31,6 +36,22 @@ class Ssm(Service):
             Overwrite=False,
             Tags=tag_list(tags),
         )
+        if not isinstance(answer, Refusal):
+            return
+        held = self.items(
+            "describe_parameters",
+            "Parameters",
+            ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}],
+        )
+        if not any(p.get("Description") == description for p in held):
+            w = self.where
+            raise AwsError(
+                w.account,
+                w.region,
+                f"ssm parameter {name}",
+                "a parameter vpnctl did not write holds this key's name (it lacks the topology's "
+                "tag and this key set's version): remove or rename it, then apply again",
+            )
 
     def overwrite_secret(self, name: str, value: str, description: str) -> None:
         self.reply(
