@@ -12,6 +12,7 @@ from collections import Counter
 
 from benchmarks.hubs import REGIONS, hub_topology
 from tests.functional.conftest import Aws, fast
+from vpnctl.aws.convergence import PHASE
 from vpnctl.cli.apply import apply
 
 VPCS = 60
@@ -19,11 +20,13 @@ GATEWAYS = 2 * VPCS  # two AZs each
 LOCK = {"dynamodb:PutItem", "dynamodb:DeleteItem"}
 
 
-def applied(aws: Aws, path: str) -> Counter[str]:
+def applied(aws: Aws, path: str) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
+    """The calls by kind, and those of the wait for converged gateways by kind and region."""
     factory = fast()
     result = aws.run(apply, path, "--yes", factory=factory)
     assert result.exit_code == 0, result.output
-    return factory.log.by_kind()
+    waited = Counter((c.service, c.operation, c.region) for c in factory.log.made_in(PHASE))
+    return factory.log.by_kind(), waited
 
 
 def mutating(calls: Counter[str]) -> Counter[str]:
@@ -33,14 +36,20 @@ def mutating(calls: Counter[str]) -> Counter[str]:
 
 def test_a_no_op_apply_of_a_60_vpc_hub_only_reads(aws: Aws) -> None:
     path = str(aws.topology("scale60", hub_topology("scale60", VPCS)))
-    first = applied(aws, path)
+    first, waited = applied(aws, path)
+    # the wait (no agent reports under moto) polls the instances only, one call a region a poll
+    assert {(s, o) for s, o, _ in waited} == {("ec2", "DescribeInstances")}
+    assert len({waited[("ec2", "DescribeInstances", r)] for r in REGIONS}) == 1
     # done once each: records in batches of 100 per zone, hooks with their groups
     assert first["route53:ChangeResourceRecordSets"] == -(-GATEWAYS // 100)
     assert first["autoscaling:CreateAutoScalingGroup"] == GATEWAYS
     assert first["autoscaling:PutLifecycleHook"] == 0
     assert first["autoscaling:CreateOrUpdateTags"] == 0
+    # each end's key in its own region only: one piece per end of each spoke's two tunnels
+    assert first["ssm:PutParameter"] == sum(parameters(aws)) == 2 * 2 * (VPCS - 1)
 
-    again = applied(aws, path)
+    again, waited = applied(aws, path)
+    assert not waited  # nothing changed, so nothing to wait for
     assert set(mutating(again)) == LOCK, mutating(again)
     per_region = {  # one call per region: every object of the kind fits one largest page
         "ec2:DescribeLaunchTemplates",

@@ -126,6 +126,7 @@ def _instance(item: Mapping[str, Any]) -> lv.Instance:
 
 
 Say = Callable[[str], None]
+PHASE = "wait for convergence"  # the call log's name for the wait's polls (``CallLog.phase``)
 
 
 def wait(

@@ -84,8 +84,9 @@ class Deployer:
 
         if wait_s > 0:
             self.say(f"waiting up to {wait_s:.0f} s for the gateways to converge")
-        return convergence.wait(poll, wait_s, every_s, self.factory.sleep, self.factory.clock,
-                                self.say)  # fmt: skip
+        with self.sessions.log.phase(convergence.PHASE):
+            return convergence.wait(poll, wait_s, every_s, self.factory.sleep,
+                                    self.factory.clock, self.say)  # fmt: skip
 
     def make_replacer(self, planned: Plan, intent: Intent, options: Options) -> replace.Replacer:
         return replace.Replacer(

@@ -14,9 +14,10 @@ profile that does not exist, or no credentials at all, fail there too, at the fi
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,11 +64,27 @@ Hook = Callable[[Call], None]
 
 @dataclass
 class CallLog:
-    """Every AWS call made, in order; ``hooks`` run before each (a test may raise from one)."""
+    """Every AWS call made, in order; ``hooks`` run before each (a test may raise from one).
+    ``phases`` say which of them a phase counted apart made (apply's wait for the gateways to
+    converge: its polls last as long as boots take, whatever the topology)."""
 
     calls: list[Call] = field(default_factory=list)
     hooks: list[Hook] = field(default_factory=list)
+    phases: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> [start, end)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = len(self.calls)
+        try:
+            yield
+        finally:
+            self.phases[name] = (start, len(self.calls))
+
+    def made_in(self, name: str) -> list[Call]:
+        """The calls of the phase ``name`` (none when it never ran)."""
+        start, end = self.phases.get(name, (0, 0))
+        return self.calls[start:end]
 
     def record(self, call: Call) -> None:
         for hook in self.hooks:
