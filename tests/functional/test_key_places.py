@@ -68,11 +68,16 @@ def assert_coherent(aws: Aws, path: Path) -> None:
         assert keyversions.UNRECORDED not in versions
 
 
+def applied(aws: Aws, path: Path) -> str:
+    result = aws.run(apply, str(path), "--yes")
+    assert result.exit_code == 0, result.output + str(result.exception)
+    return result.output
+
+
 def test_each_region_holds_only_its_own_ends_keys_and_they_fit_together(
     aws: Aws, demo: Path
 ) -> None:
-    result = aws.run(apply, str(demo), "--yes")
-    assert result.exit_code == 0, result.output + str(result.exception)
+    applied(aws, demo)
     assert_coherent(aws, demo)
 
 
@@ -98,15 +103,14 @@ def test_an_apply_killed_between_the_two_regions_key_writes_is_finished_by_the_n
     shown = aws.run(apply, str(demo), "--dry-run")
     assert shown.exit_code == 0, shown.output
     assert "overwritten)" in shown.output  # no gateway runs yet: a fresh set, both regions
-    result = aws.run(apply, str(demo), "--yes")
-    assert result.exit_code == 0, result.output + str(result.exception)
+    applied(aws, demo)
     assert_coherent(aws, demo)
 
 
 def test_the_far_ends_pieces_an_older_apply_stored_in_a_region_are_removed(
     aws: Aws, demo: Path
 ) -> None:
-    assert aws.run(apply, str(demo), "--yes").exit_code == 0
+    applied(aws, demo)
     tagged = [{"Key": "vpnctl:topology", "Value": "demo"}]
     before = {r: held(aws, r) for r in REGIONS}
     for region, other in zip(REGIONS, reversed(REGIONS), strict=True):
@@ -115,7 +119,5 @@ def test_the_far_ends_pieces_an_older_apply_stored_in_a_region_are_removed(
                 Name=name, Value=value, Type="SecureString", Tags=tagged,
                 Description=keyversions.PREFIX + version,
             )  # fmt: skip
-    result = aws.run(apply, str(demo), "--yes")
-    assert result.exit_code == 0, result.output + str(result.exception)
-    assert "- ssm keys /vpnctl/demo/" in result.output
+    assert "- ssm keys /vpnctl/demo/" in applied(aws, demo)
     assert_coherent(aws, demo)
