@@ -4,7 +4,9 @@ A generated 50-VPC hub topology (one account, four regions, two AZs each) is app
 then each event kind is run ``--rounds`` times through the hook's pipeline (``hook.run``,
 the Lambda handler's code, with every region in reach), each round on another spoke so that
 every failover is a fresh one. Clients are made once and reused, as a warm Lambda keeps
-them (``hook.handler`` caches its sessions); a cold start adds their making. Printed per kind: median and p95 wall time, calls in all and
+them (``hook.handler`` caches its sessions); a cold start adds their making. Printed per
+kind: median and p95 wall time, the median CPU time of the hook's process (its own work, every
+thread) and of the emulator's in the same span (the work AWS would do), calls in all and
 mutating calls (the lease's DynamoDB writes counted apart). The target: under 1 s, and no
 call beyond what the changed tables need.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import socket
 import statistics
 import subprocess
@@ -23,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +81,16 @@ def emulator() -> tuple[subprocess.Popen[str], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds a process has used so far (Linux: /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Bench:
-    def __init__(self, url: str, path: Path) -> None:
+    def __init__(self, url: str, path: Path, emulator_pid: int) -> None:
         self.url = url
+        self.emulator_pid = emulator_pid
         planned = pipeline.plan(path)
         self.accounts = planned.topology.accounts
         self.bundle = Bundle.from_plan(planned)
@@ -102,17 +113,25 @@ class Bench:
         found = self.client("ec2", region).describe_instances(Filters=tag)["Reservations"]
         return region, found[0]["Instances"][0]
 
-    def run(self, raw: dict[str, Any]) -> tuple[float, CallLog, dict[str, Any]]:
+    def run(self, raw: dict[str, Any]) -> tuple[Span, CallLog, dict[str, Any]]:
         """One warm invocation: the clients of earlier runs are reused, as Lambda keeps them;
         the calls counted are this run's only."""
         env = hook.Env(
             self.sessions, frozenset(self.accounts), sleep=lambda _s: None, say=lambda _l: None
         )
         self.sessions.log.calls.clear()
-        start = time.perf_counter()
+        start, cpu, aws = time.perf_counter(), time.process_time(), cpu_s(self.emulator_pid)
         summary = hook.run(parse(raw), self.bundle, env)
-        elapsed = time.perf_counter() - start
-        return elapsed, CallLog(list(self.sessions.log.calls)), summary
+        span = Span(time.perf_counter() - start, time.process_time() - cpu,
+                    cpu_s(self.emulator_pid) - aws)  # fmt: skip
+        return span, CallLog(list(self.sessions.log.calls)), summary
+
+
+@dataclass(frozen=True)
+class Span:
+    wall_s: float
+    hook_cpu_s: float  # this process: the hook's threads, botocore's included
+    emulator_cpu_s: float
 
 
 def event(sample: str, region: str, **detail: Any) -> dict[str, Any]:
@@ -180,22 +199,27 @@ KINDS: dict[str, Callable[[Bench, int], dict[str, Any]]] = {
 def measure(b: Bench, rounds: int) -> list[dict[str, Any]]:
     rows = []
     for kind, make in KINDS.items():
-        times, calls, mutating, tables = [], [], [], []
+        times, calls, mutating, tables, cpus = [], [], [], [], []
         for i in range(rounds):
-            elapsed, log, summary = b.run(make(b, i))
-            times.append(elapsed)
+            span, log, summary = b.run(make(b, i))
+            times.append(span.wall_s)
+            cpus.append((span.hook_cpu_s, span.emulator_cpu_s))
             calls.append(len(log.calls))
             mutating.append(len(log.mutating(except_services=("dynamodb",))))
             tables.append(len({c["table"] for c in summary["changes"] if c["kind"] == "route"}))
         if make is terminated:  # the first breaks the hub's AZ-b paths; later ones move only
             # the hub's route to that spoke (the hub's tables have a route per spoke)
             rows.append({"kind": f"{kind}, first (hub path breaks)", "median_s": times[0],
-                         "p95_s": times[0], "calls": calls[0], "mutating": mutating[0],
+                         "p95_s": times[0], "hook_cpu_s": cpus[0][0], "aws_cpu_s": cpus[0][1],
+                         "calls": calls[0], "mutating": mutating[0],
                          "tables": tables[0]})  # fmt: skip
             times, calls, mutating, tables = times[1:], calls[1:], mutating[1:], tables[1:]
+            cpus = cpus[1:]
             kind = f"{kind}, later (the hub's route to it)"
         rows.append({"kind": kind, "median_s": statistics.median(times),
                      "p95_s": sorted(times)[max(0, round(0.95 * len(times)) - 1)],
+                     "hook_cpu_s": statistics.median(c for c, _ in cpus),
+                     "aws_cpu_s": statistics.median(a for _, a in cpus),
                      "calls": statistics.median(calls), "mutating": statistics.median(mutating),
                      "tables": statistics.median(tables)})  # fmt: skip
     return rows
@@ -227,7 +251,7 @@ def main() -> None:
             if result.exit_code != 0:
                 raise SystemExit(f"apply failed: {result.output}\n{result.exception!r}")
             print(f"apply of {args.vpcs} VPCs: {time.perf_counter() - start:.1f} s")
-            bench = Bench(url, path)
+            bench = Bench(url, path, server.pid)
             # each gateway as its boot leaves it, its address on it and its check off (apply
             # does neither; no boot runs on moto): the reconcile measured has nothing to do
             bench.run(reconcile(bench, 0))
@@ -240,10 +264,12 @@ def main() -> None:
 
 def show(rows: list[dict[str, Any]], markdown: bool) -> None:
     if markdown:
-        print("| event | median | p95 | AWS calls | mutating (lease aside) | tables moved |")
-        print("|---|---|---|---|---|---|")
+        print("| event | median | p95 | hook CPU | emulator CPU | AWS calls | "
+              "mutating (lease aside) | tables moved |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         cells = [r["kind"], f"{r['median_s'] * 1000:.0f} ms", f"{r['p95_s'] * 1000:.0f} ms",
+                 f"{r['hook_cpu_s'] * 1000:.0f} ms", f"{r['aws_cpu_s'] * 1000:.0f} ms",
                  f"{r['calls']:.0f}", f"{r['mutating']:.0f}", f"{r['tables']:.0f}"]  # fmt: skip
         print("| " + " | ".join(cells) + " |" if markdown else "  ".join(cells))
 
