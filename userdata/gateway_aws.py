@@ -320,6 +320,10 @@ def associate_elastic_ip(ec2: Any, env: dict[str, str], instance: str) -> None:
     )
 
 
+def source_dest_check_off(ec2: Any, instance: str) -> None:
+    ec2.modify_instance_attribute(InstanceId=instance, SourceDestCheck={"Value": False})
+
+
 def main(argv: list[str]) -> int:
     env = dict(os.environ)
     command = argv[1] if len(argv) > 1 else ""
@@ -332,9 +336,7 @@ def main(argv: list[str]) -> int:
     elif command == "elastic-ip":
         associate_elastic_ip(client("ec2"), env, imds("meta-data/instance-id"))
     elif command == "source-dest-check":
-        client("ec2").modify_instance_attribute(
-            InstanceId=imds("meta-data/instance-id"), SourceDestCheck={"Value": False}
-        )
+        source_dest_check_off(client("ec2"), imds("meta-data/instance-id"))
     elif command == "unhealthy":
         client("autoscaling").set_instance_health(
             InstanceId=imds("meta-data/instance-id"),

@@ -137,6 +137,11 @@ def _render(template: str, **context: object) -> str:
         raise RenderError(f"{where}: {exc}") from exc
 
 
+def userdata_path(name: str) -> Path:
+    """Where a file of userdata/ is, for what runs it as a gateway would (the lab)."""
+    return _userdata_dir() / name
+
+
 @functools.cache  # the same for every gateway: read once, not once per gateway
 def static_file(name: str) -> str:
     """A file from userdata/ as it is (shell scripts, units): shellcheck-able on disk."""

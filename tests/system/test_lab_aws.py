@@ -102,12 +102,29 @@ def filled(lab: lifecycle.Lab) -> None:
         assert instance["State"]["Name"] == "running"
         # the agent converged and tagged its own instance with the digest it runs
         assert until(partial(_is_ready, lab, found), 30), gateway
+        assert _booted(lab, gateway, found), gateway
     # the routers hold what the emulated tables say
     assert until(lambda: lab.path(routesync.ROUTES).exists(), 10)
     routes = json.loads(lab.path(routesync.ROUTES).read_text())
     assert {k.split()[0] for k in routes} == {t.name for t in lab.layout.tables}
     for table in lab.layout.tables:
         assert lifecycle.current_gateway(lab, table) == table.gateways[0]
+
+
+def _booted(lab: lifecycle.Lab, gateway: str, found: dict[str, str]) -> bool:
+    """The boot's AWS steps ran on the instance: its gateway's Elastic IP is on it, and its
+    source/destination check is off."""
+    instance = _instances(lab, found["region"])[found["instance"]]
+
+    def addresses() -> list[dict[str, Any]]:
+        mine = [{"Name": f"tag:{names.NAME_TAG}", "Values": [gateway]}]
+        found_: list[dict[str, Any]] = emulator.client("ec2", found["region"]).describe_addresses(
+            Filters=mine
+        )["Addresses"]
+        return found_
+
+    (address,) = emulator.inside(lab, addresses)
+    return address.get("InstanceId") == found["instance"] and not instance["SourceDestCheck"]
 
 
 def _is_ready(lab: lifecycle.Lab, found: dict[str, str]) -> bool:
@@ -150,6 +167,7 @@ def test_apply_fills_the_emulator_and_a_kill_moves_routes_through_the_hook(
     assert moves == [], "a route moved onto a replacement that had not reported ready"
     assert made != before["instance"]
     assert emulator.instance_of(lab.state, victim) == {**before, "instance": made}
+    assert _booted(lab, victim, {**before, "instance": made})  # the address moved with it
     lifecycle.wait_ready(lab, 60)
     assert until(lambda: READY_TAG in _tags_of(lab, {**before, "instance": made}), 30)
     # once ready (and failback on), the route comes back to it, through the hook

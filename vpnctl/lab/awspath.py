@@ -34,6 +34,7 @@ def prepare(lab: Lab) -> None:
     emulator.start(lab)
     emulator.apply(lab)
     emulator.wire(lab)
+    emulator.boot(lab, list(lab.layout.gateways))
     for gw in lab.layout.gateways.values():
         siblings = {o.name: str(o.private) for o in lab.layout.gateways.values()
                     if o.vpc == gw.vpc and o.name != gw.name}  # fmt: skip

@@ -22,10 +22,16 @@ What moto cannot do, the lab does, in AWS's shapes:
 * moto's Auto Scaling does not notice a terminated instance, so nothing replaces it; ``launch``
   (``lab revive``) runs the replacement from the group's launch template, as the group would,
   and puts its ``running`` notification.
+* No boot runs on an emulated instance. What a gateway's boot does about itself on AWS,
+  ``boot`` does with the boot's own code (``userdata/gateway_aws.py``, loaded as the file it
+  is): the Elastic IP tagged for the gateway onto its instance, the instance's
+  source/destination check off. The lab's other boot work (packages, keys, tunnels) is its own.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import logging
 import os
@@ -37,8 +43,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from vpnctl import render
 from vpnctl.aws import names
 from vpnctl.aws import sandbox as sandboxes
 from vpnctl.health_contract import READY_TAG
@@ -286,6 +294,36 @@ def terminate(lab: Lab, gateways: list[str]) -> None:
     inside(lab, work)
 
 
+@functools.cache
+def boot_helper() -> ModuleType:
+    """``userdata/gateway_aws.py`` as a gateway runs it: a file, not a vpnctl module."""
+    path = render.userdata_path("gateway_aws.py")
+    spec = importlib.util.spec_from_file_location("vpnctl_lab_gateway_aws", path)
+    if spec is None or spec.loader is None:
+        raise shell.LabError(f"cannot load the gateway's boot helper {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def boot(lab: Lab, gateways: list[str]) -> None:
+    """Each gateway's boot steps that act on AWS (``elastic-ip``, ``source-dest-check``), on
+    its current emulated instance, with the boot's own functions."""
+    helper = boot_helper()
+
+    def work() -> None:
+        for gateway in gateways:
+            found = instance_of(lab.state, gateway)
+            if found is None:
+                continue
+            ec2 = client("ec2", found["region"])
+            env = {"VPNCTL_TOPOLOGY": lab.design.name, "VPNCTL_GATEWAY": gateway}
+            helper.associate_elastic_ip(ec2, env, found["instance"])
+            helper.source_dest_check_off(ec2, found["instance"])
+
+    inside(lab, work)
+
+
 def launch(lab: Lab, gateway: str) -> str:
     """A replacement instance for ``gateway``, from its group's launch template (``lab
     revive``); its ``running`` notification is sent. Returns the new instance id."""
@@ -313,6 +351,7 @@ def launch(lab: Lab, gateway: str) -> str:
 
     instance = inside(lab, work)
     _remember(lab, gateway, instance)
+    boot(lab, [gateway])
     return instance
 
 
