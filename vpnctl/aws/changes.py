@@ -163,6 +163,10 @@ class PutKeys(Change):
     copy_from: Where | None = None
     overwrite: tuple[str, ...] = ()  # of ``names``: there already, from an unfinished write
 
+    @property
+    def sign(self) -> str:  # type: ignore[override]
+        return "~" if self.overwrite else "+"
+
     def describe(self) -> str:
         if self.copy_from:
             source = f"copied from {self.copy_from.region}"

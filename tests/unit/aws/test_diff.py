@@ -206,6 +206,7 @@ def test_an_unfinished_write_before_any_gateway_runs_gets_a_fresh_set_everywhere
     assert writes["us-east-1"].names == east_names
     assert writes["us-east-1"].overwrite == east_names[:2]
     assert "2 overwritten" in writes["us-east-1"].describe()
+    assert (writes["us-east-1"].sign, writes["us-west-2"].sign) == ("~", "+")
     assert writes["us-west-2"].overwrite == ()
     assert all(ch.copy_from is None for ch in writes.values())
 
