@@ -14,6 +14,7 @@ from vpnctl import keys, pipeline
 from vpnctl.aws import keyversions
 from vpnctl.aws.session import Call
 from vpnctl.cli.apply import apply
+from vpnctl.cli.keys import keys as keys_cli
 from vpnctl.cli.unlock import unlock
 
 REGIONS = ("eu-west-1", "us-west-2")
@@ -120,4 +121,30 @@ def test_the_far_ends_pieces_an_older_apply_stored_in_a_region_are_removed(
                 Description=keyversions.PREFIX + version,
             )  # fmt: skip
     assert "- ssm keys /vpnctl/demo/" in applied(aws, demo)
+    assert_coherent(aws, demo)
+
+
+def test_a_half_lost_while_the_gateways_run_is_refused_and_keys_rotate_restores_it(
+    aws: Aws, demo: Path
+) -> None:
+    """A fingerprint end's private key exists only in its region: apply cannot mend its loss
+    and says so; the rotation it names writes both halves, the lost one made with apply's tags
+    (an untagged one would be invisible to apply's observe, and refused as a stranger)."""
+    applied(aws, demo)
+    tunnel = pipeline.plan(demo).design.tunnels[0]
+    lost = [n for n in held(aws, "us-west-2") if f"/{tunnel.name}/" in n]
+    aws.client("ssm", "us-west-2").delete_parameters(Names=lost)
+
+    refused = aws.run(apply, str(demo), "--yes")
+    assert refused.exit_code == 1
+    assert f"run `vpnctl keys rotate --link {tunnel.link}`" in " ".join(refused.output.split())
+    rotated = aws.run(keys_cli, "rotate", str(demo), "--link", tunnel.link, "--yes")
+    assert rotated.exit_code == 0, rotated.output + str(rotated.exception)
+    tags = aws.client("ssm", "us-west-2").list_tags_for_resource(
+        ResourceType="Parameter", ResourceId=lost[0]
+    )["TagList"]
+    assert {"Key": "vpnctl:topology", "Value": "demo"} in tags
+    shown = aws.run(apply, str(demo), "--dry-run")
+    assert shown.exit_code == 0, shown.output
+    assert "ssm keys" not in shown.output  # nothing left to write or remove
     assert_coherent(aws, demo)

@@ -735,6 +735,16 @@ class FakeWire:
         self.put(r, "parameter", Name, item)
         return {"Version": version}
 
+    def ssm_add_tags_to_resource(
+        self, r: Request, ResourceType: str, ResourceId: str, Tags: list[dict[str, str]]
+    ) -> Reply:
+        found = self.kind("parameter").get((r.account, r.region, ResourceId))
+        if ResourceType != "Parameter" or found is None:
+            raise Refusal("InvalidResourceId", f"no parameter {ResourceId}")
+        kept = {t["Key"]: t["Value"] for t in found["Tags"]} | {t["Key"]: t["Value"] for t in Tags}
+        found["Tags"] = [{"Key": k, "Value": v} for k, v in kept.items()]
+        return {}
+
     def ssm_get_parameters(self, r: Request, Names: list[str], WithDecryption: bool) -> Reply:
         found = [self.kind("parameter").get((r.account, r.region, n)) for n in Names]
         return {"Parameters": [{"Name": p["Name"], "Value": p["Value"]} for p in found if p]}

@@ -175,11 +175,13 @@ class Rotation:
         described = keyversions.description(values)
         for gateway, here in self.places(tunnel):
             for name in keys.parameter_names(self.bundle.topology, tunnel, here):
-                self.put(gateway, name, values[name], described)
+                self.put(gateway, name, values[name], described, tunnel.name)
 
-    def put(self, gateway: Gateway, name: str, value: str, described: str) -> None:
+    def put(self, gateway: Gateway, name: str, value: str, described: str, tunnel: str) -> None:
+        """A piece apply never wrote (a region that lost it) is made with apply's tags."""
         ssm = self.door(gateway, f"ssm parameter {name}").ssm
-        ssm.overwrite_secret(name, value, described)
+        tags = names.tags(self.bundle.topology, name, **{"vpnctl:tunnel": tunnel})
+        ssm.overwrite_secret(name, value, described, tags)
 
     def door(self, gateway: Gateway, what: str) -> At:
         return Door.of(self.sessions, self.retry).at(gateway.account, gateway.region, what)

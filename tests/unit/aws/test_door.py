@@ -115,3 +115,22 @@ def test_a_key_write_that_finds_its_own_parameter_is_done_and_a_stranger_is_an_e
     ssm.call("put_parameter", Name="/vpnctl/t/x/gw-b/psk", Value="theirs", Type="SecureString")
     with pytest.raises(AwsError, match=r"region eu-west-1, ssm parameter /vpnctl/t/x/gw-b/psk: a"):
         ssm.put_new_secret("/vpnctl/t/x/gw-b/psk", "k", "vpnctl key version 1", {})
+
+
+def test_an_overwrite_that_makes_a_parameter_tags_it_and_one_of_an_existing_keeps_its_tags() -> (
+    None
+):
+    wire = FakeWire()
+    ssm = Door(wire).at("main", "eu-west-1", "ssm keys").ssm
+    ssm.put_new_secret("/vpnctl/t/x/gw-a/psk", "k", "v1", {"vpnctl:topology": "t"})
+    ssm.overwrite_secret("/vpnctl/t/x/gw-a/psk", "k2", "v2", {"vpnctl:topology": "other"})
+    ssm.overwrite_secret("/vpnctl/t/x/gw-b/psk", "k2", "v2", {"vpnctl:topology": "t"})
+    held = wire.state["parameter"]
+    assert held[("main", "eu-west-1", "/vpnctl/t/x/gw-a/psk")]["Tags"] == [
+        {"Key": "vpnctl:topology", "Value": "t"}
+    ]
+    assert held[("main", "eu-west-1", "/vpnctl/t/x/gw-b/psk")]["Tags"] == [
+        {"Key": "vpnctl:topology", "Value": "t"}
+    ]
+    calls = [c.operation for c in wire.log.calls]
+    assert calls.count("AddTagsToResource") == 1

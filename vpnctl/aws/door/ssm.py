@@ -53,8 +53,13 @@ class Ssm(Service):
                 "tag and this key set's version): remove or rename it, then apply again",
             )
 
-    def overwrite_secret(self, name: str, value: str, description: str) -> None:
-        self.reply(
+    def overwrite_secret(
+        self, name: str, value: str, description: str, tags: Tags | None = None
+    ) -> None:
+        """Overwrite=True takes no Tags (SSM refuses both at once), so a parameter this call
+        made (version 1) gets ``tags`` after it: apply's observe reads only parameters with
+        the topology's tag, and would not see an untagged one."""
+        answer = self.reply(
             "put_parameter",
             Name=name,
             Value=value,
@@ -62,6 +67,13 @@ class Ssm(Service):
             Description=description,
             Overwrite=True,
         )
+        if tags and answer.get("Version") == 1:
+            self.reply(
+                "add_tags_to_resource",
+                ResourceType="Parameter",
+                ResourceId=name,
+                Tags=tag_list(tags),
+            )
 
     def secrets(self, names: Sequence[str]) -> dict[str, str]:
         """The decrypted values of those of ``names`` that exist."""
