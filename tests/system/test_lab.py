@@ -44,10 +44,16 @@ def test_every_allowed_flow_passes_and_nothing_else(lab_of: LabMaker, name: str,
     assert unexpected == [], checks.describe(outcomes)
     assert any(o.check.expect for o in outcomes)
     assert any(not o.check.expect for o in outcomes)
-    reports = checks.probe_links(lab, count=5, interval_ms=50)
-    assert len(reports) == len(lab.layout.gateways)
-    for _, report in reports:
-        assert all(r.stats and r.stats.loss_pct == 0 for r in report.results)
+    # every link answers every echo; a loaded machine may lose one now and then, a broken link
+    # loses them every time, so a round with a loss is measured once more (as lab test asks a
+    # surprising drop twice) and that one must be clean
+    for _ in range(2):
+        reports = checks.probe_links(lab, count=5, interval_ms=50)
+        assert len(reports) == len(lab.layout.gateways)
+        if all(r.stats and r.stats.loss_pct == 0 for _, rep in reports for r in rep.results):
+            break
+    else:
+        pytest.fail(checks.describe_links(reports))
 
 
 def test_destroying_an_az_keeps_the_link_up(lab_of: LabMaker) -> None:
