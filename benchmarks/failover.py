@@ -196,33 +196,43 @@ KINDS: dict[str, Callable[[Bench, int], dict[str, Any]]] = {
 }
 
 
+@dataclass(frozen=True)
+class Round:
+    span: Span
+    calls: int
+    mutating: int  # the lease's DynamoDB writes aside
+    tables: int  # route tables changed
+
+
 def measure(b: Bench, rounds: int) -> list[dict[str, Any]]:
     rows = []
     for kind, make in KINDS.items():
-        times, calls, mutating, tables, cpus = [], [], [], [], []
-        for i in range(rounds):
-            span, log, summary = b.run(make(b, i))
-            times.append(span.wall_s)
-            cpus.append((span.hook_cpu_s, span.emulator_cpu_s))
-            calls.append(len(log.calls))
-            mutating.append(len(log.mutating(except_services=("dynamodb",))))
-            tables.append(len({c["table"] for c in summary["changes"] if c["kind"] == "route"}))
+        done = [one_round(b, make(b, i)) for i in range(rounds)]
         if make is terminated:  # the first breaks the hub's AZ-b paths; later ones move only
             # the hub's route to that spoke (the hub's tables have a route per spoke)
-            rows.append({"kind": f"{kind}, first (hub path breaks)", "median_s": times[0],
-                         "p95_s": times[0], "hook_cpu_s": cpus[0][0], "aws_cpu_s": cpus[0][1],
-                         "calls": calls[0], "mutating": mutating[0],
-                         "tables": tables[0]})  # fmt: skip
-            times, calls, mutating, tables = times[1:], calls[1:], mutating[1:], tables[1:]
-            cpus = cpus[1:]
-            kind = f"{kind}, later (the hub's route to it)"
-        rows.append({"kind": kind, "median_s": statistics.median(times),
-                     "p95_s": sorted(times)[max(0, round(0.95 * len(times)) - 1)],
-                     "hook_cpu_s": statistics.median(c for c, _ in cpus),
-                     "aws_cpu_s": statistics.median(a for _, a in cpus),
-                     "calls": statistics.median(calls), "mutating": statistics.median(mutating),
-                     "tables": statistics.median(tables)})  # fmt: skip
+            rows.append(row(f"{kind}, first (hub path breaks)", done[:1]))
+            done, kind = done[1:], f"{kind}, later (the hub's route to it)"
+        rows.append(row(kind, done))
     return rows
+
+
+def one_round(b: Bench, raw: dict[str, Any]) -> Round:
+    span, log, summary = b.run(raw)
+    tables = {c["table"] for c in summary["changes"] if c["kind"] == "route"}
+    mutating = log.mutating(except_services=("dynamodb",))
+    return Round(span, len(log.calls), len(mutating), len(tables))
+
+
+def row(kind: str, done: list[Round]) -> dict[str, Any]:
+    """Medians of the rounds, and the p95 of their wall times."""
+    times = sorted(r.span.wall_s for r in done)
+    return {"kind": kind, "median_s": statistics.median(times),
+            "p95_s": times[max(0, round(0.95 * len(times)) - 1)],
+            "hook_cpu_s": statistics.median(r.span.hook_cpu_s for r in done),
+            "aws_cpu_s": statistics.median(r.span.emulator_cpu_s for r in done),
+            "calls": statistics.median(r.calls for r in done),
+            "mutating": statistics.median(r.mutating for r in done),
+            "tables": statistics.median(r.tables for r in done)}  # fmt: skip
 
 
 def main() -> None:

@@ -176,15 +176,20 @@ def design(topology: Topology, lock: Lock) -> Design:
     return _Designer(topology, lock).run()
 
 
+def summariser(topology: Topology, lock: Lock) -> Summariser:
+    """The route summariser of ``topology``'s address plan: a summary may cover the pool's free
+    space, never a reserved range, AWS's or Docker's, or the tunnel pool."""
+    a = topology.addressing
+    forbidden = [*a.reserved, *AWS_RESERVED, DOCKER_BRIDGE, a.tunnel_pool]
+    return Summariser({n: lock.vpcs[n].cidr for n in topology.vpcs}, a.pool, forbidden)
+
+
 class _Designer:
     def __init__(self, topology: Topology, lock: Lock) -> None:
         self.t = topology
         self.lock = lock
         self.hops = _next_hops(topology)
-        a = topology.addressing
-        cidrs = {n: lock.vpcs[n].cidr for n in topology.vpcs}
-        forbidden = [*a.reserved, *AWS_RESERVED, DOCKER_BRIDGE, a.tunnel_pool]
-        self.summariser = Summariser(cidrs, a.pool, forbidden)
+        self.summariser = summariser(topology, lock)
         self.specs = sorted(all_tunnels(topology, lock.tunnels), key=lambda s: s.name)
         self.table_routes: dict[str, tuple[IPv4Network, ...]] = {}
         # VPCs whose routes per next hop would not fit the quota: (routes needed, exact count)

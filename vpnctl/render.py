@@ -21,12 +21,14 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import importlib.util
 import json
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path, PurePosixPath
+from types import ModuleType
 
 import jinja2
 
@@ -138,14 +140,27 @@ def _render(template: str, **context: object) -> str:
 
 
 def userdata_path(name: str) -> Path:
-    """Where a file of userdata/ is, for what runs it as a gateway would (the lab)."""
+    """Where a file of userdata/ is."""
     return _userdata_dir() / name
+
+
+@functools.cache
+def userdata_module(name: str) -> ModuleType:
+    """A Python script of userdata/ (``gateway_aws.py``) loaded as a gateway runs it: a file,
+    not a vpnctl module. For what calls its functions off a gateway: the lab, the tests."""
+    path = userdata_path(name)
+    spec = importlib.util.spec_from_file_location(f"vpnctl_userdata_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise RenderError(f"{path}: not a Python script")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @functools.cache  # the same for every gateway: read once, not once per gateway
 def static_file(name: str) -> str:
     """A file from userdata/ as it is (shell scripts, units): shellcheck-able on disk."""
-    return (_userdata_dir() / name).read_text(encoding="utf-8")
+    return userdata_path(name).read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- OpenVPN

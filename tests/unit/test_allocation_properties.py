@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 
 from tests.builders import parse
 from tests.strategies import growths, topologies, transit_topologies
-from vpnctl.design import design
+from vpnctl.design import design, summariser
 from vpnctl.ipam import AWS_RESERVED, DOCKER_BRIDGE, Lock, allocate
-from vpnctl.summary import Summariser
 from vpnctl.topology import Topology
 
 POOL = IPv4Network("10.64.0.0/12")
@@ -115,12 +114,6 @@ def next_hops(topo: Topology) -> dict[str, dict[str, str]]:
         hops[t.a].setdefault(t.b, t.via)
         hops[t.b].setdefault(t.a, t.via)
     return hops
-
-
-def summariser(topo: Topology, lock: Lock) -> Summariser:
-    a = topo.addressing
-    forbidden = [*a.reserved, *AWS_RESERVED, DOCKER_BRIDGE, a.tunnel_pool]
-    return Summariser({n: v.cidr for n, v in lock.vpcs.items()}, a.pool, forbidden)
 
 
 @settings(max_examples=80, deadline=None)

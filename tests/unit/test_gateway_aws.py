@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
@@ -21,20 +19,10 @@ from vpnctl.design import design
 from vpnctl.ipam import allocate
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "userdata" / "gateway_aws.py"
+USERDATA = ROOT / "userdata"
 
 
-def _load() -> ModuleType:
-    """The script as the gateway runs it (a file, not a vpnctl module)."""
-    spec = importlib.util.spec_from_file_location("gateway_aws", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gateway_aws = _load()
+gateway_aws = render.userdata_module("gateway_aws.py")  # as the gateway runs it
 
 
 def test_the_signer_reproduces_awss_published_get_object_example() -> None:
@@ -168,7 +156,7 @@ def test_a_configuration_file_without_a_place_in_the_desired_folder_is_refused(
 
 
 def test_the_agent_unit_runs_the_software_fetch_installs_on_the_folder_it_lays_out() -> None:
-    unit = (SCRIPT.parent / "vpnctl-agent.service").read_text()
+    unit = (USERDATA / "vpnctl-agent.service").read_text()
     (exec_start,) = (line for line in unit.splitlines() if line.startswith("ExecStart="))
     argv = exec_start.removeprefix("ExecStart=").split()
     assert argv[:2] == ["/usr/bin/python3", str(gateway_aws.LIB_DIR / "vpnctl.pyz")]

@@ -55,7 +55,7 @@ class Where:
 class Ref:
     """Something another change makes, or that exists already (``id`` known)."""
 
-    kind: str  # vpc, subnet, igw, route-table, sg, eip-ip, gateway-eni
+    kind: str  # vpc, subnet, igw, route-table, sg, eip-ip, gateway-eni, role-arn
     account: str
     region: str
     name: str
@@ -170,10 +170,10 @@ class PutKeys(Change):
     def describe(self) -> str:
         if self.copy_from:
             source = f"copied from {self.copy_from.region}"
+        elif self.overwrite:
+            source = f"generated, {len(self.overwrite)} overwritten"
         else:
-            source = (
-                f"generated, {len(self.overwrite)} overwritten" if self.overwrite else "generated"
-            )
+            source = "generated"
         return f"ssm keys of tunnel {self.tunnel} ({len(self.names)} SecureString, {source})"
 
 

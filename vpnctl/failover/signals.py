@@ -150,7 +150,7 @@ def _direct_down(
     gateway: str,
     instances: Mapping[str, str],
     probe_down: frozenset[str],
-    booting: frozenset[str] = frozenset(),
+    booting: frozenset[str],
 ) -> set[str]:
     down = set()
     for tunnel in design.tunnels_by_gateway[gateway]:

@@ -30,8 +30,6 @@ What moto cannot do, the lab does, in AWS's shapes:
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 import logging
 import os
@@ -43,7 +41,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vpnctl import render
@@ -294,22 +291,10 @@ def terminate(lab: Lab, gateways: list[str]) -> None:
     inside(lab, work)
 
 
-@functools.cache
-def boot_helper() -> ModuleType:
-    """``userdata/gateway_aws.py`` as a gateway runs it: a file, not a vpnctl module."""
-    path = render.userdata_path("gateway_aws.py")
-    spec = importlib.util.spec_from_file_location("vpnctl_lab_gateway_aws", path)
-    if spec is None or spec.loader is None:
-        raise shell.LabError(f"cannot load the gateway's boot helper {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def boot(lab: Lab, gateways: list[str]) -> None:
     """Each gateway's boot steps that act on AWS (``elastic-ip``, ``source-dest-check``), on
     its current emulated instance, with the boot's own functions."""
-    helper = boot_helper()
+    helper = render.userdata_module("gateway_aws.py")
 
     def work() -> None:
         for gateway in gateways:

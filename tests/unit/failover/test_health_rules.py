@@ -237,8 +237,8 @@ def test_a_tunnel_to_a_replacement_still_booting_is_down_before_any_probe_says_s
     then runs but has not reported ready. The far end's tunnel to it is down now, though its
     agent's last UP is still fresh, so its routes move on the termination, not three silent
     probe runs later."""
-    booting = GATEWAYS - {"gw-east-a"}
-    states = gateway_states(DESIGN, RUNNING, heard=heard(all_up(), ready=booting))
+    ready = GATEWAYS - {"gw-east-a"}  # gw-east-a's replacement is booting
+    states = gateway_states(DESIGN, RUNNING, heard=heard(all_up(), ready=ready))
     assert states["gw-east-a"].describe() == "not ready (booting)"
     assert states["gw-west-a"].down_tunnels == {"east-a--west-a"}
     assert not states["gw-west-a"].healthy
